@@ -1,0 +1,3 @@
+from publisher.cli.main import main
+
+main()

@@ -1,0 +1,237 @@
+"""Typed results that cross stage boundaries, and the report they add up to.
+
+Every stage returns one of these frozen dataclasses; ``Report`` gathers them and is what
+``report.json`` holds. ``Report.to_dict`` / ``Report.from_dict`` are the only (de)serialisers, so
+the JSON schema is defined here and nowhere else. Bump ``SCHEMA_VERSION`` on any breaking change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+SPARSITY_SCOPE = "transformer block linear layers"
+
+
+@dataclass(frozen=True)
+class FileDigest:
+    path: str  # relative to the folder it belongs to, with "/" separators
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class TrainingMetadata:
+    """What the checkpoint folder (or flags) says about how it was made. All optional."""
+
+    nncf_config: Any = None  # parsed nncf_config.json (list or dict), as written by the trainer
+    training_command: str | None = None  # the exact command line
+    base_model: str | None = None  # Hub id of the model it was fine-tuned from
+    teacher_model: str | None = None  # Hub id of the distillation teacher
+    seed: int | None = None
+    eval_log: list[dict[str, Any]] | None = None  # the recipe's accuracy log, as written
+    license: str | None = None
+    language: list[str] | None = None
+    model_creator: str | None = None
+    sources: dict[str, str] = field(default_factory=dict)  # field name -> file it was read from
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    path: str
+    architecture: str  # e.g. "BertForSequenceClassification"
+    model_type: str  # e.g. "bert"
+    num_labels: int
+    id2label: dict[int, str]
+    num_parameters: int
+    weights_format: str  # "safetensors" | "pytorch_bin"
+    nncf_compressed: bool  # NNCF masks/quantizer state were found and applied/stripped
+    files: list[FileDigest]
+    training: TrainingMetadata = field(default_factory=TrainingMetadata)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    output_dir: str
+    weight_format: str  # "int8" | "fp16" | "fp32"
+    files: list[FileDigest]  # every file written to output_dir (IR, config, tokenizer)
+    versions: dict[str, str]  # openvino, optimum-intel, optimum, nncf, transformers, torch
+    seconds: float
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str  # human name, e.g. "GLUE SST2"
+    type: str  # Hub dataset id or "csv"/"json"/"tsv" for a local file, e.g. "glue"
+    config: str | None  # e.g. "sst2"
+    split: str  # e.g. "validation"
+    num_samples: int
+    sha256: str | None  # of the local file that was read, when there is one
+    source: str  # "bundled:sst2-validation", a file path, or "hub:<id>"
+    text_column: str
+    label_column: str
+    args: str | None = None  # model-index dataset.args (the seed card has "sst2")
+
+
+@dataclass(frozen=True)
+class AccuracyResult:
+    dataset: DatasetInfo
+    metric: str  # "accuracy"
+    metric_module: str  # where the metric implementation came from, e.g. "bundled:accuracy"
+    torch: float
+    openvino: float
+    samples_per_second: dict[str, float]  # {"torch": ..., "openvino": ...}
+    label_mapping: dict[int, int]  # model class id -> dataset label id
+    seconds: dict[str, float]  # {"tokenize": ..., "torch": ..., "openvino": ...}
+
+
+@dataclass(frozen=True)
+class VerificationResult:
+    compiled: bool
+    device: str
+    samples: int
+    max_abs_logit_diff: float
+    argmax_agreement: float
+    max_abs_logit_diff_threshold: float
+    argmax_agreement_threshold: float
+    passed: bool
+
+
+@dataclass(frozen=True)
+class SparsityMeasurement:
+    overall: float  # zeros / elements over the whole scope
+    zeros: int
+    elements: int
+    layers: dict[str, float]  # layer name (torch module path, e.g. bert.encoder.layer.0.attention.self.query) -> ratio
+
+
+@dataclass(frozen=True)
+class SparsityResult:
+    scope: str
+    torch: SparsityMeasurement
+    openvino: SparsityMeasurement
+
+
+@dataclass(frozen=True)
+class GateResult:
+    name: str  # e.g. "min_ir_accuracy"
+    measured: float
+    threshold: float
+    comparison: str  # ">=" or "<="
+    passed: bool
+
+
+@dataclass(frozen=True)
+class HubResult:
+    endpoint: str
+    repo_id: str
+    revision: str
+    commit: str | None  # None when nothing was committed (no change, dry run)
+    url: str
+    pr_url: str | None = None
+    tag: str | None = None
+    changed: bool = True
+    files_added: list[str] = field(default_factory=list)
+    files_changed: list[str] = field(default_factory=list)
+    files_deleted: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CardInputs:
+    """Card-only inputs that are not measurements (flags / config file)."""
+
+    model_name: str  # repo name shown as the card title
+    license: str | None = None
+    language: list[str] = field(default_factory=lambda: ["en"])
+    tags: list[str] = field(default_factory=list)
+    pipeline_tag: str = "text-classification"
+    library_name: str = "transformers"
+
+
+@dataclass(frozen=True)
+class Report:
+    schema_version: int
+    tool_version: str
+    created: str  # ISO 8601 UTC
+    status: str  # "released" | "not_released" | "dry_run" | "unchanged" | "built"
+    checkpoint: CheckpointInfo
+    export: ExportResult
+    verification: VerificationResult
+    sparsity: SparsityResult
+    accuracy: AccuracyResult
+    card: CardInputs
+    gates: list[GateResult] = field(default_factory=list)
+    hub: HubResult | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds, this run
+    cache: dict[str, bool] = field(default_factory=dict)  # stage -> re-used from cache
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(dataclasses.asdict(self))
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Report":
+        return from_dict(cls, data)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Report":
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    def replace(self, **changes: Any) -> "Report":
+        return dataclasses.replace(self, **changes)
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON types only: numpy scalars become float/int, dict keys become strings."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float) or hasattr(value, "__float__"):
+        return float(value)
+    return value
+
+
+def from_dict(cls: Any, data: Any) -> Any:
+    """Build dataclass ``cls`` from JSON data, converting nested dataclasses and int dict keys."""
+    return _convert(cls, data)
+
+
+def _convert(tp: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _convert(args[0], value) if len(args) == 1 else value
+    if dataclasses.is_dataclass(tp):
+        hints = typing.get_type_hints(tp)
+        kwargs = {}
+        for f in dataclasses.fields(tp):
+            if f.name in value:
+                kwargs[f.name] = _convert(hints[f.name], value[f.name])
+        return tp(**kwargs)
+    if origin is list:
+        (item,) = typing.get_args(tp) or (Any,)
+        return [_convert(item, v) for v in value]
+    if origin is dict:
+        key_t, val_t = typing.get_args(tp) or (Any, Any)
+        return {_convert(key_t, k): _convert(val_t, v) for k, v in value.items()}
+    if tp is int and isinstance(value, str):
+        return int(value)
+    if tp is float and isinstance(value, int):
+        return float(value)
+    return value
