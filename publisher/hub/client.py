@@ -1,0 +1,402 @@
+"""The tool's only door to a Hub: endpoint and token resolution, typed errors, commits.
+
+Every Hub operation goes through ``huggingface_hub`` with an explicit ``endpoint=`` (``HF_ENDPOINT``
+is read by the library at import time, which is too early for a tool that picks its endpoint at
+run time). Errors from the library are translated here, once, into ``publisher.errors`` types whose
+messages name the fix; a token never appears in any message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from publisher.errors import AuthenticationError, BadInputError, HubError
+
+HUGGINGFACE_CO = "https://huggingface.co"
+LOCAL = "local"
+DEFAULT_LOCAL_ROOT = Path("artifacts/hub")
+
+
+@dataclass(frozen=True)
+class HubTarget:
+    """Where to publish and with which credentials. ``repr`` hides the token."""
+
+    endpoint: str
+    kind: str  # "huggingface" | "custom" | "local"
+    token: str | None = field(default=None, repr=False)
+    notice: str | None = None  # said to the user once (e.g. "started the local hub at ...")
+
+    @property
+    def is_local(self) -> bool:
+        return self.kind == "local"
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    path: str
+    git_oid: str  # git blob sha1
+    sha256: str | None  # LFS files only
+    size: int
+
+
+@dataclass(frozen=True)
+class CommitOutcome:
+    commit: str | None  # None when nothing changed
+    url: str
+    pr_url: str | None
+    changed: bool
+
+
+@dataclass(frozen=True)
+class FileChanges:
+    """A release folder compared with a remote revision."""
+
+    parent_commit: str | None  # remote head the comparison was made against (None: no repo yet)
+    added: list[str]
+    changed: list[str]
+    deleted: list[str]
+    unchanged: list[str]
+
+    @property
+    def any(self) -> bool:
+        return bool(self.added or self.changed or self.deleted)
+
+
+def resolve_target(
+    endpoint: str | None,
+    token: str | None = None,
+    *,
+    local_root: Path | None = None,
+) -> HubTarget:
+    """Pick the Hub to talk to.
+
+    Order: ``endpoint`` ("local" or a URL), else ``HF_ENDPOINT``, else the real Hub when a token is
+    found, else the local hub (started if none is running). In CI (``CI`` set) the last fallback is
+    refused, so that a release job cannot "succeed" without publishing anywhere real.
+    """
+    from huggingface_hub import get_token
+
+    endpoint = endpoint or os.environ.get("HF_ENDPOINT") or None
+    if endpoint and endpoint != LOCAL:
+        endpoint = endpoint.rstrip("/")
+        if not endpoint.startswith(("http://", "https://")):
+            raise BadInputError(
+                f"The endpoint {endpoint!r} is not an http(s) URL",
+                "Pass --endpoint local, or a URL such as http://127.0.0.1:8900 or https://huggingface.co",
+            )
+        from publisher.hub.local import is_local_endpoint, prepare_client_for
+
+        prepare_client_for(endpoint)
+        if is_local_endpoint(endpoint):
+            token = token or _local_hub_token(endpoint, local_root or DEFAULT_LOCAL_ROOT) or get_token()
+            return HubTarget(endpoint=endpoint, kind="local", token=token)
+        kind = "huggingface" if endpoint == HUGGINGFACE_CO else "custom"
+        return HubTarget(endpoint=endpoint, kind=kind, token=token or get_token())
+
+    if endpoint != LOCAL:
+        found = token or get_token()
+        if found:
+            return HubTarget(endpoint=HUGGINGFACE_CO, kind="huggingface", token=found)
+        if os.environ.get("CI"):
+            raise AuthenticationError(
+                "No Hugging Face token was found and no endpoint was named, and CI is set, so "
+                "publisher will not fall back to the local hub (a release job must not succeed "
+                "without publishing)",
+                "Set HF_TOKEN from your CI secrets, or pass --endpoint local (or --endpoint URL) "
+                "explicitly to publish to a local hub",
+            )
+
+    from publisher.hub.local import ensure_local_hub, prepare_client_for
+
+    hub = ensure_local_hub((local_root or DEFAULT_LOCAL_ROOT).resolve())
+    prepare_client_for(hub.endpoint)
+    if hub.started_here:
+        notice = f"Started the local hub at {hub.endpoint} (storage: {hub.root}); it keeps running."
+    else:
+        notice = f"Using the local hub at {hub.endpoint} (storage: {hub.root})."
+    return HubTarget(endpoint=hub.endpoint, kind="local", token=token or hub.token, notice=notice)
+
+
+def _local_hub_token(endpoint: str, root: Path) -> str | None:
+    """The token of the local hub stored under ``root``, if that hub is the one at ``endpoint``."""
+    import json
+
+    from publisher.hub.local import read_local_token
+
+    try:
+        state = json.loads((root / "server.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if str(state.get("endpoint", "")).rstrip("/") != endpoint:
+        return None
+    return read_local_token(root)
+
+
+@contextlib.contextmanager
+def hub_errors(target: HubTarget, repo_id: str | None, action: str) -> Iterator[None]:
+    """Translate huggingface_hub / httpx failures into publisher errors with a fix."""
+    import httpx
+    from huggingface_hub import errors as hf
+
+    where = f"{target.endpoint}" + (f" (repo {repo_id})" if repo_id else "")
+    try:
+        yield
+    except hf.LocalTokenNotFoundError as exc:
+        raise AuthenticationError(
+            f"Cannot {action} on {where}: no token was found",
+            "Set HF_TOKEN, run `hf auth login`, or pass --token-file",
+        ) from exc
+    except hf.RevisionNotFoundError as exc:
+        raise HubError(
+            f"Cannot {action} on {where}: the revision does not exist",
+            "Check --revision; branches are created from main only when publishing",
+        ) from exc
+    except hf.RepositoryNotFoundError as exc:
+        raise HubError(
+            f"Cannot {action} on {where}: the repository does not exist or the token cannot see it",
+            "Check the repo id and that your token has access to it",
+        ) from exc
+    except hf.HfHubHTTPError as exc:
+        status = exc.response.status_code if exc.response is not None else None
+        server = (exc.server_message or "").strip().splitlines()[0:1]
+        detail = f" (HTTP {status}{': ' + server[0] if server else ''})" if status else ""
+        if status == 401:
+            raise AuthenticationError(
+                f"Cannot {action} on {where}: the token was refused{detail}",
+                "Check HF_TOKEN or --token-file; create a new token with write access if it expired",
+            ) from exc
+        if status == 403:
+            raise AuthenticationError(
+                f"Cannot {action} on {where}: the token is not allowed to do this{detail}",
+                "Use a token with write access to this namespace",
+            ) from exc
+        if status == 412:
+            raise HubError(
+                f"Cannot {action} on {where}: someone else committed to the branch since publisher "
+                f"read it{detail}",
+                "Re-run the command: it will compare against the new head and commit again",
+            ) from exc
+        if status == 429:
+            raise HubError(
+                f"Cannot {action} on {where}: rate limited{detail}",
+                "Wait a few minutes and re-run; nothing was committed",
+            ) from exc
+        raise HubError(
+            f"Cannot {action} on {where}: the Hub refused the request{detail}",
+            "Re-run later; if it persists, check the endpoint and the repo",
+        ) from exc
+    except (httpx.TransportError, ConnectionError, OSError) as exc:
+        if isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError)):
+            raise
+        raise HubError(
+            f"Cannot {action}: {target.endpoint} is unreachable ({type(exc).__name__})",
+            "Check the network and the endpoint (--endpoint / HF_ENDPOINT); nothing was committed",
+        ) from exc
+
+
+def git_blob_sha1(path: Path) -> str:
+    size = path.stat().st_size
+    h = hashlib.sha1(f"blob {size}\0".encode())
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class HubClient:
+    """Operations publisher needs, on one endpoint, with errors translated."""
+
+    def __init__(self, target: HubTarget) -> None:
+        from huggingface_hub import HfApi
+
+        self.target = target
+        self.endpoint = target.endpoint
+        # token=False (not None) stops the library from falling back to a token of its own.
+        self.api = HfApi(endpoint=target.endpoint, token=target.token or False)
+
+    def _errors(self, repo_id: str | None, action: str):
+        return hub_errors(self.target, repo_id, action)
+
+    def repo_url(self, repo_id: str) -> str:
+        return f"{self.endpoint}/{repo_id}"
+
+    def whoami(self) -> str:
+        with self._errors(None, "check the token"):
+            return self.api.whoami()["name"]
+
+    def ensure_repo(self, repo_id: str, *, private: bool | None = None) -> None:
+        with self._errors(repo_id, "create the repository"):
+            self.api.create_repo(repo_id, private=private, exist_ok=True)
+
+    def repo_exists(self, repo_id: str) -> bool:
+        with self._errors(repo_id, "look up the repository"):
+            return self.api.repo_exists(repo_id)
+
+    def branch_exists(self, repo_id: str, branch: str) -> bool:
+        with self._errors(repo_id, "list branches"):
+            refs = self.api.list_repo_refs(repo_id, include_pull_requests=True)
+        names = {b.name for b in refs.branches} | {p.ref for p in (refs.pull_requests or [])}
+        return branch in names or branch.startswith("refs/pr/") and branch in names
+
+    def create_branch(self, repo_id: str, branch: str, *, from_revision: str = "main") -> None:
+        with self._errors(repo_id, f"create branch {branch}"):
+            self.api.create_branch(repo_id, branch=branch, revision=from_revision, exist_ok=True)
+
+    def revision_sha(self, repo_id: str, revision: str = "main") -> str:
+        with self._errors(repo_id, f"read revision {revision}"):
+            return self.api.repo_info(repo_id, revision=revision).sha
+
+    def list_files(self, repo_id: str, revision: str) -> dict[str, RemoteFile]:
+        from huggingface_hub.hf_api import RepoFile
+
+        with self._errors(repo_id, "list the files"):
+            entries = self.api.list_repo_tree(repo_id, revision=revision, recursive=True)
+            files = {}
+            for e in entries:
+                if isinstance(e, RepoFile):
+                    files[e.path] = RemoteFile(
+                        path=e.path,
+                        git_oid=e.blob_id,
+                        sha256=e.lfs.sha256 if e.lfs else None,
+                        size=e.size,
+                    )
+            return files
+
+    def list_models(self, namespace: str) -> list[str]:
+        with self._errors(None, f"list the models of {namespace}"):
+            return sorted(m.id for m in self.api.list_models(author=namespace))
+
+    def download_text(self, repo_id: str, filename: str, revision: str = "main") -> str | None:
+        """One small file as text, or None when the repo has no such file. Nothing is cached."""
+        from huggingface_hub import errors as hf
+        from huggingface_hub import hf_hub_download
+
+        with self._errors(repo_id, f"download {filename}"), tempfile.TemporaryDirectory() as tmp:
+            try:
+                path = hf_hub_download(
+                    repo_id,
+                    filename,
+                    revision=revision,
+                    endpoint=self.endpoint,
+                    token=self.target.token or False,
+                    local_dir=tmp,
+                )
+            except hf.EntryNotFoundError:
+                return None
+            return Path(path).read_text(encoding="utf-8")
+
+    def compare(self, repo_id: str, folder: Path, files: list[str], revision: str) -> FileChanges:
+        """Compare ``files`` (paths relative to ``folder``) with ``revision`` of the repo.
+
+        Files the repo holds that are not in ``files`` are reported as deleted, except
+        ``.gitattributes``, which the Hub manages.
+        """
+        if not self.repo_exists(repo_id):
+            return FileChanges(None, sorted(files), [], [], [])
+        if not self.branch_exists(repo_id, revision):
+            head = self.revision_sha(repo_id, "main")
+            remote = self.list_files(repo_id, "main")
+        else:
+            head = self.revision_sha(repo_id, revision)
+            remote = self.list_files(repo_id, revision)
+        added, changed, unchanged = [], [], []
+        for rel in sorted(files):
+            r = remote.get(rel)
+            if r is None:
+                added.append(rel)
+                continue
+            local = folder / rel
+            same = (
+                (r.sha256 == sha256_file(local)) if r.sha256 else (r.git_oid == git_blob_sha1(local))
+            )
+            (unchanged if same else changed).append(rel)
+        deleted = sorted(p for p in remote if p not in set(files) and p != ".gitattributes")
+        return FileChanges(head, added, changed, deleted, unchanged)
+
+    def commit_folder(
+        self,
+        repo_id: str,
+        folder: Path,
+        changes: FileChanges,
+        *,
+        message: str,
+        description: str = "",
+        revision: str = "main",
+        create_pr: bool = False,
+    ) -> CommitOutcome:
+        """One atomic commit of the changed files, guarded by ``parent_commit``."""
+        from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+
+        ops = [
+            CommitOperationAdd(path_in_repo=rel, path_or_fileobj=str(folder / rel))
+            for rel in changes.added + changes.changed
+        ] + [CommitOperationDelete(path_in_repo=rel) for rel in changes.deleted]
+        return self._commit(repo_id, ops, message, description, revision, create_pr,
+                            changes.parent_commit)
+
+    def commit_files(
+        self,
+        repo_id: str,
+        files: dict[str, bytes],
+        *,
+        message: str,
+        revision: str = "main",
+        create_pr: bool = False,
+        parent_commit: str | None = None,
+        description: str = "",
+    ) -> CommitOutcome:
+        from huggingface_hub import CommitOperationAdd
+
+        ops = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=data) for p, data in files.items()]
+        return self._commit(repo_id, ops, message, description, revision, create_pr, parent_commit)
+
+    def _commit(self, repo_id, ops, message, description, revision, create_pr, parent_commit):
+        with self._errors(repo_id, "commit"):
+            info = self.api.create_commit(
+                repo_id,
+                operations=ops,
+                commit_message=message,
+                commit_description=description,
+                revision=revision,
+                create_pr=create_pr,
+                parent_commit=parent_commit,
+            )
+        changed = parent_commit is None or info.oid != parent_commit or bool(info.pr_url)
+        return CommitOutcome(
+            commit=info.oid if changed else None,
+            url=info.commit_url if changed else self.repo_url(repo_id),
+            pr_url=info.pr_url,
+            changed=changed,
+        )
+
+    def create_tag(self, repo_id: str, tag: str, commit: str, message: str | None = None) -> None:
+        with self._errors(repo_id, f"create tag {tag}"):
+            self.api.create_tag(repo_id, tag=tag, revision=commit, tag_message=message)
+
+    def validate_yaml(self, readme_text: str) -> list[str]:
+        """Errors the endpoint's /api/validate-yaml reports for a README (empty: valid)."""
+        from huggingface_hub.utils import get_session
+
+        url = f"{self.endpoint}/api/validate-yaml"
+        headers = {"Authorization": f"Bearer {self.target.token}"} if self.target.token else {}
+        with self._errors(None, "validate the card metadata"):
+            r = get_session().post(url, json={"content": readme_text, "repoType": "model"},
+                                   headers=headers)
+            body = r.json()
+            if r.status_code >= 500:
+                r.raise_for_status()
+        return [e.get("message", str(e)) for e in body.get("errors", [])]
