@@ -153,6 +153,10 @@ class CardInputs:
     tags: list[str] = field(default_factory=list)
     pipeline_tag: str = "text-classification"
     library_name: str = "transformers"
+    # Optional additions for the card (issue 4); all default to "derive it":
+    repo_id: str | None = None  # where the card will live; usage snippets name it (else hub.repo_id, model_name)
+    model_index_name: str | None = None  # model-index "name" (else repo_id, then model_name)
+    training_details_url: str | None = None  # a page with the full training setup (script, logs)
 
 
 @dataclass(frozen=True)
@@ -173,7 +177,7 @@ class Report:
     cache: dict[str, bool] = field(default_factory=dict)  # stage -> re-used from cache
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable(dataclasses.asdict(self))
+        return to_jsonable(dataclasses.asdict(self))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
@@ -190,12 +194,12 @@ class Report:
         return dataclasses.replace(self, **changes)
 
 
-def _jsonable(value: Any) -> Any:
+def to_jsonable(value: Any) -> Any:
     """Plain JSON types only: numpy scalars become float/int, dict keys become strings."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [to_jsonable(v) for v in value]
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if isinstance(value, int):

@@ -299,8 +299,8 @@ class HubClient:
                 return None
             return Path(path).read_text(encoding="utf-8")
 
-    def compare(self, repo_id: str, folder: Path, files: list[str], revision: str) -> FileChanges:
-        """Compare ``files`` (paths relative to ``folder``) with ``revision`` of the repo.
+    def compare(self, repo_id: str, files: dict[str, Path], revision: str) -> FileChanges:
+        """Compare ``files`` (repo path -> local file) with ``revision`` of the repo.
 
         Files the repo holds that are not in ``files`` are reported as deleted, except
         ``.gitattributes``, which the Hub manages.
@@ -319,7 +319,7 @@ class HubClient:
             if r is None:
                 added.append(rel)
                 continue
-            local = folder / rel
+            local = files[rel]
             same = (
                 (r.sha256 == sha256_file(local)) if r.sha256 else (r.git_oid == git_blob_sha1(local))
             )
@@ -327,10 +327,10 @@ class HubClient:
         deleted = sorted(p for p in remote if p not in set(files) and p != ".gitattributes")
         return FileChanges(head, added, changed, deleted, unchanged)
 
-    def commit_folder(
+    def commit_changes(
         self,
         repo_id: str,
-        folder: Path,
+        files: dict[str, Path],
         changes: FileChanges,
         *,
         message: str,
@@ -342,7 +342,7 @@ class HubClient:
         from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 
         ops = [
-            CommitOperationAdd(path_in_repo=rel, path_or_fileobj=str(folder / rel))
+            CommitOperationAdd(path_in_repo=rel, path_or_fileobj=str(files[rel]))
             for rel in changes.added + changes.changed
         ] + [CommitOperationDelete(path_in_repo=rel) for rel in changes.deleted]
         return self._commit(repo_id, ops, message, description, revision, create_pr,

@@ -1,0 +1,93 @@
+"""All printing of results: JSON on stdout for programs, rich tables on stderr/stdout for people."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from publisher.results import Report
+
+stdout = Console(highlight=False)
+stderr = Console(stderr=True, highlight=False)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def report_tables(report: Report) -> list[Table]:
+    a, s, v = report.accuracy, report.sparsity, report.verification
+    summary = Table(title=f"{report.card.model_name}: {report.status}", show_header=True)
+    summary.add_column("measure")
+    summary.add_column("torch", justify="right")
+    summary.add_column("OpenVINO IR", justify="right")
+    summary.add_row(f"{a.metric} ({a.dataset.name} {a.dataset.split}, n={a.dataset.num_samples})",
+                    f"{a.torch:.4f}", f"{a.openvino:.4f}")
+    summary.add_row(f"sparsity ({s.scope})", f"{s.torch.overall:.4f}", f"{s.openvino.overall:.4f}")
+    summary.add_row("samples/s", f"{a.samples_per_second['torch']:.1f}",
+                    f"{a.samples_per_second['openvino']:.1f}")
+    summary.add_row("max |logit diff| / argmax agreement", "",
+                    f"{v.max_abs_logit_diff:.4f} / {v.argmax_agreement:.4f}")
+    tables = [summary]
+    if report.gates:
+        gates = Table(title="Quality gates")
+        for col in ("gate", "measured", "threshold", "verdict"):
+            gates.add_column(col)
+        for g in report.gates:
+            gates.add_row(g.name, f"{g.measured:.4f}", f"{g.comparison} {g.threshold}",
+                          "[green]pass[/green]" if g.passed else "[red]FAIL[/red]")
+        tables.append(gates)
+    return tables
+
+
+def print_report(report: Report, console: Console = stderr) -> None:
+    for table in report_tables(report):
+        console.print(table)
+    hub = report.hub
+    if hub is None:
+        return
+    if report.status == "unchanged":
+        console.print(f"No change: {hub.repo_id}@{hub.revision} already holds this release "
+                      f"({hub.commit}); no commit made.")
+    elif report.status == "released":
+        console.print(f"Published {hub.repo_id} at {hub.commit}: {hub.url}")
+        if hub.pr_url:
+            console.print(f"Pull request: {hub.pr_url}")
+        if hub.tag:
+            console.print(f"Tagged {hub.tag}")
+
+
+def print_changes(added: list[str], changed: list[str], deleted: list[str], card_diff: str | None,
+                  console: Console = stdout) -> None:
+    table = Table(title="Dry run: changes against the remote revision")
+    table.add_column("change")
+    table.add_column("file")
+    for kind, paths in (("add", added), ("change", changed), ("delete", deleted)):
+        for p in paths:
+            table.add_row(kind, p)
+    if not (added or changed or deleted):
+        table.add_row("-", "nothing would change")
+    console.print(table)
+    if card_diff:
+        console.print(card_diff, markup=False, highlight=False)
+
+
+def print_batch(rows: list[dict[str, Any]], console: Console = stderr) -> None:
+    table = Table(title="Batch summary")
+    for col in ("model", "status", "IR accuracy", "sparsity", "commit / error"):
+        table.add_column(col)
+    for r in rows:
+        rep = r.get("report")
+        if rep:
+            hub = rep.get("hub") or {}
+            table.add_row(str(r["model"]), r["status"], f"{rep['accuracy']['openvino']:.4f}",
+                          f"{rep['sparsity']['openvino']['overall']:.4f}", str(hub.get("commit") or "-"))
+        else:
+            table.add_row(str(r["model"]), f"[red]{r['status']}[/red]", "-", "-",
+                          (r.get("error") or "")[:80])
+    console.print(table)

@@ -1,0 +1,436 @@
+"""``publish``: checkpoint -> IR -> verification -> sparsity -> accuracy -> card -> gates -> Hub.
+
+Stage results are cached in ``OUTPUT/.publisher/cache.json``, keyed by the hashes of their inputs
+and settings, so a re-run with unchanged inputs re-uses the export and the measurements without
+loading the model. The files pushed are exactly the release set (IR, config, tokenizer, README.md,
+report.json), compared with the remote revision first, so an unchanged release makes no commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from publisher import __version__
+from publisher.errors import BadInputError, GateFailedError
+from publisher.hub.client import FileChanges, HubClient, HubTarget, resolve_target
+from publisher.progress import Progress
+from publisher.results import (
+    SCHEMA_VERSION,
+    AccuracyResult,
+    CardInputs,
+    CheckpointInfo,
+    ExportResult,
+    GateResult,
+    HubResult,
+    Report,
+    SparsityResult,
+    TrainingMetadata,
+    VerificationResult,
+    from_dict,
+    to_jsonable,
+)
+from publisher.settings import Gates, PublishSettings
+
+CACHE_DIR = ".publisher"
+RELEASE_REPORT = "report.json"
+CARD = "README.md"
+
+
+@dataclass(frozen=True)
+class PublishOutcome:
+    report: Report
+    changes: FileChanges | None  # what the push (or dry run) found against the remote
+    card_diff: str | None  # unified diff of README.md against the remote (dry run)
+    notice: str | None  # e.g. "started the local hub"
+
+
+def _key(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def validate_repo_id(repo_id: str) -> None:
+    from huggingface_hub.utils import HFValidationError, validate_repo_id as hf_validate
+
+    try:
+        hf_validate(repo_id)
+    except HFValidationError as exc:
+        raise BadInputError(f"{repo_id!r} is not a valid repo id ({exc})",
+                            "Use NAMESPACE/NAME with letters, digits, '-', '_' and '.'") from exc
+    if "/" not in repo_id:
+        raise BadInputError(f"The repo id {repo_id!r} has no namespace",
+                            "Use NAMESPACE/NAME, for example my-org/bert-sst2-int8-ov")
+
+
+def evaluate_gates(gates: Gates, verification: VerificationResult, sparsity: SparsityResult,
+                   accuracy: AccuracyResult) -> list[GateResult]:
+    checks = [
+        ("min_ir_accuracy", accuracy.openvino, gates.min_ir_accuracy, ">="),
+        ("max_accuracy_drop", accuracy.torch - accuracy.openvino, gates.max_accuracy_drop, "<="),
+        ("min_sparsity", sparsity.openvino.overall, gates.min_sparsity, ">="),
+        ("min_argmax_agreement", verification.argmax_agreement, gates.min_argmax_agreement, ">="),
+        ("max_logit_diff", verification.max_abs_logit_diff, gates.max_logit_diff, "<="),
+    ]
+    out = []
+    for name, measured, threshold, op in checks:
+        if threshold is None:
+            continue
+        # A tolerance of 1e-9 keeps float noise (0.1 - 0.1 = 1e-17) from failing a gate at 0.
+        passed = measured >= threshold - 1e-9 if op == ">=" else measured <= threshold + 1e-9
+        out.append(GateResult(name, float(measured), float(threshold), op, passed))
+    return out
+
+
+class _Cache:
+    """JSON records keyed by input hashes; a missing or corrupt file is an empty cache."""
+
+    def __init__(self, folder: Path, enabled: bool) -> None:
+        self.path = folder / CACHE_DIR / "cache.json"
+        self.enabled = enabled
+        try:
+            self.data = json.loads(self.path.read_text()) if enabled else {}
+        except (OSError, ValueError):
+            self.data = {}
+
+    def get(self, stage: str, key: str) -> dict[str, Any] | None:
+        rec = self.data.get(stage)
+        return rec["value"] if self.enabled and rec and rec.get("key") == key else None
+
+    def put(self, stage: str, key: str, value: dict[str, Any]) -> None:
+        self.data[stage] = {"key": key, "value": value}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.data, indent=1))
+        os.replace(tmp, self.path)
+
+
+def _export_intact(output: Path, export: ExportResult) -> bool:
+    from publisher.stages.load import sha256_file
+
+    for f in export.files:
+        p = output / f.path
+        if not p.is_file() or p.stat().st_size != f.size or sha256_file(p) != f.sha256:
+            return False
+    return True
+
+
+def _card_inputs(settings: PublishSettings, training: TrainingMetadata) -> CardInputs:
+    language = list(settings.card.language) or list(training.language or []) or ["en"]
+    return CardInputs(
+        model_name=settings.card.model_name or (settings.repo_id or settings.name),
+        license=settings.card.license or training.license,
+        language=language,
+        tags=list(settings.card.tags),
+    )
+
+
+def _training_with_overrides(settings: PublishSettings, info: CheckpointInfo,
+                             training_args: dict | None) -> TrainingMetadata:
+    """Card inputs from flags override what the checkpoint folder says."""
+    import dataclasses
+
+    t = info.training
+    sources = dict(t.sources)
+    changes: dict[str, Any] = {}
+    c = settings.card
+    if c.nncf_config:
+        try:
+            changes["nncf_config"] = json.loads(Path(c.nncf_config).read_text())
+        except (OSError, ValueError) as exc:
+            raise BadInputError(f"--nncf-config {c.nncf_config} cannot be read as JSON ({exc})",
+                                "Pass the nncf_config.json used for training") from exc
+        sources["nncf_config"] = str(c.nncf_config)
+    if c.training_command:
+        try:
+            changes["training_command"] = Path(c.training_command).read_text().strip()
+        except OSError as exc:
+            raise BadInputError(f"--training-command {c.training_command} cannot be read ({exc})",
+                                "Pass a text file holding the command line") from exc
+        sources["training_command"] = str(c.training_command)
+    elif t.training_command is None and training_args:
+        from publisher.card.inputs import reconstruct_training_command
+
+        changes["training_command"] = reconstruct_training_command(training_args)
+        sources["training_command"] = "training_args.json (reconstructed)"
+    for name in ("base_model", "teacher_model", "license"):
+        value = getattr(c, name)
+        if value:
+            changes[name], sources[name] = value, "flag"
+    return dataclasses.replace(t, sources=sources, **changes)
+
+
+def _mark_not_released(card: str, failed: list[GateResult]) -> str:
+    reasons = "; ".join(f"{g.name} measured {g.measured:.4f}, needs {g.comparison} {g.threshold}"
+                        for g in failed)
+    banner = f"> **Not released**: quality gates failed ({reasons}).\n\n"
+    if card.startswith("---\n"):
+        end = card.index("\n---\n", 4) + 5
+        return card[:end] + "\n" + banner + card[end:].lstrip("\n")
+    return banner + card
+
+
+def default_commit_message(report: Report) -> str:
+    a, s = report.accuracy, report.sparsity
+    return (f"Release {report.card.model_name.split('/')[-1]}: IR accuracy {a.openvino:.4f} "
+            f"(torch {a.torch:.4f}), sparsity {s.openvino.overall:.2f}, "
+            f"{report.export.weight_format.upper()} weights")
+
+
+def publish(settings: PublishSettings, progress: Progress | None = None) -> PublishOutcome:
+    """Run the whole release. Raises ``PublisherError`` subclasses; pushes only if gates pass."""
+    from publisher.stages.load import check_architecture, digest_folder, read_config
+
+    progress = progress or Progress(quiet=True)
+    timings: dict[str, float] = {}
+    cache_hits: dict[str, bool] = {}
+    out = settings.output_dir
+    push = settings.hub.push or settings.hub.dry_run
+
+    # Everything that can be refused cheaply is refused before any heavy work.
+    if push:
+        if not settings.repo_id:
+            raise BadInputError("No --repo-id was given", "Pass --repo-id NAMESPACE/NAME, or --no-push")
+        validate_repo_id(settings.repo_id)
+    ckpt = Path(settings.checkpoint)
+    check_architecture(read_config(ckpt), ckpt)
+    _prepare_output(out)
+    target: HubTarget | None = resolve_target(settings.hub.endpoint, settings.hub.token) if push else None
+
+    t0 = time.perf_counter()
+    digests = digest_folder(ckpt)
+    from publisher.stages.export import library_versions
+
+    versions = library_versions()
+    export_key = _key("export", [d.__dict__ for d in digests], settings.weight_format, versions,
+                      settings.trust_pickle)
+    measure_key = _key("measure", export_key, settings.eval, settings.batch_size)
+    timings["hash"] = time.perf_counter() - t0
+    cache = _Cache(out, settings.use_cache)
+
+    export = measured = None
+    rec = cache.get("export", export_key)
+    if rec:
+        export = from_dict(ExportResult, rec)
+        if not _export_intact(out, export):
+            export = None
+    if export:
+        rec = cache.get("measure", measure_key)
+        measured = rec if rec else None
+    cache_hits["export"] = export is not None
+    cache_hits["measure"] = measured is not None
+
+    if measured is None:
+        measured, export = _measure(settings, out, export, export_key, measure_key, cache, progress,
+                                    timings)
+    else:
+        progress.note(f"Re-using the cached export and measurements in {out}")
+
+    info = from_dict(CheckpointInfo, measured["checkpoint"])
+    training = _training_with_overrides(settings, info, measured.get("training_args"))
+    import dataclasses
+
+    info = dataclasses.replace(info, training=training)
+    verification = from_dict(VerificationResult, measured["verification"])
+    gates = settings.gates
+    verification = dataclasses.replace(
+        verification,
+        max_abs_logit_diff_threshold=gates.max_logit_diff if gates.max_logit_diff is not None else float("inf"),
+        argmax_agreement_threshold=gates.min_argmax_agreement or 0.0,
+    )
+    verification = dataclasses.replace(
+        verification,
+        passed=verification.max_abs_logit_diff <= verification.max_abs_logit_diff_threshold
+        and verification.argmax_agreement >= verification.argmax_agreement_threshold,
+    )
+    sparsity = from_dict(SparsityResult, measured["sparsity"])
+    accuracy = from_dict(AccuracyResult, measured["accuracy"])
+    gate_results = evaluate_gates(gates, verification, sparsity, accuracy)
+
+    release = Report(
+        schema_version=SCHEMA_VERSION,
+        tool_version=__version__,
+        created=measured["created"],
+        status="released",
+        checkpoint=info,
+        export=export,
+        verification=verification,
+        sparsity=sparsity,
+        accuracy=accuracy,
+        card=_card_inputs(settings, training),
+        gates=gate_results,
+    )
+
+    t0 = time.perf_counter()
+    from publisher.card import render_card
+
+    card = render_card(release, template=settings.card.template, sections_dir=settings.card.sections_dir)
+    timings["card"] = time.perf_counter() - t0
+    failed = [g for g in gate_results if not g.passed]
+    if failed:
+        release = release.replace(status="not_released")
+        card = _mark_not_released(card, failed)
+    (out / CARD).write_text(card, encoding="utf-8")
+    release_report_path = out / CACHE_DIR / RELEASE_REPORT
+    release_report_path.write_text(release.to_json(), encoding="utf-8")
+
+    def finish(report: Report, **kw: Any) -> PublishOutcome:
+        report = report.replace(timings={k: round(v, 3) for k, v in timings.items()}, cache=cache_hits)
+        (out / RELEASE_REPORT).write_text(report.to_json(), encoding="utf-8")
+        return PublishOutcome(report=report, notice=target.notice if target else None, **kw)
+
+    if failed:
+        finish(release)
+        names = ", ".join(f"{g.name} ({g.measured:.4f} vs {g.comparison} {g.threshold})" for g in failed)
+        raise GateFailedError(
+            f"Quality gates failed: {names}. Nothing was pushed; the report and the card are in "
+            f"{out}, marked as not released",
+            "Improve the model, or change the thresholds (--min-ir-accuracy, --max-accuracy-drop, "
+            "--min-sparsity, --min-argmax-agreement, --max-logit-diff) if they are wrong",
+        )
+    if not push:
+        return finish(release.replace(status="built"), changes=None, card_diff=None)
+
+    files = {f.path: out / f.path for f in export.files}
+    files[CARD] = out / CARD
+    files[RELEASE_REPORT] = release_report_path
+    t0 = time.perf_counter()
+    client = HubClient(target)
+    if target.notice:
+        progress.note(target.notice)
+    outcome = _push(settings, client, release, files, progress)
+    timings["push"] = time.perf_counter() - t0
+    return finish(outcome[0], changes=outcome[1], card_diff=outcome[2])
+
+
+def _prepare_output(out: Path) -> None:
+    try:
+        (out / CACHE_DIR).mkdir(parents=True, exist_ok=True)
+        probe = out / CACHE_DIR / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise BadInputError(f"The output folder {out} is not writable ({exc.strerror or exc})",
+                            "Pass --output with a folder you can write to") from exc
+
+
+def _measure(settings, out, export, export_key, measure_key, cache, progress, timings):
+    """Load the model once and run every measuring stage on it; cache what they return."""
+    import dataclasses
+
+    from publisher.stages import accuracy as acc
+    from publisher.stages import data as data_stage
+    from publisher.stages.export import IR_XML, export_ir
+    from publisher.stages.inference import compile_ir, run_openvino, run_torch
+    from publisher.stages.load import load_checkpoint
+    from publisher.stages.sparsity import measure_sparsity
+    from publisher.stages.verify import VerifyThresholds, verify
+
+    with progress.stage(f"Loading {settings.checkpoint}"):
+        t0 = time.perf_counter()
+        loaded = load_checkpoint(settings.checkpoint, trust_pickle=settings.trust_pickle)
+        timings["load"] = time.perf_counter() - t0
+    # Bad evaluation data is found before the (slow) export.
+    t0 = time.perf_counter()
+    data = data_stage.load_eval_data(settings.eval)
+    mapping = data_stage.map_labels(loaded.info.id2label, data)
+    tokenized = data_stage.tokenize(loaded.tokenizer, data.texts, max_length=settings.eval.max_length,
+                                    batch_size=settings.batch_size)
+    tokenize_seconds = time.perf_counter() - t0
+    timings["data"] = tokenize_seconds
+
+    if export is None:
+        with progress.stage(f"Exporting to OpenVINO IR ({settings.weight_format} weights)"):
+            t0 = time.perf_counter()
+            export = export_ir(loaded.model, loaded.tokenizer, out, weight_format=settings.weight_format,
+                               staging_dir=out / CACHE_DIR / "staging")
+            timings["export"] = time.perf_counter() - t0
+        cache.put("export", export_key, dataclasses.asdict(export))
+
+    t0 = time.perf_counter()
+    compiled = compile_ir(out / IR_XML)
+    timings["compile"] = time.perf_counter() - t0
+    with progress.bar("torch    ", data.info.num_samples) as advance:
+        torch_logits = run_torch(loaded.model, tokenized, advance)
+    timings["eval_torch"] = torch_logits.seconds
+    with progress.bar("OpenVINO ", data.info.num_samples) as advance:
+        ir_logits = run_openvino(compiled, tokenized, advance)
+    timings["eval_openvino"] = ir_logits.seconds
+
+    gates = settings.gates
+    verification = verify(torch_logits, ir_logits, VerifyThresholds(
+        max_abs_logit_diff=gates.max_logit_diff if gates.max_logit_diff is not None else float("inf"),
+        min_argmax_agreement=gates.min_argmax_agreement or 0.0))
+    t0 = time.perf_counter()
+    sparsity = measure_sparsity(loaded.model, _read_ir(out / IR_XML))
+    timings["sparsity"] = time.perf_counter() - t0
+    accuracy = acc.measure_accuracy(data, mapping, torch_logits, ir_logits, tokenize_seconds)
+
+    measured = {
+        "created": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        "checkpoint": dataclasses.asdict(loaded.info),
+        "training_args": loaded.training_args,
+        "verification": dataclasses.asdict(verification),
+        "sparsity": dataclasses.asdict(sparsity),
+        "accuracy": dataclasses.asdict(accuracy),
+    }
+    measured = to_jsonable(measured)
+    cache.put("measure", measure_key, measured)
+    return measured, export
+
+
+def _read_ir(xml: Path) -> Any:
+    import openvino as ov
+
+    return ov.Core().read_model(str(xml))
+
+
+def _push(settings: PublishSettings, client: HubClient, release: Report, files: dict[str, Path],
+          progress: Progress) -> tuple[Report, FileChanges, str | None]:
+    import difflib
+
+    hub = settings.hub
+    repo_id = settings.repo_id
+    changes = client.compare(repo_id, files, hub.revision)
+    card_diff = None
+    if hub.dry_run:
+        remote_card = client.download_text(repo_id, CARD, hub.revision) if changes.parent_commit else None
+        local_card = files[CARD].read_text(encoding="utf-8")
+        card_diff = "".join(difflib.unified_diff(
+            (remote_card or "").splitlines(keepends=True), local_card.splitlines(keepends=True),
+            fromfile=f"{repo_id}@{hub.revision}/README.md", tofile="README.md (new)"))
+        result = HubResult(endpoint=client.endpoint, repo_id=repo_id, revision=hub.revision,
+                           commit=None, url=client.repo_url(repo_id), changed=changes.any,
+                           files_added=changes.added, files_changed=changes.changed,
+                           files_deleted=changes.deleted)
+        return release.replace(status="dry_run", hub=result), changes, card_diff
+
+    if not changes.any:
+        progress.note(f"Nothing changed against {repo_id}@{hub.revision}: no commit made.")
+        result = HubResult(endpoint=client.endpoint, repo_id=repo_id, revision=hub.revision,
+                           commit=changes.parent_commit, url=client.repo_url(repo_id), changed=False)
+        return release.replace(status="unchanged", hub=result), changes, None
+
+    with progress.stage(f"Pushing to {client.endpoint}/{repo_id} ({hub.revision})"):
+        if changes.parent_commit is None:
+            client.ensure_repo(repo_id, private=hub.private)
+            changes = client.compare(repo_id, files, hub.revision)
+        if hub.revision != "main" and not hub.create_pr and not client.branch_exists(repo_id, hub.revision):
+            client.create_branch(repo_id, hub.revision)
+            changes = client.compare(repo_id, files, hub.revision)
+        message = hub.commit_message or default_commit_message(release)
+        outcome = client.commit_changes(repo_id, files, changes, message=message,
+                                        revision=hub.revision, create_pr=hub.create_pr)
+        if hub.tag and outcome.commit:
+            client.create_tag(repo_id, hub.tag, outcome.commit, message)
+    result = HubResult(endpoint=client.endpoint, repo_id=repo_id, revision=hub.revision,
+                       commit=outcome.commit, url=outcome.url, pr_url=outcome.pr_url, tag=hub.tag,
+                       changed=outcome.changed, files_added=changes.added,
+                       files_changed=changes.changed, files_deleted=changes.deleted)
+    return release.replace(status="released", hub=result), changes, None

@@ -1,0 +1,218 @@
+"""Evaluation data: read it with ``datasets``, map its labels to the model's, tokenize it once.
+
+The tokenized, length-sorted batches are shared by the torch and the OpenVINO passes, so the data
+is read and tokenized once per run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from publisher.errors import BadInputError
+from publisher.results import DatasetInfo
+
+BUNDLED_SST2_SHA256 = "54a9c12c77e402fc14d6a66a506f24d999f596b0176eb777c972cccc2f9cc4b0"
+BUNDLED_SST2_LABELS = ["negative", "positive"]
+_GENERIC_LABEL = re.compile(r"^LABEL_\d+$")
+
+
+@dataclass(frozen=True)
+class EvalDataSpec:
+    """Which data to evaluate on. The default is the bundled GLUE SST-2 validation split."""
+
+    eval_file: str | None = None  # local .tsv / .csv / .jsonl / .json
+    dataset: str | None = None  # a Hub dataset id (needs network) or a local datasets folder
+    dataset_config: str | None = None
+    split: str = "validation"
+    text_column: str = "sentence"
+    label_column: str = "label"
+    max_samples: int | None = None
+    max_length: int = 128
+
+
+@dataclass(frozen=True)
+class EvalData:
+    info: DatasetInfo
+    texts: list[str]
+    labels: list[int]  # dataset label ids
+    label_names: list[str] | None  # dataset label id -> name, when the dataset names them
+    labels_are_names: bool = False  # the file held label names, not ids
+
+
+@dataclass(frozen=True)
+class TokenizedBatches:
+    """Length-sorted batches with dynamic padding; ``order[i]`` is the row of sorted position i."""
+
+    batches: list[dict[str, Any]]  # numpy int64 arrays: input_ids, attention_mask[, token_type_ids]
+    order: list[int]
+    num_samples: int
+
+
+def bundled_sst2_path() -> Path:
+    return Path(str(resources.files("publisher") / "data" / "sst2" / "validation.tsv"))
+
+
+def _sha256(path: Path) -> str:
+    from publisher.stages.load import sha256_file
+
+    return sha256_file(path)
+
+
+def load_eval_data(spec: EvalDataSpec) -> EvalData:
+    import datasets
+
+    datasets.disable_progress_bars()
+    label_names: list[str] | None = None
+    sha = None
+    if spec.eval_file:
+        path = Path(spec.eval_file)
+        if not path.is_file():
+            raise BadInputError(f"The eval file {path} does not exist", "Check --eval-file")
+        suffix = path.suffix.lower()
+        builder = {".tsv": "csv", ".csv": "csv", ".jsonl": "json", ".json": "json"}.get(suffix)
+        if builder is None:
+            raise BadInputError(
+                f"The eval file {path} has an unknown extension {suffix!r}",
+                "Use .tsv, .csv, .jsonl or .json",
+            )
+        kwargs = {"delimiter": "\t"} if suffix == ".tsv" else {}
+        if path.stat().st_size == 0:
+            raise BadInputError(f"The eval file {path} is empty", "Pass a file with a header and rows")
+        try:
+            ds = datasets.load_dataset(builder, data_files=str(path), split="train", **kwargs)
+        except Exception as exc:  # datasets raises many types for a malformed file
+            raise BadInputError(f"The eval file {path} cannot be parsed ({exc})",
+                                "Check its format (tsv/csv with a header, or JSON lines)") from exc
+        sha = _sha256(path)
+        info_kw = dict(name=path.stem, type=builder, config=None, split=spec.split, source=str(path))
+    elif spec.dataset:
+        try:
+            ds = datasets.load_dataset(spec.dataset, spec.dataset_config, split=spec.split)
+        except Exception as exc:
+            raise BadInputError(
+                f"The dataset {spec.dataset!r} (config {spec.dataset_config!r}, split "
+                f"{spec.split!r}) cannot be loaded ({type(exc).__name__}: {exc})",
+                "Check the id, config and split; without network use --eval-file with a local copy",
+            ) from exc
+        info_kw = dict(name=spec.dataset, type=spec.dataset, config=spec.dataset_config,
+                       split=spec.split, source=f"hub:{spec.dataset}")
+    else:
+        path = bundled_sst2_path()
+        sha = _sha256(path)
+        if sha != BUNDLED_SST2_SHA256:
+            raise BadInputError(f"The bundled SST-2 file {path} is modified (sha256 {sha})",
+                                "Reinstall publisher")
+        ds = datasets.load_dataset("csv", data_files=str(path), delimiter="\t", split="train")
+        label_names = BUNDLED_SST2_LABELS
+        info_kw = dict(name="GLUE SST2", type="glue", config="sst2", split="validation",
+                       source="bundled:glue-sst2-validation", args="sst2")
+
+    for col, flag in ((spec.text_column, "--text-column"), (spec.label_column, "--label-column")):
+        if col not in ds.column_names:
+            raise BadInputError(
+                f"The evaluation data has no column {col!r} (columns: {', '.join(ds.column_names)})",
+                f"Pass {flag} with one of those column names",
+            )
+    if spec.max_samples:
+        ds = ds.select(range(min(spec.max_samples, len(ds))))
+    if len(ds) == 0:
+        raise BadInputError("The evaluation data has no rows", "Pass a file or split with examples")
+
+    feature = ds.features[spec.label_column]
+    if label_names is None and isinstance(feature, datasets.ClassLabel):
+        label_names = list(feature.names)
+    raw_labels = list(ds[spec.label_column])
+    if label_names is None and raw_labels and isinstance(raw_labels[0], str):
+        label_names = sorted(set(raw_labels))
+        labels = [label_names.index(v) for v in raw_labels]
+    else:
+        try:
+            labels = [int(v) for v in raw_labels]
+        except (TypeError, ValueError) as exc:
+            raise BadInputError(f"The label column {spec.label_column!r} holds non-integer values",
+                                "Use integer class ids or class names as labels") from exc
+    texts = [str(t) if t is not None else "" for t in ds[spec.text_column]]
+    info = DatasetInfo(num_samples=len(texts), sha256=sha, text_column=spec.text_column,
+                       label_column=spec.label_column, **info_kw)
+    return EvalData(info=info, texts=texts, labels=labels, label_names=label_names,
+                    labels_are_names=bool(raw_labels) and isinstance(raw_labels[0], str))
+
+
+def map_labels(id2label: dict[int, str], data: EvalData) -> dict[int, int]:
+    """Model class id -> dataset label id, by name when both sides name their labels.
+
+    Generic names (``LABEL_0``) on the model side fall back to matching ids. A name that matches
+    nothing, or several things, is an error: guessing would publish a wrong accuracy.
+    """
+    num_labels = len(id2label)
+    bad = sorted({v for v in data.labels if v < 0 or v >= num_labels})
+    if bad and not data.label_names:
+        raise BadInputError(
+            f"The evaluation labels {bad[:5]} are outside the model's {num_labels} classes "
+            f"(0..{num_labels - 1})",
+            "Check --label-column, or evaluate on data made for this model",
+        )
+    model_generic = all(_GENERIC_LABEL.match(n) for n in id2label.values())
+    if model_generic and data.labels_are_names:
+        raise BadInputError(
+            f"The evaluation labels are names ({', '.join(data.label_names or [])}) but the model's "
+            "id2label is generic (LABEL_0, ...), so there is no way to tell which class is which",
+            "Set id2label in config.json to the dataset's label names, or use integer labels",
+        )
+    if data.label_names is None or model_generic:
+        if data.label_names is not None and len(data.label_names) != num_labels:
+            raise BadInputError(
+                f"The dataset has {len(data.label_names)} classes and the model {num_labels}",
+                "Evaluate on data with the model's classes",
+            )
+        if bad:
+            raise BadInputError(f"Labels {bad[:5]} are outside the model's classes",
+                                "Check --label-column")
+        return {i: i for i in range(num_labels)}
+
+    wanted = {n.strip().lower(): i for i, n in enumerate(data.label_names)}
+    mapping: dict[int, int] = {}
+    for cls_id, name in sorted(id2label.items()):
+        key = name.strip().lower()
+        if key not in wanted:
+            raise BadInputError(
+                f"The model's label {name!r} (class {cls_id}) matches none of the dataset's labels "
+                f"{data.label_names}",
+                "Fix id2label in config.json so that its names match the dataset's label names",
+            )
+        mapping[cls_id] = wanted[key]
+    if len(set(mapping.values())) != len(mapping):
+        raise BadInputError(
+            f"The model's labels {list(id2label.values())} map ambiguously onto the dataset's "
+            f"{data.label_names}",
+            "Give every class a distinct name in id2label",
+        )
+    return mapping
+
+
+def tokenize(tokenizer: Any, texts: list[str], *, max_length: int, batch_size: int) -> TokenizedBatches:
+    """Tokenize once; sort by length so each batch pads only to its own longest sentence."""
+    import numpy as np
+
+    enc = tokenizer(texts, truncation=True, max_length=max_length, padding=False)
+    lengths = [len(ids) for ids in enc["input_ids"]]
+    order = sorted(range(len(texts)), key=lambda i: (lengths[i], i))
+    keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
+    pad_id = tokenizer.pad_token_id or 0
+    batches = []
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        width = max(lengths[i] for i in rows)
+        batch = {}
+        for k in keys:
+            fill = pad_id if k == "input_ids" else 0
+            arr = np.full((len(rows), width), fill, dtype=np.int64)
+            for r, i in enumerate(rows):
+                arr[r, : lengths[i]] = enc[k][i]
+            batch[k] = arr
+        batches.append(batch)
+    return TokenizedBatches(batches=batches, order=order, num_samples=len(texts))

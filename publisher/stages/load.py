@@ -1,0 +1,265 @@
+"""Stage 1: load a Hugging Face model folder (NNCF-compressed ones included) without surprises.
+
+Weights are read with safetensors; a ``.bin`` (pickle) is read only when the user passed
+``--trust-pickle``. NNCF state found beside the weights is folded in: pruning masks are multiplied
+into their weights and quantizer state is dropped, so that the torch model is the one whose
+sparsity and accuracy we report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from publisher.errors import BadInputError
+from publisher.results import CheckpointInfo, FileDigest, TrainingMetadata
+
+SUPPORTED_SUFFIX = "ForSequenceClassification"
+# Files that may hold secrets or are useless to model users; never listed as checkpoint content.
+_SKIPPED = re.compile(r"(^|/)(\.|training_args\.bin$|optimizer\.pt$|scheduler\.pt$|rng_state.*\.pth$)")
+# NNCF 2.x (legacy) pruning masks stored beside the weights, e.g.
+# "bert.encoder.layer.0.attention.self.query.pre_ops.0.op._binary_mask".
+_LEGACY_MASK = re.compile(r"^(?P<module>.+)\.pre_ops\.\d+\.op\._binary_mask$")
+_NNCF_KEY = re.compile(r"(\.pre_ops\.|_nncf|__nncf|nncf_)")
+
+
+@dataclass(frozen=True)
+class LoadedCheckpoint:
+    info: CheckpointInfo
+    model: Any  # torch.nn.Module in eval mode
+    tokenizer: Any  # transformers tokenizer
+    config: Any  # transformers PretrainedConfig
+    training_args: dict[str, Any] | None  # saved trainer arguments (JSON only), when present
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def digest_folder(folder: Path) -> list[FileDigest]:
+    """sha256 of every regular file in ``folder`` (recursively), skipping hidden and secret files."""
+    out = []
+    for p in sorted(folder.rglob("*")):
+        rel = p.relative_to(folder).as_posix()
+        if p.is_file() and not p.is_symlink() and not _SKIPPED.search(rel):
+            out.append(FileDigest(rel, sha256_file(p), p.stat().st_size))
+    return out
+
+
+def read_config(folder: Path) -> dict[str, Any]:
+    if not folder.exists():
+        raise BadInputError(
+            f"The checkpoint folder {folder} does not exist",
+            "Pass the folder that save_pretrained() wrote (it holds config.json and the weights)",
+        )
+    if not folder.is_dir():
+        raise BadInputError(
+            f"The checkpoint {folder} is a file, not a folder",
+            "Pass the folder that save_pretrained() wrote (it holds config.json and the weights)",
+        )
+    cfg_path = folder / "config.json"
+    if not cfg_path.is_file():
+        raise BadInputError(
+            f"The checkpoint folder {folder} has no config.json, so it is not a Hugging Face model "
+            "folder",
+            "Save the model with model.save_pretrained(folder) (it writes config.json), or point "
+            "at the folder that has it",
+        )
+    try:
+        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise BadInputError(f"{cfg_path} is not valid JSON ({exc})", "Fix or re-save the config") from exc
+    if not isinstance(cfg, dict):
+        raise BadInputError(f"{cfg_path} does not hold a JSON object", "Re-save the config")
+    return cfg
+
+
+def check_architecture(cfg: dict[str, Any], folder: Path) -> str:
+    archs = cfg.get("architectures") or []
+    arch = archs[0] if archs else None
+    if not arch or not arch.endswith(SUPPORTED_SUFFIX):
+        raise BadInputError(
+            f"The checkpoint in {folder} is a {arch or 'model without an architecture'} "
+            f"(model_type {cfg.get('model_type')!r}); publisher releases text classifiers "
+            f"(*{SUPPORTED_SUFFIX}) only",
+            "Export a sequence-classification checkpoint (for example "
+            "AutoModelForSequenceClassification.save_pretrained)",
+        )
+    return arch
+
+
+def read_state_dict(folder: Path, trust_pickle: bool) -> tuple[dict[str, Any], str]:
+    """The raw state dict and the format it came from, safetensors first."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    single = folder / "model.safetensors"
+    index = folder / "model.safetensors.index.json"
+    try:
+        if single.is_file():
+            return load_file(str(single)), "safetensors"
+        if index.is_file():
+            shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+            state: dict[str, Any] = {}
+            for shard in shards:
+                state.update(load_file(str(folder / shard)))
+            return state, "safetensors"
+    except (SafetensorError, OSError, ValueError, KeyError) as exc:
+        raise BadInputError(
+            f"The weights in {folder} cannot be read: {exc}. The safetensors file is truncated "
+            "or corrupted",
+            "Re-save the checkpoint with save_pretrained(), or copy it again",
+        ) from exc
+
+    pickles = sorted(folder.glob("pytorch_model*.bin"))
+    if pickles:
+        if not trust_pickle:
+            raise BadInputError(
+                f"{folder} holds only pickle weights ({pickles[0].name}); loading a pickle can run "
+                "arbitrary code, so publisher does not do it unasked",
+                "Convert the checkpoint to safetensors (model.save_pretrained(folder, "
+                "safe_serialization=True)), or pass --trust-pickle if you trust this file",
+            )
+        import torch
+
+        state = {}
+        for p in pickles:
+            try:
+                state.update(torch.load(p, map_location="cpu", weights_only=True))
+            except Exception as exc:
+                raise BadInputError(f"{p} cannot be read: {exc}", "Re-save the checkpoint") from exc
+        return state, "pytorch_bin"
+    raise BadInputError(
+        f"{folder} has config.json but no weights (model.safetensors, a sharded index, or "
+        "pytorch_model.bin)",
+        "Point at the folder that save_pretrained() wrote",
+    )
+
+
+def fold_nncf_state(state: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Apply NNCF pruning masks to their weights and drop NNCF-only keys.
+
+    Handles NNCF 2.x checkpoints (``<module>.pre_ops.<k>.op._binary_mask`` beside
+    ``<module>.weight``). Activation-quantizer scales cannot be carried over (NNCF 3.4 cannot load
+    them); the exported IR is weight-quantized at export instead.
+    """
+    nncf_keys = [k for k in state if _NNCF_KEY.search(k)]
+    if not nncf_keys:
+        return state, False
+    out = {k: v for k, v in state.items() if k not in set(nncf_keys)}
+    for key in nncf_keys:
+        m = _LEGACY_MASK.match(key)
+        if not m:
+            continue
+        weight_key = f"{m['module']}.weight"
+        if weight_key in out:
+            mask = state[key].to(out[weight_key].dtype)
+            out[weight_key] = out[weight_key] * mask
+    # NNCF 2.x wraps modules as "nncf_module.<name>"; strip that prefix.
+    out = {k.removeprefix("nncf_module."): v for k, v in out.items()}
+    return out, True
+
+
+def read_training_metadata(folder: Path) -> tuple[TrainingMetadata, dict[str, Any] | None]:
+    """Card inputs the trainer left in the folder (JSON and text only; nothing is unpickled)."""
+    sources: dict[str, str] = {}
+    fields: dict[str, Any] = {}
+
+    def load_json(name: str) -> Any:
+        p = folder / name
+        if not p.is_file():
+            return None
+        try:
+            return json.loads(p.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise BadInputError(f"{p} is not valid JSON ({exc})", f"Fix or remove {name}") from exc
+
+    nncf = load_json("nncf_config.json")
+    if nncf is not None:
+        fields["nncf_config"], sources["nncf_config"] = nncf, "nncf_config.json"
+    cmd_file = folder / "training_command.txt"
+    if cmd_file.is_file():
+        fields["training_command"] = cmd_file.read_text(encoding="utf-8").strip()
+        sources["training_command"] = "training_command.txt"
+    meta = load_json("training_metadata.json") or {}
+    for key in ("base_model", "teacher_model", "seed", "license", "language", "model_creator"):
+        if meta.get(key) is not None:
+            value = meta[key]
+            fields[key] = [value] if key == "language" and isinstance(value, str) else value
+            sources[key] = "training_metadata.json"
+    log = load_json("eval_log.json")
+    if isinstance(log, list):
+        fields["eval_log"], sources["eval_log"] = log, "eval_log.json"
+    training_args = load_json("training_args.json")
+    if isinstance(training_args, dict) and training_args.get("seed") is not None:
+        fields.setdefault("seed", training_args["seed"])
+        sources.setdefault("seed", "training_args.json")
+    return TrainingMetadata(sources=sources, **fields), training_args
+
+
+def load_checkpoint(folder: str | Path, *, trust_pickle: bool = False) -> LoadedCheckpoint:
+    """Read, check and load a checkpoint folder into an eval-mode torch model and its tokenizer."""
+    folder = Path(folder)
+    cfg_dict = read_config(folder)
+    arch = check_architecture(cfg_dict, folder)
+    state, weights_format = read_state_dict(folder, trust_pickle)
+    state, nncf_compressed = fold_nncf_state(state)
+
+    import transformers
+
+    try:
+        config = transformers.AutoConfig.from_pretrained(str(folder))
+        model_cls = getattr(transformers, arch)
+    except (ValueError, KeyError, AttributeError) as exc:
+        raise BadInputError(
+            f"transformers cannot build {arch} from {folder}/config.json: {exc}",
+            "Check model_type and architectures in config.json",
+        ) from exc
+    model = model_cls(config)
+    expected = model.state_dict()
+    mismatched = [
+        f"{k} {tuple(v.shape)} vs config {tuple(expected[k].shape)}"
+        for k, v in state.items()
+        if k in expected and tuple(v.shape) != tuple(expected[k].shape)
+    ]
+    missing = [k for k in expected if k not in state and not k.endswith("position_ids")]
+    if mismatched or missing:
+        detail = "; ".join((mismatched + [f"{k} missing" for k in missing])[:3])
+        raise BadInputError(
+            f"The weights in {folder} do not match its config.json ({detail})",
+            "Save the config and the weights together from the same model with save_pretrained()",
+        )
+    model.load_state_dict({k: v for k, v in state.items() if k in expected}, strict=False)
+    model = model.float().eval()
+
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder))
+    except (OSError, ValueError, TypeError) as exc:
+        raise BadInputError(
+            f"No usable tokenizer in {folder} ({exc})",
+            "Save the tokenizer into the checkpoint folder with tokenizer.save_pretrained(folder)",
+        ) from exc
+
+    id2label = {int(k): str(v) for k, v in config.id2label.items()}
+    training, training_args = read_training_metadata(folder)
+    info = CheckpointInfo(
+        path=str(folder.resolve()),
+        architecture=arch,
+        model_type=config.model_type,
+        num_labels=int(config.num_labels),
+        id2label=id2label,
+        num_parameters=int(sum(p.numel() for p in model.parameters())),
+        weights_format=weights_format,
+        nncf_compressed=nncf_compressed,
+        files=digest_folder(folder),
+        training=training,
+    )
+    return LoadedCheckpoint(info, model, tokenizer, config, training_args)

@@ -1,0 +1,47 @@
+"""Stage 3: does the IR agree with the torch model? Uses the logits of the accuracy pass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from publisher.errors import BadInputError
+from publisher.results import VerificationResult
+from publisher.stages.inference import Logits
+
+
+@dataclass(frozen=True)
+class VerifyThresholds:
+    max_abs_logit_diff: float = 0.5  # INT8 weights move logits by a few hundredths to tenths
+    min_argmax_agreement: float = 0.98
+
+
+def verify(torch_logits: Logits, ir_logits: Logits, thresholds: VerifyThresholds) -> VerificationResult:
+    import numpy as np
+
+    a, b = torch_logits.values, ir_logits.values
+    if a.shape != b.shape:
+        raise BadInputError(
+            f"The IR returns logits of shape {b.shape}, the torch model {a.shape}",
+            "Export the IR again from this checkpoint",
+        )
+    for name, values in (("torch model", a), ("OpenVINO IR", b)):
+        if not np.isfinite(values).all():
+            bad = int((~np.isfinite(values)).any(axis=1).sum())
+            raise BadInputError(
+                f"The {name} produced NaN or infinite logits on {bad} of {len(values)} samples; "
+                "its accuracy would be meaningless",
+                "Check the checkpoint's weights (a diverged training run, or a broken conversion)",
+            )
+    diff = float(np.abs(a - b).max()) if a.size else 0.0
+    agreement = float((a.argmax(axis=1) == b.argmax(axis=1)).mean()) if len(a) else 1.0
+    passed = diff <= thresholds.max_abs_logit_diff and agreement >= thresholds.min_argmax_agreement
+    return VerificationResult(
+        compiled=True,
+        device=ir_logits.device,
+        samples=int(len(a)),
+        max_abs_logit_diff=diff,
+        argmax_agreement=agreement,
+        max_abs_logit_diff_threshold=thresholds.max_abs_logit_diff,
+        argmax_agreement_threshold=thresholds.min_argmax_agreement,
+        passed=passed,
+    )
