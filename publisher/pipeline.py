@@ -434,3 +434,55 @@ def _push(settings: PublishSettings, client: HubClient, release: Report, files: 
                        changed=outcome.changed, files_added=changes.added,
                        files_changed=changes.changed, files_deleted=changes.deleted)
     return release.replace(status="released", hub=result), changes, None
+
+
+# Single stages, for the stage subcommands (``publisher inspect/export/verify/sparsity/accuracy``).
+
+def inspect_checkpoint(checkpoint: Path, *, trust_pickle: bool = False) -> CheckpointInfo:
+    from publisher.stages.load import load_checkpoint
+
+    return load_checkpoint(checkpoint, trust_pickle=trust_pickle).info
+
+
+def export_checkpoint(checkpoint: Path, output: Path, *, weight_format: str = "int8",
+                      trust_pickle: bool = False) -> ExportResult:
+    from publisher.stages.export import export_ir
+    from publisher.stages.load import load_checkpoint
+
+    loaded = load_checkpoint(checkpoint, trust_pickle=trust_pickle)
+    _prepare_output(output)
+    return export_ir(loaded.model, loaded.tokenizer, output, weight_format=weight_format,
+                     staging_dir=output / CACHE_DIR / "staging")
+
+
+def measure_ir(checkpoint: Path, ir_dir: Path, settings: PublishSettings,
+               progress: Progress | None = None) -> tuple[VerificationResult, SparsityResult, AccuracyResult]:
+    """Verification, sparsity and accuracy of an existing IR against its checkpoint (one pass each)."""
+    from publisher.stages import accuracy as acc
+    from publisher.stages import data as data_stage
+    from publisher.stages.export import IR_XML
+    from publisher.stages.inference import compile_ir, run_openvino, run_torch
+    from publisher.stages.load import load_checkpoint
+    from publisher.stages.sparsity import measure_sparsity
+    from publisher.stages.verify import VerifyThresholds, verify
+
+    progress = progress or Progress(quiet=True)
+    loaded = load_checkpoint(checkpoint, trust_pickle=settings.trust_pickle)
+    compiled = compile_ir(Path(ir_dir) / IR_XML)
+    t0 = time.perf_counter()
+    data = data_stage.load_eval_data(settings.eval)
+    mapping = data_stage.map_labels(loaded.info.id2label, data)
+    tokenized = data_stage.tokenize(loaded.tokenizer, data.texts, max_length=settings.eval.max_length,
+                                    batch_size=settings.batch_size)
+    tokenize_seconds = time.perf_counter() - t0
+    with progress.bar("torch    ", data.info.num_samples) as advance:
+        torch_logits = run_torch(loaded.model, tokenized, advance)
+    with progress.bar("OpenVINO ", data.info.num_samples) as advance:
+        ir_logits = run_openvino(compiled, tokenized, advance)
+    g = settings.gates
+    verification = verify(torch_logits, ir_logits, VerifyThresholds(
+        max_abs_logit_diff=g.max_logit_diff if g.max_logit_diff is not None else float("inf"),
+        min_argmax_agreement=g.min_argmax_agreement or 0.0))
+    sparsity = measure_sparsity(loaded.model, _read_ir(Path(ir_dir) / IR_XML))
+    accuracy = acc.measure_accuracy(data, mapping, torch_logits, ir_logits, tokenize_seconds)
+    return verification, sparsity, accuracy

@@ -178,3 +178,79 @@ def _publish_batch(mappings: list[dict[str, Any]], fail_fast: bool, as_json: boo
     else:
         output.print_batch(rows)
     sys.exit(worst)
+
+
+def _print_result(result: Any, as_json: bool, title: str) -> None:
+    import dataclasses
+
+    from rich.table import Table
+
+    from publisher.results import to_jsonable
+
+    data = to_jsonable(dataclasses.asdict(result))
+    if as_json:
+        output.print_json(data)
+        return
+    table = Table(title=title, show_header=False)
+    for key, value in data.items():
+        if isinstance(value, dict) and len(value) > 8:
+            value = f"{{{len(value)} entries}}"
+        elif isinstance(value, list) and len(value) > 8:
+            value = f"[{len(value)} items]"
+        table.add_row(key, str(value))
+    output.stdout.print(table)
+
+
+@cli.command()
+@click.argument("checkpoint", type=click.Path(file_okay=False))
+@click.option("--trust-pickle", is_flag=True, help="Allow loading pytorch_model.bin (pickle).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+def inspect(checkpoint: str, trust_pickle: bool, as_json: bool) -> None:
+    """Stage 1: load CHECKPOINT and show what publisher reads from it."""
+    from publisher.pipeline import inspect_checkpoint
+
+    _print_result(inspect_checkpoint(Path(checkpoint), trust_pickle=trust_pickle), as_json, "Checkpoint")
+
+
+@cli.command()
+@click.argument("checkpoint", type=click.Path(file_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="IR output folder.")
+@click.option("--weight-format", type=WEIGHT_FORMATS, default="int8", show_default=True)
+@click.option("--trust-pickle", is_flag=True, help="Allow loading pytorch_model.bin (pickle).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+def export(checkpoint: str, output: str, weight_format: str, trust_pickle: bool, as_json: bool) -> None:
+    """Stage 2: export CHECKPOINT to OpenVINO IR (loadable with OVModelForSequenceClassification)."""
+    from publisher.pipeline import export_checkpoint
+
+    result = export_checkpoint(Path(checkpoint), Path(output), weight_format=weight_format,
+                               trust_pickle=trust_pickle)
+    _print_result(result, as_json, "Export")
+
+
+def _measure_command(name: str, help_text: str, pick: int) -> None:
+    @cli.command(name=name, help=help_text)
+    @click.argument("checkpoint", type=click.Path(file_okay=False))
+    @click.argument("ir_dir", type=click.Path(file_okay=False))
+    @click.option("--trust-pickle", is_flag=True, help="Allow loading pytorch_model.bin (pickle).")
+    @_apply(EVAL_OPTIONS)
+    @_apply(GATE_OPTIONS[3:])
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+    @click.pass_context
+    def command(ctx: click.Context, checkpoint: str, ir_dir: str, as_json: bool, **params: Any) -> None:
+        from publisher.config import settings_from_mapping
+        from publisher.pipeline import measure_ir
+        from publisher.progress import Progress
+
+        settings = settings_from_mapping({**_explicit(ctx, params), "checkpoint": checkpoint})
+        results = measure_ir(Path(checkpoint), Path(ir_dir), settings, Progress(quiet=as_json))
+        _print_result(results[pick], as_json, name.capitalize())
+        if pick == 0 and not results[0].passed:
+            from publisher.errors import GateFailedError
+
+            raise GateFailedError("The IR does not agree with the torch model within the thresholds",
+                                  "Check the export, or loosen --max-logit-diff/--min-argmax-agreement")
+
+
+_measure_command("verify", "Stage 3: compile the IR in IR_DIR and compare its logits with CHECKPOINT's.", 0)
+_measure_command("sparsity", "Stage 4: sparsity of the transformer-block linear layers, torch and IR.", 1)
+_measure_command("accuracy", "Stage 5: accuracy of CHECKPOINT and of the IR in IR_DIR.", 2)

@@ -24,6 +24,9 @@ _SKIPPED = re.compile(r"(^|/)(\.|training_args\.bin$|optimizer\.pt$|scheduler\.p
 # NNCF 2.x (legacy) pruning masks stored beside the weights, e.g.
 # "bert.encoder.layer.0.attention.self.query.pre_ops.0.op._binary_mask".
 _LEGACY_MASK = re.compile(r"^(?P<module>.+)\.pre_ops\.\d+\.op\._binary_mask$")
+# NNCF 3.x pruning masks left by save_pretrained() on a model that still carries its hooks, e.g.
+# "__nncf_hooks.post_hooks.bert:encoder:layer:0:attention:self:query:weight__0.0.binary_mask".
+_HOOK_MASK = re.compile(r"^__nncf_hooks\.(?:post|pre)_hooks\.(?P<param>.+?)__\d+\.\d+\.binary_mask$")
 _NNCF_KEY = re.compile(r"(\.pre_ops\.|_nncf|__nncf|nncf_)")
 
 
@@ -147,8 +150,9 @@ def read_state_dict(folder: Path, trust_pickle: bool) -> tuple[dict[str, Any], s
 def fold_nncf_state(state: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """Apply NNCF pruning masks to their weights and drop NNCF-only keys.
 
-    Handles NNCF 2.x checkpoints (``<module>.pre_ops.<k>.op._binary_mask`` beside
-    ``<module>.weight``). Activation-quantizer scales cannot be carried over (NNCF 3.4 cannot load
+    Handles NNCF 3.x hook state saved beside the weights (``__nncf_hooks...binary_mask``: without
+    this step the saved weights are dense and the sparsity is silently lost) and NNCF 2.x
+    checkpoints (``<module>.pre_ops.<k>.op._binary_mask`` beside ``<module>.weight``). Activation-quantizer scales cannot be carried over (NNCF 3.4 cannot load
     them); the exported IR is weight-quantized at export instead.
     """
     nncf_keys = [k for k in state if _NNCF_KEY.search(k)]
@@ -156,10 +160,13 @@ def fold_nncf_state(state: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         return state, False
     out = {k: v for k, v in state.items() if k not in set(nncf_keys)}
     for key in nncf_keys:
-        m = _LEGACY_MASK.match(key)
-        if not m:
-            continue
-        weight_key = f"{m['module']}.weight"
+        legacy, hook = _LEGACY_MASK.match(key), _HOOK_MASK.match(key)
+        if legacy:
+            weight_key = f"{legacy['module']}.weight"
+        elif hook:
+            weight_key = hook["param"].replace(":", ".")
+        else:
+            continue  # quantizer state: dropped (the IR is weight-quantized at export)
         if weight_key in out:
             mask = state[key].to(out[weight_key].dtype)
             out[weight_key] = out[weight_key] * mask

@@ -1,0 +1,101 @@
+"""Stage 1, load: what publisher accepts, what it refuses, and how it folds NNCF state in."""
+
+import json
+import shutil
+
+import pytest
+
+from publisher.errors import BadInputError
+from publisher.stages.load import load_checkpoint
+from tests.fixtures_models import build_tiny, count_scope_zeros
+
+
+def test_reads_architecture_labels_and_file_digests(tiny_checkpoint):
+    loaded = load_checkpoint(tiny_checkpoint)
+    info = loaded.info
+    assert info.architecture == "BertForSequenceClassification"
+    assert info.id2label == {0: "negative", 1: "positive"}
+    assert info.weights_format == "safetensors"
+    assert {f.path for f in info.files} >= {"config.json", "model.safetensors"}
+    assert all(len(f.sha256) == 64 for f in info.files)
+    assert not loaded.model.training
+
+
+def test_tokenizer_knows_ordinary_words(tiny_checkpoint):
+    tok = load_checkpoint(tiny_checkpoint).tokenizer
+    ids = tok("a charming and affecting journey")["input_ids"]
+    assert tok.unk_token_id not in ids
+
+
+def test_nncf_masks_saved_beside_the_weights_are_applied(nncf_checkpoint):
+    # save_pretrained() on an nncf.prune()d model writes dense weights plus mask tensors.
+    from safetensors.torch import load_file
+
+    raw = load_file(str(nncf_checkpoint / "model.safetensors"))
+    assert any(k.startswith("__nncf_hooks") for k in raw)
+    loaded = load_checkpoint(nncf_checkpoint)
+    zeros, elements = count_scope_zeros(loaded.model)
+    assert loaded.info.nncf_compressed
+    assert zeros / elements == pytest.approx(0.6, abs=0.002)
+
+
+def test_missing_folder_is_refused(tmp_path):
+    with pytest.raises(BadInputError, match="does not exist"):
+        load_checkpoint(tmp_path / "nope")
+
+
+def test_folder_without_config_is_refused(tmp_path):
+    with pytest.raises(BadInputError, match="no config.json"):
+        load_checkpoint(tmp_path)
+
+
+def test_unsupported_architecture_is_refused(tmp_path, tiny_checkpoint):
+    ckpt = shutil.copytree(tiny_checkpoint, tmp_path / "c")
+    cfg = json.loads((ckpt / "config.json").read_text())
+    cfg["architectures"] = ["BertForMaskedLM"]
+    (ckpt / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(BadInputError, match="text classifiers"):
+        load_checkpoint(ckpt)
+
+
+def test_weights_that_do_not_match_the_config_are_refused(tmp_path, tiny_checkpoint):
+    ckpt = shutil.copytree(tiny_checkpoint, tmp_path / "c")
+    cfg = json.loads((ckpt / "config.json").read_text())
+    cfg["hidden_size"], cfg["num_attention_heads"] = 64, 4
+    (ckpt / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(BadInputError, match="do not match its config.json"):
+        load_checkpoint(ckpt)
+
+
+def test_truncated_safetensors_is_refused(tmp_path, tiny_checkpoint):
+    ckpt = shutil.copytree(tiny_checkpoint, tmp_path / "c")
+    data = (ckpt / "model.safetensors").read_bytes()
+    (ckpt / "model.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(BadInputError, match="truncated or corrupted"):
+        load_checkpoint(ckpt)
+
+
+def test_pickle_weights_need_trust_pickle(tmp_path):
+    import torch
+    from transformers import BertForSequenceClassification
+
+    ckpt = build_tiny(tmp_path / "c")
+    model = BertForSequenceClassification.from_pretrained(ckpt)
+    (ckpt / "model.safetensors").unlink()
+    torch.save(model.state_dict(), ckpt / "pytorch_model.bin")
+    with pytest.raises(BadInputError, match="--trust-pickle"):
+        load_checkpoint(ckpt)
+    assert load_checkpoint(ckpt, trust_pickle=True).info.weights_format == "pytorch_bin"
+
+
+def test_training_metadata_is_read_without_unpickling(tmp_path, tiny_checkpoint):
+    ckpt = shutil.copytree(tiny_checkpoint, tmp_path / "c")
+    (ckpt / "nncf_config.json").write_text(json.dumps([{"algorithm": "magnitude_sparsity"}]))
+    (ckpt / "training_command.txt").write_text("python train.py --seed 1\n")
+    (ckpt / "training_metadata.json").write_text(json.dumps({"base_model": "org/base", "seed": 7}))
+    (ckpt / "training_args.bin").write_bytes(b"\x80\x04not a real pickle")
+    info = load_checkpoint(ckpt).info
+    assert info.training.nncf_config == [{"algorithm": "magnitude_sparsity"}]
+    assert info.training.training_command == "python train.py --seed 1"
+    assert info.training.base_model == "org/base" and info.training.seed == 7
+    assert "training_args.bin" not in {f.path for f in info.files}
