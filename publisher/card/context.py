@@ -1,0 +1,174 @@
+"""The variables a card template sees, built from a ``Report``.
+
+Every variable is always defined (``None`` or empty when the input is missing), so templates can
+test for presence with ``{% if %}`` while a misspelt name still fails under strict rendering.
+The catalogue in ``publisher.card.variables`` documents each name; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from publisher.card import facts
+from publisher.card.rules import licenses, task_display_name
+from publisher.results import Report
+
+HUB = "https://huggingface.co"
+
+LINKS = {
+    "openvino_ir_docs": "https://docs.openvino.ai/2024/documentation/openvino-ir-format.html",
+    "optimization_guide": "https://docs.openvino.ai/2024/openvino-workflow/model-optimization.html",
+    "nncf": "https://github.com/openvinotoolkit/nncf",
+    "optimum_intel": "https://github.com/huggingface/optimum-intel",
+    "notebooks": "https://github.com/openvinotoolkit/openvino_notebooks",
+    "sparsity_notebook": (
+        "https://github.com/openvinotoolkit/openvino_notebooks/blob/latest/notebooks/"
+        "sparsity-optimization/sparsity-optimization.ipynb"
+    ),
+}
+
+# optimum-intel class that loads the IR for each pipeline tag.
+OV_MODEL_CLASSES = {
+    "text-classification": "OVModelForSequenceClassification",
+    "token-classification": "OVModelForTokenClassification",
+    "question-answering": "OVModelForQuestionAnswering",
+    "fill-mask": "OVModelForMaskedLM",
+    "feature-extraction": "OVModelForFeatureExtraction",
+    "sentence-similarity": "OVModelForFeatureExtraction",
+    "multiple-choice": "OVModelForMultipleChoice",
+    "text-generation": "OVModelForCausalLM",
+    "text2text-generation": "OVModelForSeq2SeqLM",
+    "summarization": "OVModelForSeq2SeqLM",
+    "translation": "OVModelForSeq2SeqLM",
+    "image-classification": "OVModelForImageClassification",
+    "audio-classification": "OVModelForAudioClassification",
+}
+
+# How each NNCF algorithm is described in prose.
+NNCF_METHODS = {
+    "magnitude_sparsity": "unstructured magnitude pruning",
+    "rb_sparsity": "regularization-based sparsity",
+    "movement_sparsity": "movement pruning",
+    "const_sparsity": "fixed-mask sparsity",
+    "filter_pruning": "structured filter pruning",
+    "quantization": "quantization-aware training",
+    "experimental_quantization": "quantization-aware training",
+}
+
+WEIGHT_FORMAT_TITLES = {"int8": "INT8", "int4": "INT4", "fp16": "FP16", "fp32": "FP32"}
+
+
+def hub_url(repo_id: str | None) -> str | None:
+    return f"{HUB}/{repo_id}" if repo_id else None
+
+
+def build_context(report: Report) -> dict[str, Any]:
+    """Template variables for ``report``: plain strings, numbers, lists and dicts only."""
+    training = report.checkpoint.training
+    base = facts.base_model(report)
+    creator, creator_url = _creator(training.model_creator, base)
+    license_id = facts.license_id(report)
+    license_info = licenses().get(license_id or "", {})
+    ds = report.accuracy.dataset
+    hub_ds = facts.hub_dataset(report)
+    metric = report.accuracy.metric
+    algorithms = facts.nncf_algorithms(training.nncf_config)
+    methods = _methods(algorithms, training.teacher_model)
+    versions = report.export.versions
+    compat = facts.compatibility(report)
+    return {
+        "model_name": report.card.model_name,
+        "repo_id": facts.repo_id(report),
+        "model_index_name": facts.model_index_name(report),
+        "base_model": base,
+        "base_model_url": hub_url(base),
+        "model_creator": creator,
+        "model_creator_url": creator_url,
+        "teacher_model": training.teacher_model,
+        "teacher_model_url": hub_url(training.teacher_model),
+        "license": license_id,
+        "license_name": license_info.get("name") if license_info else None,
+        "license_url": license_info.get("url") if license_info else None,
+        "language": facts.languages(report),
+        "tags": facts.tags(report),
+        "pipeline_tag": report.card.pipeline_tag,
+        "task_name": task_display_name(report.card.pipeline_tag),
+        "library_name": report.card.library_name,
+        "ov_model_class": OV_MODEL_CLASSES.get(report.card.pipeline_tag),
+        "dataset": {
+            "name": ds.name,
+            "type": ds.type,
+            "config": ds.config,
+            "split": ds.split,
+            "args": ds.args,
+            "num_samples": int(ds.num_samples),
+            "url": f"{HUB}/datasets/{hub_ds}" if hub_ds else None,
+        },
+        "metric": metric,
+        "metric_title": facts.metric_title(metric),
+        "accuracy": {"torch": float(report.accuracy.torch), "openvino": float(report.accuracy.openvino)},
+        "sparsity": {
+            "scope": report.sparsity.scope,
+            "torch": float(report.sparsity.torch.overall),
+            "openvino": float(report.sparsity.openvino.overall),
+            "sparse": facts.is_sparse(report),
+            "layers": len(report.sparsity.openvino.layers),
+        },
+        "weight_format": report.export.weight_format,
+        "weight_format_title": WEIGHT_FORMAT_TITLES.get(
+            report.export.weight_format, report.export.weight_format.upper()
+        ),
+        "versions": {
+            "openvino": compat["openvino"],
+            "optimum_intel": compat["optimum_intel"],
+            "nncf": facts.release_version(versions.get("nncf")),
+            "transformers": facts.release_version(versions.get("transformers")),
+            "torch": facts.release_version(versions.get("torch")),
+        },
+        "compression": {
+            "methods": methods,
+            "algorithms": [str(a.get("algorithm")) for a in algorithms],
+            "quantization": any("quantization" in str(a.get("algorithm")) for a in algorithms),
+            "distillation": bool(training.teacher_model),
+        },
+        "nncf_config_json": _nncf_json(training.nncf_config),
+        "training_command": training.training_command.strip("\n") if training.training_command else None,
+        "training_details_url": report.card.training_details_url,
+        "verification": {
+            "compiled": bool(report.verification.compiled),
+            "device": report.verification.device,
+            "samples": int(report.verification.samples),
+            "max_abs_logit_diff": float(report.verification.max_abs_logit_diff),
+            "argmax_agreement": float(report.verification.argmax_agreement),
+            "passed": bool(report.verification.passed),
+        },
+        "links": dict(LINKS),
+    }
+
+
+def _creator(model_creator: str | None, base: str | None) -> tuple[str | None, str | None]:
+    namespace = base.split("/", 1)[0] if base and "/" in base else None
+    name = model_creator or namespace
+    return name, hub_url(namespace) if name else None
+
+
+def _methods(algorithms: list[dict[str, Any]], teacher: str | None) -> list[str]:
+    # Sparsity first, then quantization, then distillation: the order the seed card states them.
+    ranked = sorted(algorithms, key=lambda a: "quantization" in str(a.get("algorithm")))
+    out: list[str] = []
+    for algo in ranked:
+        name = str(algo.get("algorithm"))
+        phrase = NNCF_METHODS.get(name, name.replace("_", " "))
+        if phrase not in out:
+            out.append(phrase)
+    if teacher:
+        out.append("knowledge distillation")
+    return out
+
+
+def _nncf_json(config: Any) -> str | None:
+    if config is None or config == [] or config == {}:
+        return None
+    # indent=4 and the trainer's own key order: the file as users would write it.
+    return json.dumps(config, indent=4, ensure_ascii=False)

@@ -1,0 +1,137 @@
+"""Facts about a release derived once from a ``Report``, shared by metadata, body and lint.
+
+Keeping the derivations here means the front matter, the card body and the lint checks cannot
+disagree about, say, which repo id a card names or which figures a card must show.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from publisher.results import Report
+
+# Rounding of figures in model-index: five decimals is what the Trainer-made cards use (0.91284),
+# and it keeps re-renders of the same measurement byte-identical.
+METRIC_DECIMALS = 5
+
+# The IR adds a little sparsity of its own (INT8 rounding of small weights), so a dense model reads
+# about 1% sparse there; the checkpoint's figure is the one that says whether it was pruned.
+SPARSE_THRESHOLD = 0.10
+
+LOCAL_DATASET_TYPES = frozenset({"csv", "json", "jsonl", "tsv", "parquet", "text", "local"})
+
+QUANTIZATION_TAGS = {"int8": "8-bit", "int4": "4-bit"}
+
+# Engine tags first, then compression tags, then whatever the user asked for.
+BASE_TAGS = ("openvino", "nncf")
+
+
+def metric_title(metric: str) -> str:
+    special = {"f1": "F1", "accuracy": "Accuracy", "mse": "MSE", "rmse": "RMSE"}
+    return special.get(metric, metric.replace("_", " ").replace("-", " ").title())
+
+
+def release_version(version: str | None) -> str | None:
+    """The release part of a recorded version: "2026.4.1-18000-abc" -> "2026.4.1"."""
+    if not version:
+        return None
+    match = re.match(r"\d+(?:\.\d+)*", version.strip())
+    return match.group(0) if match else None
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One measured figure the card states, with where it lives in the model-index."""
+
+    key: str  # "accuracy.openvino", "sparsity.torch", ...
+    metric_type: str  # model-index metric.type
+    metric_name: str  # model-index metric.name
+    config: str  # model-index metric.config: "openvino" | "torch"
+    value: float
+
+
+def repo_id(report: Report) -> str:
+    if report.card.repo_id:
+        return report.card.repo_id
+    if report.hub is not None and report.hub.repo_id:
+        return report.hub.repo_id
+    return report.card.model_name
+
+
+def model_index_name(report: Report) -> str:
+    return report.card.model_index_name or repo_id(report)
+
+
+def license_id(report: Report) -> str | None:
+    # The checkpoint folder's own statement wins; flags fill the gap (issue 4, item 3).
+    return report.checkpoint.training.license or report.card.license
+
+
+def languages(report: Report) -> list[str]:
+    return list(report.checkpoint.training.language or report.card.language or [])
+
+
+def base_model(report: Report) -> str | None:
+    return report.checkpoint.training.base_model
+
+
+def is_sparse(report: Report) -> bool:
+    return float(report.sparsity.torch.overall) >= SPARSE_THRESHOLD
+
+
+def tags(report: Report) -> list[str]:
+    out: list[str] = list(BASE_TAGS)
+    quant = QUANTIZATION_TAGS.get(report.export.weight_format)
+    if quant:
+        out.append(quant)
+    if is_sparse(report):
+        out.append("sparse")
+    for tag in report.card.tags:
+        if tag not in out:
+            out.append(tag)
+    return out
+
+
+def hub_dataset(report: Report) -> str | None:
+    """The dataset's Hub id when it has one (a local csv/tsv file has none)."""
+    dtype = report.accuracy.dataset.type
+    return None if dtype in LOCAL_DATASET_TYPES else dtype
+
+
+def figures(report: Report) -> list[Figure]:
+    """The figures the card publishes, in model-index order: the IR (the released artifact) first."""
+    metric = report.accuracy.metric
+    title = metric_title(metric)
+    scope = report.sparsity.scope
+    return [
+        Figure(f"{metric}.openvino", metric, title, "openvino",
+               round(float(report.accuracy.openvino), METRIC_DECIMALS)),
+        Figure(f"{metric}.torch", metric, f"{title} (PyTorch)", "torch",
+               round(float(report.accuracy.torch), METRIC_DECIMALS)),
+        Figure("sparsity.openvino", "sparsity", f"Sparsity ({scope})", "openvino",
+               round(float(report.sparsity.openvino.overall), METRIC_DECIMALS)),
+        Figure("sparsity.torch", "sparsity", f"Sparsity ({scope}, PyTorch)", "torch",
+               round(float(report.sparsity.torch.overall), METRIC_DECIMALS)),
+    ]
+
+
+def compatibility(report: Report) -> dict[str, str | None]:
+    versions = report.export.versions
+    return {
+        "openvino": release_version(versions.get("openvino")),
+        "optimum_intel": release_version(versions.get("optimum-intel") or versions.get("optimum_intel")),
+    }
+
+
+def nncf_algorithms(config: Any) -> list[dict[str, Any]]:
+    """The algorithm sections of an NNCF config in any of its saved shapes."""
+    if isinstance(config, list):
+        return [c for c in config if isinstance(c, dict)]
+    if isinstance(config, dict):
+        if "compression" in config:
+            return nncf_algorithms(config["compression"])
+        if "algorithm" in config:
+            return [config]
+    return []

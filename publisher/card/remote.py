@@ -1,0 +1,73 @@
+"""Reading a published card and its stored report from a Hub repo (never the weights)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from publisher.errors import BadInputError
+from publisher.results import SCHEMA_VERSION, Report
+
+README = "README.md"
+# Where a release keeps the measurements its card was rendered from (uploaded by `publish`).
+REPORT_FILENAME = "report.json"
+
+REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+@dataclass(frozen=True)
+class RemoteCard:
+    repo_id: str
+    revision: str  # the commit both files were read at
+    readme: str | None
+    report: Report | None
+
+
+def fetch_card(client: Any, repo_id: str, revision: str = "main", *, need_report: bool = True) -> RemoteCard:
+    """README.md and the stored report of ``repo_id`` at one commit of ``revision``."""
+    sha = client.revision_sha(repo_id, revision)
+    readme = client.download_text(repo_id, README, revision=sha)
+    report_text = client.download_text(repo_id, REPORT_FILENAME, revision=sha) if need_report else None
+    report = parse_report(report_text, f"{repo_id}/{REPORT_FILENAME}") if report_text else None
+    return RemoteCard(repo_id, sha, readme, report)
+
+
+def parse_report(text: str, where: str) -> Report:
+    """A ``Report`` from JSON text, refusing newer schemas and unreadable data."""
+    try:
+        data = json.loads(text)
+        version = int(data.get("schema_version", 0))
+    except (ValueError, AttributeError, TypeError) as exc:
+        raise BadInputError(
+            f"The report {where} is not a JSON object ({exc})",
+            "Point at a report.json written by publisher",
+        ) from exc
+    if version > SCHEMA_VERSION:
+        raise BadInputError(
+            f"The report {where} has schema version {version}, newer than this publisher "
+            f"understands ({SCHEMA_VERSION})",
+            "Upgrade publisher",
+        )
+    try:
+        return Report.from_dict(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise BadInputError(
+            f"The report {where} is missing fields or has wrong types ({type(exc).__name__}: {exc})",
+            "Re-create it with `publisher publish` (or `publisher card render` from a fresh report)",
+        ) from exc
+
+
+def load_report(path: str | Path) -> Report:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BadInputError(f"Cannot read the report {path} ({exc.strerror})", "Check the path") from exc
+    return parse_report(text, str(path))
+
+
+def is_repo_id(text: str) -> bool:
+    return bool(REPO_ID.match(text)) and ".." not in text
