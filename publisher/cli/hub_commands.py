@@ -1,0 +1,43 @@
+"""``publisher hub serve``: run the local Hub-compatible server in the foreground."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from publisher.cli.main import cli
+from publisher.hub.server.layout import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_ROOT
+
+
+@cli.group("hub")
+def hub() -> None:
+    """The local Hugging Face Hub-compatible server (the default publishing target)."""
+
+
+@hub.command("serve")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_ROOT,
+              show_default=True, help="Storage folder: git repositories, LFS objects, tokens.")
+@click.option("--host", default=DEFAULT_HOST, show_default=True,
+              help="Address to listen on; only loopback unless --allow-remote.")
+@click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True,
+              help="Port to listen on; 0 picks a free one.")
+@click.option("--token", "tokens", multiple=True, metavar="T",
+              help="Write token (repeatable). Without one, a token is generated once and kept in "
+                   "ROOT/auth/token (mode 0600).")
+@click.option("--read-token", "read_tokens", multiple=True, metavar="T",
+              help="Read-only token (repeatable): sees private repos, writes get 403.")
+@click.option("--user", default="local", show_default=True, help="User name whoami reports.")
+@click.option("--allow-remote", is_flag=True,
+              help="Allow a non-loopback --host (plain HTTP: only on a trusted network).")
+def serve_command(root: Path, host: str, port: int, tokens: tuple[str, ...],
+                  read_tokens: tuple[str, ...], user: str, allow_remote: bool) -> None:
+    """Serve ROOT as a Hub that huggingface_hub clients reach through HF_ENDPOINT.
+
+    Prints the endpoint and the environment a client needs; runs until Ctrl-C. Token values are
+    never printed: the generated token's file path is.
+    """
+    from publisher.hub.server.runner import ServerConfig, serve
+
+    serve(ServerConfig(root=root, host=host, port=port, write_tokens=tokens,
+                       read_tokens=read_tokens, user=user, allow_remote=allow_remote))

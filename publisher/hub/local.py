@@ -1,0 +1,198 @@
+"""Find or start the local hub for a root, and prepare huggingface_hub to talk to it.
+
+The publish pipeline uses the local hub as its embedded default (like an app falling back to
+SQLite): ``ensure_local_hub`` reuses the server named by ``<root>/server.json`` when it answers,
+and otherwise starts ``python -m publisher.hub.server`` detached, so the server outlives the
+publish run and the user can browse the release afterwards. Nothing here imports torch or the
+web stack.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from publisher.errors import HubError
+from publisher.hub.server.layout import SERVER_LOG, SERVER_STATE, TOKEN_FILE
+
+START_TIMEOUT_S = 20.0
+_PACKAGE_PARENT = Path(__file__).resolve().parent.parent.parent
+_children: dict[int, subprocess.Popen] = {}
+
+
+@dataclass(frozen=True)
+class LocalHub:
+    """A running local hub. ``token`` is empty when the server was started with explicit
+    ``--token`` values (it then keeps no token file): pass one of those instead."""
+
+    endpoint: str
+    root: Path
+    token: str = field(repr=False)
+    pid: int | None
+    started_here: bool
+
+
+def is_local_endpoint(endpoint: str) -> bool:
+    """True when ``endpoint`` points at this machine (loopback host)."""
+    host = urlsplit(endpoint).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def prepare_client_for(endpoint: str) -> None:
+    """Make huggingface_hub use plain LFS against a local hub; change nothing for other hubs.
+
+    huggingface_hub uploads large files through Xet whenever ``hf_xet`` is importable, whatever
+    the server answers, and the local hub does not speak Xet. The constant is checked at call
+    time, the environment variable covers subprocesses (and imports that come later).
+    """
+    if not is_local_endpoint(endpoint):
+        return
+    import huggingface_hub.constants
+
+    huggingface_hub.constants.HF_HUB_DISABLE_XET = True
+    os.environ["HF_HUB_DISABLE_XET"] = "1"
+    # A corporate HTTP(S)_PROXY must not capture loopback traffic.
+    for name in ("NO_PROXY", "no_proxy"):
+        current = [h for h in os.environ.get(name, "").split(",") if h]
+        missing = [h for h in ("127.0.0.1", "localhost", "::1") if h not in current]
+        if missing:
+            os.environ[name] = ",".join(current + missing)
+
+
+def read_local_token(root: Path) -> str | None:
+    """The write token a local hub generated under ``root``, or None."""
+    try:
+        token = (Path(root) / TOKEN_FILE).read_text().strip()
+    except OSError:
+        return None
+    return token or None
+
+
+def _pid_alive(pid: int) -> bool:
+    child = _children.get(pid)
+    if child is not None:
+        return child.poll() is None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _status(endpoint: str, timeout: float = 2.0) -> dict | None:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(f"{endpoint}/api/local/status", timeout=timeout) as response:
+            return json.loads(response.read())
+    except (OSError, ValueError):
+        return None
+
+
+def _running(root: Path) -> LocalHub | None:
+    """The live server that ``<root>/server.json`` names, if it answers for this root."""
+    try:
+        state = json.loads((root / SERVER_STATE).read_text())
+        pid, endpoint = int(state["pid"]), str(state["endpoint"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not _pid_alive(pid):
+        return None
+    status = _status(endpoint)
+    if not status or status.get("root") != str(root) or status.get("pid") != pid:
+        return None
+    return LocalHub(endpoint=endpoint, root=root, token=read_local_token(root) or "", pid=pid,
+                    started_here=False)
+
+
+def _log_tail(root: Path) -> str:
+    try:
+        text = (root / SERVER_LOG).read_text(errors="replace")
+    except OSError:
+        return ""
+    return " ".join(text.strip().splitlines()[-3:])
+
+
+def ensure_local_hub(root: Path, *, timeout: float = START_TIMEOUT_S) -> LocalHub:
+    """The local hub serving ``root``: the running one, or a new detached server."""
+    root = Path(root).resolve()
+    hub = _running(root)
+    if hub is not None:
+        return hub
+    root.mkdir(parents=True, exist_ok=True)
+    log_path = root / SERVER_LOG
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_PACKAGE_PARENT), env.get("PYTHONPATH")]))
+    with open(log_path, "ab") as log:
+        # A new session: Ctrl-C in the publishing terminal must not stop the shared server.
+        process = subprocess.Popen(
+            [sys.executable, "-m", "publisher.hub.server", "--root", str(root), "--port", "0"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+            start_new_session=True, close_fds=True,
+        )
+    _children[process.pid] = process
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        hub = _running(root)
+        if hub is not None:
+            # Another publisher may have won the race to start it; either server will do.
+            return LocalHub(endpoint=hub.endpoint, root=root, token=hub.token, pid=hub.pid,
+                            started_here=hub.pid == process.pid)
+        if process.poll() is not None and _running(root) is None:
+            time.sleep(0.2)  # the winner of a start race may still be announcing itself
+            if _running(root) is None:
+                raise HubError(
+                    f"The local hub for {root} exited at start (code {process.returncode}): "
+                    f"{_log_tail(root) or 'no log output'}",
+                    f"Read {log_path}, or start it yourself with `publisher hub serve --root {root}`",
+                )
+        time.sleep(0.1)
+    _terminate(process.pid, timeout=5)
+    raise HubError(
+        f"The local hub for {root} did not answer within {timeout:.0f} s",
+        f"Read {log_path}, or start it yourself with `publisher hub serve --root {root}`",
+    )
+
+
+def _terminate(pid: int, timeout: float) -> bool:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return True
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _pid_alive(pid):
+            _children.pop(pid, None)
+            return True
+        time.sleep(0.05)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    child = _children.pop(pid, None)
+    if child is not None:
+        child.wait(timeout=5)
+    return False
+
+
+def stop_local_hub(hub: LocalHub, *, timeout: float = 10.0) -> None:
+    """Stop the server process of ``hub`` (graceful first); a no-op when it is already gone."""
+    if hub.pid is None:
+        return
+    _terminate(hub.pid, timeout)

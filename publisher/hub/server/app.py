@@ -1,0 +1,215 @@
+"""The ASGI application: routing on the raw path, auth, error answers and the access log.
+
+Routing splits the *raw* path on ``/`` before percent-decoding each segment: the client sends
+revisions fully encoded (``refs%2Fpr%2F1``) while file paths keep literal slashes, and the decoded
+ASGI ``path`` can no longer tell the two apart.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from typing import Awaitable, Callable, Union
+from urllib.parse import quote, unquote
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from publisher.hub.server import api, git_routes, web
+from publisher.hub.server.errors import HubApiError, RouteNotFound
+from publisher.hub.server.wire import Call, HubState, error_response
+
+Handler = Callable[[Call], Union[Response, Awaitable[Response]]]
+REPO_TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
+_REF_PREFIXES = ("pr", "heads", "tags", "convert")
+
+log = logging.getLogger("publisher.hub.server")
+access_log = logging.getLogger("publisher.hub.access")
+
+
+def _split_revision(rest: list[str]) -> tuple[str, list[str]]:
+    """A revision at the head of ``rest``: one encoded segment, or ``refs/x/y`` sent unencoded."""
+    if not rest or not rest[0]:
+        raise RouteNotFound("A revision is required in this URL")
+    if rest[0] == "refs" and len(rest) >= 3 and rest[1] in _REF_PREFIXES:
+        return "/".join(rest[:3]), rest[3:]
+    return rest[0], rest[1:]
+
+
+def _joined(rest: list[str]) -> str:
+    if not rest or not all(rest):
+        raise RouteNotFound("A revision or name is required in this URL")
+    return "/".join(rest)
+
+
+def _repo_api_route(method: str, rest: list[str], params: dict[str, str]) -> Handler:
+    head = rest[0] if rest else ""
+    if not rest:
+        return {"GET": api.repo_info}.get(method) or _no_route(method)
+    if head == "revision" and method == "GET":
+        params["rev"] = _joined(rest[1:])
+        return api.repo_info
+    if head == "tree" and method == "GET":
+        params["rev"], path = _split_revision(rest[1:])
+        params["path"] = "/".join(path)
+        return api.list_tree
+    if head == "refs" and len(rest) == 1 and method == "GET":
+        return api.list_refs
+    if head in ("commits", "paths-info", "preupload", "commit"):
+        params["rev"] = _joined(rest[1:])
+        handler = {("commits", "GET"): api.list_commits, ("paths-info", "POST"): api.paths_info,
+                   ("preupload", "POST"): api.preupload, ("commit", "POST"): api.commit}
+        return handler.get((head, method)) or _no_route(method)
+    if head in ("branch", "tag"):
+        params["rev"] = _joined(rest[1:])
+        handler = {("branch", "POST"): api.create_branch, ("branch", "DELETE"): api.delete_branch,
+                   ("tag", "POST"): api.create_tag, ("tag", "DELETE"): api.delete_tag}
+        return handler.get((head, method)) or _no_route(method)
+    if head == "settings" and method == "PUT":
+        return api.update_settings
+    if head == "discussions":
+        if len(rest) == 1:
+            return {"GET": api.list_discussions, "POST": api.create_discussion}.get(method) \
+                or _no_route(method)
+        if len(rest) == 2 and method == "GET":
+            params["num"] = rest[1]
+            return api.discussion_details
+    if head.startswith("xet-"):
+        return api.xet_token
+    return _no_route(method)
+
+
+def _api_route(method: str, rest: list[str], params: dict[str, str]) -> Handler:
+    fixed = {
+        ("GET", "whoami-v2"): api.whoami,
+        ("GET", "agent-harnesses"): api.agent_harnesses,
+        ("POST", "validate-yaml"): api.validate_yaml,
+        ("GET", "local/status"): api.local_status,
+        ("POST", "repos/create"): api.create_repo,
+        ("DELETE", "repos/delete"): api.delete_repo,
+    }
+    handler = fixed.get((method, "/".join(rest)))
+    if handler:
+        return handler
+    if len(rest) == 2 and rest[0] == "lfs-upload" and method == "PUT":
+        params["oid"] = rest[1]
+        return git_routes.lfs_upload
+    if rest and rest[0] in REPO_TYPES:
+        params["type"] = REPO_TYPES[rest[0]]
+        if len(rest) == 1 and method == "GET":
+            return api.list_repos
+        if len(rest) >= 3:
+            params["namespace"], params["name"] = rest[1], rest[2]
+            return _repo_api_route(method, rest[3:], params)
+    return _no_route(method)
+
+
+def _git_route(method: str, segments: list[str], params: dict[str, str]) -> Handler:
+    params["type"] = "model"
+    if segments[0] in REPO_TYPES:
+        params["type"] = REPO_TYPES[segments[0]]
+        segments = segments[1:]
+    if len(segments) < 2:
+        return _no_route(method)
+    params["namespace"], name, rest = segments[0], segments[1], segments[2:]
+    if name.endswith(".git"):
+        params["name"] = name[: -len(".git")]
+        handler = {("POST", "info/lfs/objects/batch"): git_routes.lfs_batch,
+                   ("POST", "info/lfs/objects/verify"): git_routes.lfs_verify}
+        return handler.get((method, "/".join(rest))) or _no_route(method)
+    params["name"] = name
+    if rest and rest[0] == "resolve" and method in ("GET", "HEAD"):
+        params["rev"], path = _split_revision(rest[1:])
+        params["path"] = "/".join(path)
+        return git_routes.resolve
+    if method in ("GET", "HEAD"):
+        if not rest:
+            return web.repo_page
+        if rest[0] in ("commit", "tree", "blob") and len(rest) >= 2:
+            params["revision"], _ = _split_revision(rest[1:])
+            return web.repo_page
+        if rest[0] == "discussions" and len(rest) == 2:
+            params["revision"] = f"refs/pr/{rest[1]}"
+            return web.repo_page
+    return _no_route(method)
+
+
+def _no_route(method: str) -> Handler:
+    raise RouteNotFound(f"No route for {method} on this path")
+
+
+def route(method: str, raw_path: str, params: dict[str, str]) -> Handler:
+    segments = [unquote(part) for part in raw_path.split("/")[1:]]
+    if segments and segments[-1] == "" and len(segments) > 1:
+        segments = segments[:-1]
+    if not segments or segments == [""]:
+        if method in ("GET", "HEAD"):
+            return web.index
+        return _no_route(method)
+    if segments[0] == "api":
+        return _api_route(method, segments[1:], params)
+    return _git_route(method, segments, params)
+
+
+def _raw_path(request: Request) -> str:
+    raw = request.scope.get("raw_path")
+    if raw:
+        return raw.decode("latin-1")
+    return quote(request.scope["path"])
+
+
+def build_app(state: HubState) -> Starlette:
+    async def dispatch(request: Request) -> Response:
+        params: dict[str, str] = {}
+        try:
+            handler = route(request.method, _raw_path(request), params)
+            call = Call(request=request, state=state, params=params,
+                        caller=state.tokens.identify(request.headers.get("authorization")))
+            if inspect.iscoroutinefunction(handler):
+                return await handler(call)
+            if request.method not in ("GET", "HEAD"):
+                call.body = await request.body()
+            return await run_in_threadpool(handler, call)
+        except HubApiError as exc:
+            return error_response(exc)
+        except Exception:  # a bug: log it, answer 500, keep serving
+            log.exception("Internal error on %s %s", request.method, request.url.path)
+            return error_response(HubApiError("Internal error in the local hub (see its log)",
+                                              status=500))
+
+    methods = ["GET", "HEAD", "POST", "PUT", "DELETE"]
+    app = Starlette(routes=[Route("/{rest:path}", dispatch, methods=methods)])
+    return AccessLog(app)
+
+
+class AccessLog:
+    """One line per request: method, path without query (signed hrefs stay out), status, time.
+
+    Headers are never logged, so tokens cannot reach the log.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 0}
+
+        async def capture(message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send=capture)
+        finally:
+            access_log.info('%s "%s %s" %s %.0fms', (scope.get("client") or ("-",))[0],
+                            scope["method"], scope["path"], status["code"] or "-",
+                            (time.perf_counter() - started) * 1000)

@@ -1,0 +1,736 @@
+"""Repositories of the local hub: bare git repositories (dulwich) whose large files are LFS pointers.
+
+Layout under the server root::
+
+    repos/models/<namespace>/<name>.git/      bare git repository (objects, refs)
+    repos/models/<namespace>/<name>.git/hub/  meta.json (visibility), discussions/<N>.json
+    repos/datasets/...                        the same for dataset repositories
+    lfs/objects/ab/cd/<sha256>                LFS content, stored once for every repository
+
+Why git: commit ids are then real git shas, as on the Hub, so every commit stays addressable and
+the history can be inspected with ordinary ``git`` tools. Objects are immutable and written to a
+lock file that is renamed into place; a branch moves only through dulwich's locked
+compare-and-swap of its ref file. A commit therefore becomes visible in one ``rename``: a server
+killed before it leaves the previous state intact (plus unreferenced objects, which are harmless),
+and a server killed after it has completed the commit.
+
+Writers of one repository are serialised by a per-repository lock; readers take no lock because
+what they read (objects, one ref file) is never modified in place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator, Union
+
+from dulwich.errors import NotGitRepository
+from dulwich.objects import Blob, Commit, Tag, Tree, check_hexsha
+from dulwich.object_store import iter_tree_contents
+from dulwich.refs import check_ref_format
+from dulwich.repo import Repo
+
+from publisher.hub.server.errors import (
+    BadRequest,
+    Conflict,
+    EntryNotFound,
+    PayloadError,
+    PreconditionFailed,
+    RepoNotFound,
+    RevisionNotFound,
+    RouteNotFound,
+)
+from publisher.hub.server.lfs_store import LfsPointer, LfsStore, parse_pointer
+
+REPO_TYPES = ("model", "dataset")
+FILE_MODE = 0o100644
+TREE_MODE = 0o040000
+DEFAULT_BRANCH = "main"
+STALE_PARENT = "A commit has happened since. Please refresh and try again."
+
+# The .gitattributes the Hub writes into every new repository: these patterns go to LFS.
+DEFAULT_GITATTRIBUTES = "".join(
+    f"{pattern} filter=lfs diff=lfs merge=lfs -text\n"
+    for pattern in (
+        "*.7z", "*.arrow", "*.bin", "*.bz2", "*.ckpt", "*.ftz", "*.gz", "*.h5", "*.joblib",
+        "*.lfs.*", "*.mlmodel", "*.model", "*.msgpack", "*.npy", "*.npz", "*.onnx", "*.ot",
+        "*.parquet", "*.pb", "*.pickle", "*.pkl", "*.pt", "*.pth", "*.rar", "*.safetensors",
+        "saved_model/**/*", "*.tar.*", "*.tar", "*.tflite", "*.tgz", "*.wasm", "*.xz", "*.zip",
+        "*.zst", "*tfevents*",
+    )
+)
+
+_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$")
+_RESERVED_NAMESPACES = {"api", "models", "datasets", "spaces", "static", "lfs"}
+_PR_REF = re.compile(r"^refs/pr/(\d+)$")
+_HEX40 = re.compile(r"^[0-9a-f]{40}$")
+
+
+@dataclass(frozen=True)
+class RepoKey:
+    type: str  # "model" | "dataset"
+    namespace: str
+    name: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def url_prefix(self) -> str:
+        """The prefix of git-style URLs (resolve, LFS): none for models, as on the Hub."""
+        return "" if self.type == "model" else f"{self.type}s/"
+
+    @staticmethod
+    def parse(repo_type: str, namespace: str, name: str) -> "RepoKey":
+        if repo_type not in REPO_TYPES:
+            raise BadRequest(f"Repository type {repo_type!r} is not served by the local hub "
+                             f"(supported: {', '.join(REPO_TYPES)})")
+        for part in (namespace, name):
+            if not _NAME.match(part) or ".." in part or "--" in part or part.endswith(".git"):
+                raise RepoNotFound(f"Repository {namespace}/{name} not found (invalid name).")
+        if namespace.lower() in _RESERVED_NAMESPACES:
+            raise BadRequest(f"The namespace {namespace!r} is reserved")
+        return RepoKey(repo_type, namespace, name)
+
+
+@dataclass(frozen=True)
+class RepoMeta:
+    private: bool
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A file or folder of a commit's tree."""
+
+    path: str
+    type: str  # "file" | "directory"
+    oid: str  # git object id (blob sha1 of the pointer for LFS files)
+    size: int
+    lfs: LfsPointer | None = None
+
+    @property
+    def etag(self) -> str:
+        """The download identity the client caches under: sha256 for LFS, blob sha1 otherwise."""
+        return self.lfs.oid if self.lfs else self.oid
+
+
+@dataclass(frozen=True)
+class CommitRecord:
+    id: str
+    parents: tuple[str, ...]
+    tree: str
+    title: str
+    message: str
+    author: str
+    date: datetime
+
+
+@dataclass(frozen=True)
+class Discussion:
+    num: int
+    title: str
+    description: str
+    is_pull_request: bool
+    author: str
+    created_at: str
+    status: str = "open"
+    base: str = "refs/heads/main"
+
+
+@dataclass(frozen=True)
+class PutRegular:
+    path: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class PutLfs:
+    path: str
+    oid: str
+    size: int | None  # None for copies: the size is the stored object's
+
+
+@dataclass(frozen=True)
+class DeleteFile:
+    path: str
+
+
+@dataclass(frozen=True)
+class DeleteFolder:
+    path: str
+
+
+CommitOp = Union[PutRegular, PutLfs, DeleteFile, DeleteFolder]
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    commit_id: str
+    ref: str
+    pr_num: int | None = None
+
+
+@dataclass
+class _BlobInfoCache:
+    """Size and LFS pointer per blob id; blobs are immutable so entries never go stale."""
+
+    limit: int = 50_000
+    items: dict[bytes, tuple[int, LfsPointer | None]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, sha: bytes) -> tuple[int, LfsPointer | None] | None:
+        return self.items.get(sha)
+
+    def put(self, sha: bytes, value: tuple[int, LfsPointer | None]) -> None:
+        with self.lock:
+            if len(self.items) >= self.limit:
+                self.items.clear()
+            self.items[sha] = value
+
+
+_BLOB_INFO = _BlobInfoCache()
+
+
+def utc_iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def clean_path(path: object) -> str:
+    """A repository path as stored: relative, '/'-separated, no '.', '..' or '.git' parts."""
+    if not isinstance(path, str) or not path:
+        raise BadRequest(f"Invalid path {path!r}")
+    parts = path.split("/")
+    if (path.startswith("/") or "\x00" in path or len(path.encode()) > 1024
+            or any(part in ("", ".", "..", ".git") for part in parts)):
+        raise BadRequest(f"Invalid path {path!r}: use a relative path without '.', '..' or '.git'")
+    return path
+
+
+def _atomic_write_json(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    with open(tmp, "w") as handle:
+        json.dump(payload, handle, indent=1, sort_keys=True)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+class Repository:
+    """One bare git repository plus its hub metadata (visibility, discussions)."""
+
+    def __init__(self, key: RepoKey, path: Path, lfs: LfsStore) -> None:
+        self.key = key
+        self.path = path
+        self.lfs = lfs
+        self.write_lock = threading.RLock()
+        try:
+            self._git = Repo(str(path))
+        except NotGitRepository as exc:
+            raise RepoNotFound(f"Repository {key.id} not found.") from exc
+        # Objects must reach the disk before a ref names them, or a power cut could leave a
+        # branch pointing at nothing; refs themselves are fsynced by dulwich.
+        self._git.object_store.fsync_object_files = True
+
+    # -- metadata ---------------------------------------------------------------------------
+
+    @property
+    def hub_dir(self) -> Path:
+        return self.path / "hub"
+
+    def meta(self) -> RepoMeta:
+        data = json.loads((self.hub_dir / "meta.json").read_text())
+        return RepoMeta(private=bool(data.get("private")), created_at=data["createdAt"])
+
+    def set_private(self, private: bool) -> None:
+        with self.write_lock:
+            meta = self.meta()
+            _atomic_write_json(self.hub_dir / "meta.json",
+                               {"private": private, "createdAt": meta.created_at})
+
+    # -- refs -------------------------------------------------------------------------------
+
+    def _refs_under(self, base: str) -> dict[str, str]:
+        found = self._git.refs.as_dict(base.encode())
+        return {name.decode(): sha.decode() for name, sha in sorted(found.items())}
+
+    def branches(self) -> dict[str, str]:
+        return self._refs_under("refs/heads")
+
+    def tags(self) -> dict[str, str]:
+        """Tag name to the commit it names (annotated tags are peeled)."""
+        return {name: self._peel(sha) for name, sha in self._refs_under("refs/tags").items()}
+
+    def pull_requests(self) -> dict[int, str]:
+        prs = {}
+        for name, sha in self._refs_under("refs/pr").items():
+            if name.isdigit():
+                prs[int(name)] = sha
+        return dict(sorted(prs.items()))
+
+    def _peel(self, sha: str) -> str:
+        obj = self._git.object_store[sha.encode()]
+        while isinstance(obj, Tag):
+            obj = self._git.object_store[obj.object[1]]
+        return obj.id.decode()
+
+    def _read_ref(self, ref: str) -> str | None:
+        try:
+            value = self._git.refs.read_ref(ref.encode())
+        except (KeyError, ValueError):
+            return None
+        if value is None or value.startswith(b"ref: "):
+            return None
+        return value.decode()
+
+    def resolve(self, revision: str) -> str:
+        """The commit id a revision names: a branch, a tag, ``refs/...`` or a 40-hex commit id."""
+        if _HEX40.match(revision):
+            obj = self._object_or_none(revision)
+            if isinstance(obj, Commit):
+                return revision
+        candidates = ([revision] if revision.startswith("refs/")
+                      else [f"refs/heads/{revision}", f"refs/tags/{revision}"])
+        for ref in candidates:
+            if not _valid_ref(ref):
+                continue
+            sha = self._read_ref(ref)
+            if sha is not None:
+                return self._peel(sha)
+        raise RevisionNotFound(f"Invalid rev id: {revision}")
+
+    def writable_ref(self, revision: str) -> tuple[str, str]:
+        """The ref a commit on ``revision`` moves (a branch or ``refs/pr/N``) and its tip."""
+        if _PR_REF.match(revision):
+            ref = revision
+        elif revision.startswith("refs/heads/"):
+            ref = revision
+        elif revision.startswith("refs/") or _HEX40.match(revision):
+            raise BadRequest(f"Cannot commit to {revision!r}: commit to a branch or refs/pr/N")
+        else:
+            ref = f"refs/heads/{revision}"
+        tip = self._read_ref(ref) if _valid_ref(ref) else None
+        if tip is None:
+            if self._read_ref(f"refs/tags/{revision}") is not None:
+                raise BadRequest(f"Cannot commit to tag {revision!r}: commit to a branch")
+            raise RevisionNotFound(f"Invalid rev id: {revision}")
+        return ref, tip
+
+    def _object_or_none(self, sha: str):
+        try:
+            return self._git.object_store[sha.encode()]
+        except KeyError:
+            return None
+
+    # -- trees ------------------------------------------------------------------------------
+
+    def _blob_info(self, sha: bytes) -> tuple[int, LfsPointer | None]:
+        cached = _BLOB_INFO.get(sha)
+        if cached is None:
+            data = self._git.object_store[sha].as_raw_string()
+            pointer = parse_pointer(data)
+            cached = (pointer.size if pointer else len(data), pointer)
+            _BLOB_INFO.put(sha, cached)
+        return cached
+
+    def _entry(self, path: str, mode: int, sha: bytes) -> Entry:
+        if mode == TREE_MODE:
+            return Entry(path=path, type="directory", oid=sha.decode(), size=0)
+        size, pointer = self._blob_info(sha)
+        return Entry(path=path, type="file", oid=sha.decode(), size=size, lfs=pointer)
+
+    def commit_record(self, commit_id: str) -> CommitRecord:
+        obj = self._object_or_none(commit_id)
+        if not isinstance(obj, Commit):
+            raise RevisionNotFound(f"Invalid rev id: {commit_id}")
+        text = obj.message.decode("utf-8", "replace")
+        title, _, rest = text.partition("\n")
+        author = obj.author.decode("utf-8", "replace").split(" <", 1)[0]
+        return CommitRecord(
+            id=commit_id, parents=tuple(p.decode() for p in obj.parents), tree=obj.tree.decode(),
+            title=title, message=rest.strip("\n"), author=author,
+            date=datetime.fromtimestamp(obj.commit_time, tz=timezone.utc),
+        )
+
+    def _subtree_id(self, commit_id: str, path: str) -> bytes | None:
+        """The tree id at ``path`` in a commit, or None when that path is not a folder."""
+        tree_id = self.commit_record(commit_id).tree.encode()
+        if not path:
+            return tree_id
+        for part in path.split("/"):
+            tree = self._git.object_store[tree_id]
+            try:
+                mode, sha = tree[part.encode()]
+            except KeyError:
+                return None
+            if mode != TREE_MODE:
+                return None
+            tree_id = sha
+        return tree_id
+
+    def get_entry(self, commit_id: str, path: str) -> Entry | None:
+        path = path.strip("/")
+        if not path:
+            return None
+        parent, _, name = path.rpartition("/")
+        tree_id = self._subtree_id(commit_id, parent)
+        if tree_id is None:
+            return None
+        try:
+            mode, sha = self._git.object_store[tree_id][name.encode()]
+        except KeyError:
+            return None
+        return self._entry(path, mode, sha)
+
+    def list_tree(self, commit_id: str, path: str = "", recursive: bool = False) -> list[Entry]:
+        """Entries under ``path`` (a folder), folders included; raises EntryNotFound for a miss."""
+        path = path.strip("/")
+        tree_id = self._subtree_id(commit_id, path)
+        if tree_id is None:
+            raise EntryNotFound(f"{path} does not exist at this revision",
+                                headers={"X-Repo-Commit": commit_id})
+        prefix = f"{path}/" if path else ""
+        return list(self._walk(tree_id, prefix, recursive))
+
+    def _walk(self, tree_id: bytes, prefix: str, recursive: bool) -> Iterator[Entry]:
+        for item in self._git.object_store[tree_id].iteritems():
+            entry = self._entry(prefix + item.path.decode(), item.mode, item.sha)
+            yield entry
+            if recursive and item.mode == TREE_MODE:
+                yield from self._walk(item.sha, entry.path + "/", recursive)
+
+    def files(self, commit_id: str) -> list[Entry]:
+        return [e for e in self.list_tree(commit_id, recursive=True) if e.type == "file"]
+
+    def read_blob(self, oid: str) -> bytes:
+        return self._git.object_store[oid.encode()].as_raw_string()
+
+    def _flatten(self, commit_id: str) -> dict[str, bytes]:
+        tree_id = self.commit_record(commit_id).tree.encode()
+        return {item.path.decode(): item.sha
+                for item in iter_tree_contents(self._git.object_store, tree_id)}
+
+    # -- history ----------------------------------------------------------------------------
+
+    def log(self, commit_id: str) -> Iterator[CommitRecord]:
+        """Commits from ``commit_id`` back to the first one, newest first (first parents)."""
+        current: str | None = commit_id
+        while current:
+            record = self.commit_record(current)
+            yield record
+            current = record.parents[0] if record.parents else None
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def _signature(self, author: str) -> bytes:
+        return f"{author} <{author}@users.noreply.localhost>".encode()
+
+    def _write_commit(self, tree_id: bytes, parents: list[str], message: str, author: str) -> str:
+        commit = Commit()
+        commit.tree = tree_id
+        commit.parents = [p.encode() for p in parents]
+        commit.author = commit.committer = self._signature(author)
+        commit.author_time = commit.commit_time = int(time.time())
+        commit.author_timezone = commit.commit_timezone = 0
+        commit.encoding = b"UTF-8"
+        commit.message = message.encode()
+        self._git.object_store.add_object(commit)
+        return commit.id.decode()
+
+    def _write_tree(self, files: dict[str, bytes]) -> bytes:
+        nested: dict = {}
+        for path, sha in files.items():
+            node = nested
+            *dirs, name = path.split("/")
+            for part in dirs:
+                node = node.setdefault(part, {})
+            node[name] = sha
+        return self._write_nested(nested)
+
+    def _write_nested(self, node: dict) -> bytes:
+        tree = Tree()
+        for name, value in node.items():
+            if isinstance(value, dict):
+                tree.add(name.encode(), TREE_MODE, self._write_nested(value))
+            else:
+                tree.add(name.encode(), FILE_MODE, value)
+        self._git.object_store.add_object(tree)
+        return tree.id
+
+    def _put(self, files: dict[str, bytes], path: str, data: bytes) -> None:
+        path = clean_path(path)
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            if "/".join(parts[:depth]) in files:
+                raise BadRequest(f"Cannot add {path}: {'/'.join(parts[:depth])} is a file")
+        prefix = path + "/"
+        if any(existing.startswith(prefix) for existing in files):
+            raise BadRequest(f"Cannot add {path}: a folder with that name exists")
+        blob = Blob.from_string(data)
+        self._git.object_store.add_object(blob)
+        files[path] = blob.id
+
+    def _apply(self, files: dict[str, bytes], op: CommitOp) -> None:
+        if isinstance(op, PutRegular):
+            self._put(files, op.path, op.content)
+        elif isinstance(op, PutLfs):
+            stored = self.lfs.size_of(op.oid)
+            if stored is None:
+                raise PayloadError(f"LFS object {op.oid} for {op.path} was never uploaded: "
+                                   "upload it through the LFS batch API first")
+            if op.size is not None and op.size != stored:
+                raise PayloadError(f"LFS object {op.oid} has size {stored}, not {op.size}")
+            self._put(files, op.path, LfsPointer(op.oid, stored).encode())
+        elif isinstance(op, DeleteFile):
+            path = clean_path(op.path)
+            if path not in files:
+                raise EntryNotFound(f"A file with this name doesn't exist: {path}")
+            del files[path]
+        elif isinstance(op, DeleteFolder):
+            prefix = clean_path(op.path.rstrip("/")) + "/"
+            doomed = [p for p in files if p.startswith(prefix)]
+            if not doomed:
+                raise EntryNotFound(f"A folder with this name doesn't exist: {prefix}")
+            for p in doomed:
+                del files[p]
+        else:  # pragma: no cover - the parser builds only the types above
+            raise BadRequest(f"Unknown operation {op!r}")
+
+    def commit(self, revision: str, ops: list[CommitOp], *, summary: str, description: str,
+               author: str, parent_commit: str | None = None, create_pr: bool = False) -> CommitResult:
+        """Apply ``ops`` on the tip of ``revision`` as one commit (or a new pull request).
+
+        The ref update is the only visible step and it is a compare-and-swap against the tip the
+        operations were applied to, so two writers can never silently overwrite each other.
+        """
+        with self.write_lock:
+            ref, tip = self.writable_ref(revision)
+            if parent_commit is not None and parent_commit != tip:
+                raise PreconditionFailed(STALE_PARENT)
+            files = self._flatten(tip)
+            for op in ops:
+                self._apply(files, op)
+            tree_id = self._write_tree(files)
+            message = summary.strip() or "Update files"
+            if description.strip():
+                message += "\n\n" + description.strip()
+            commit_id = self._write_commit(tree_id, [tip], message + "\n", author)
+            if create_pr:
+                num = self._open_discussion(summary, description, author, is_pr=True,
+                                            base=ref, commit_id=commit_id)
+                return CommitResult(commit_id=commit_id, ref=f"refs/pr/{num}", pr_num=num)
+            if not self._git.refs.set_if_equals(ref.encode(), tip.encode(), commit_id.encode()):
+                raise PreconditionFailed(STALE_PARENT)
+            return CommitResult(commit_id=commit_id, ref=ref)
+
+    def initial_commit(self, author: str) -> str:
+        files: dict[str, bytes] = {}
+        self._put(files, ".gitattributes", DEFAULT_GITATTRIBUTES.encode())
+        commit_id = self._write_commit(self._write_tree(files), [], "initial commit\n", author)
+        if not self._git.refs.add_if_new(f"refs/heads/{DEFAULT_BRANCH}".encode(), commit_id.encode()):
+            raise Conflict("The repository already has a main branch")
+        return commit_id
+
+    def create_branch(self, name: str, start: str) -> None:
+        ref = _branch_ref(name)
+        with self.write_lock:
+            commit_id = self.resolve(start)
+            if not self._git.refs.add_if_new(ref.encode(), commit_id.encode()):
+                raise Conflict(f"Reference already exists: {ref}")
+
+    def delete_branch(self, name: str) -> None:
+        ref = _branch_ref(name)
+        if name == DEFAULT_BRANCH:
+            raise BadRequest("The main branch cannot be deleted")
+        with self.write_lock:
+            current = self._read_ref(ref)
+            if current is None:
+                raise RevisionNotFound(f"Invalid rev id: {name}")
+            self._git.refs.remove_if_equals(ref.encode(), current.encode())
+
+    def create_tag(self, name: str, revision: str, message: str | None, author: str) -> None:
+        ref = f"refs/tags/{name}"
+        if not _valid_ref(ref) or _HEX40.match(name):
+            raise BadRequest(f"Invalid tag name {name!r}")
+        with self.write_lock:
+            commit_id = self.resolve(revision)
+            target = commit_id.encode()
+            if message:
+                tag = Tag()
+                tag.name = name.encode()
+                tag.object = (Commit, commit_id.encode())
+                tag.tagger = self._signature(author)
+                tag.tag_time = int(time.time())
+                tag.tag_timezone = 0
+                tag.message = message.encode() + b"\n"
+                self._git.object_store.add_object(tag)
+                target = tag.id
+            if not self._git.refs.add_if_new(ref.encode(), target):
+                raise Conflict(f"Tag already exists: {name}")
+
+    def delete_tag(self, name: str) -> None:
+        ref = f"refs/tags/{name}"
+        with self.write_lock:
+            current = self._read_ref(ref) if _valid_ref(ref) else None
+            if current is None:
+                raise RevisionNotFound(f"Invalid rev id: {name}")
+            self._git.refs.remove_if_equals(ref.encode(), current.encode())
+
+    # -- discussions and pull requests --------------------------------------------------------
+
+    def _next_discussion_num(self) -> int:
+        nums = [0, *self.pull_requests()]
+        folder = self.hub_dir / "discussions"
+        if folder.is_dir():
+            nums += [int(p.stem) for p in folder.glob("*.json") if p.stem.isdigit()]
+        return max(nums) + 1
+
+    def _open_discussion(self, title: str, description: str, author: str, *, is_pr: bool,
+                         base: str, commit_id: str | None) -> int:
+        """Record discussion N; for a pull request the ``refs/pr/N`` ref is written last.
+
+        A pull request exists only once its ref does, so a crash between the two writes leaves
+        an unreferenced record (ignored, its number skipped), never a ref without a record.
+        """
+        with self.write_lock:
+            num = self._next_discussion_num()
+            record = Discussion(num=num, title=title or "Update files", description=description,
+                                is_pull_request=is_pr, author=author,
+                                created_at=utc_iso(time.time()), base=base)
+            _atomic_write_json(self.hub_dir / "discussions" / f"{num}.json", record.__dict__)
+            if is_pr:
+                target = commit_id or self.resolve(base)
+                if not self._git.refs.add_if_new(f"refs/pr/{num}".encode(), target.encode()):
+                    raise Conflict(f"refs/pr/{num} already exists")
+            return num
+
+    def open_discussion(self, title: str, description: str, author: str, *,
+                        pull_request: bool) -> int:
+        return self._open_discussion(title, description, author, is_pr=pull_request,
+                                     base=f"refs/heads/{DEFAULT_BRANCH}", commit_id=None)
+
+    def discussion(self, num: int) -> Discussion:
+        try:
+            data = json.loads((self.hub_dir / "discussions" / f"{num}.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise RouteNotFound(f"Discussion {num} not found") from exc
+        record = Discussion(**data)
+        if record.is_pull_request and num not in self.pull_requests():
+            raise RouteNotFound(f"Discussion {num} not found")
+        return record
+
+    def discussions(self) -> list[Discussion]:
+        folder = self.hub_dir / "discussions"
+        nums = sorted(int(p.stem) for p in folder.glob("*.json") if p.stem.isdigit()) \
+            if folder.is_dir() else []
+        found = []
+        for num in nums:
+            try:
+                found.append(self.discussion(num))
+            except RouteNotFound:
+                continue
+        return found
+
+    def recover(self) -> None:
+        """Remove lock and temp files a killed server left; only while no one else writes."""
+        for pattern in ("refs/**/*.lock", "objects/**/*.lock", "*.lock", "hub/**/.*.tmp"):
+            for leftover in self.path.glob(pattern):
+                leftover.unlink(missing_ok=True)
+
+
+def _valid_ref(ref: str) -> bool:
+    return check_ref_format(ref.encode())
+
+
+def _branch_ref(name: str) -> str:
+    ref = name if name.startswith("refs/heads/") else f"refs/heads/{name}"
+    if not _valid_ref(ref) or _HEX40.match(name) or name.startswith("refs/pr"):
+        raise BadRequest(f"Invalid branch name {name!r}")
+    return ref
+
+
+class HubStorage:
+    """Every repository under one root; the only place that creates or deletes repositories."""
+
+    def __init__(self, root: Path, *, recover: bool = False) -> None:
+        self.root = root
+        self.repos_dir = root / "repos"
+        self.repos_dir.mkdir(parents=True, exist_ok=True)
+        self.lfs = LfsStore(root / "lfs")
+        self._open: dict[RepoKey, Repository] = {}
+        self._lock = threading.Lock()
+        if recover:
+            self._recover()
+
+    def path_of(self, key: RepoKey) -> Path:
+        return self.repos_dir / f"{key.type}s" / key.namespace / f"{key.name}.git"
+
+    def _recover(self) -> None:
+        self.lfs.discard_partial_uploads()
+        for leftover in self.repos_dir.glob("*/*/.creating-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        for leftover in self.repos_dir.glob("*/*/.deleting-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        for key in self.list():
+            self.get(key).recover()
+
+    def get(self, key: RepoKey) -> Repository:
+        with self._lock:
+            repo = self._open.get(key)
+            if repo is None:
+                path = self.path_of(key)
+                if not (path / "hub" / "meta.json").is_file():
+                    raise RepoNotFound(f"Repository {key.id} not found.")
+                repo = self._open[key] = Repository(key, path, self.lfs)
+            return repo
+
+    def exists(self, key: RepoKey) -> bool:
+        return (self.path_of(key) / "hub" / "meta.json").is_file()
+
+    def list(self, repo_type: str | None = None) -> list[RepoKey]:
+        keys = []
+        for type_ in REPO_TYPES if repo_type is None else (repo_type,):
+            base = self.repos_dir / f"{type_}s"
+            for meta in sorted(base.glob("*/*.git/hub/meta.json")):
+                repo_dir = meta.parent.parent
+                keys.append(RepoKey(type_, repo_dir.parent.name, repo_dir.name[: -len(".git")]))
+        return keys
+
+    def create(self, key: RepoKey, *, private: bool, author: str) -> Repository:
+        """Build the repository in a temp folder and rename it into place: all or nothing."""
+        final = self.path_of(key)
+        with self._lock:
+            if final.exists():
+                raise Conflict(f"You already created this {key.type} repo")
+            final.parent.mkdir(parents=True, exist_ok=True)
+            staging = final.parent / f".creating-{key.name}-{uuid.uuid4().hex[:8]}"
+            Repo.init_bare(str(staging), mkdir=True, default_branch=DEFAULT_BRANCH.encode())
+            _atomic_write_json(staging / "hub" / "meta.json",
+                               {"private": private, "createdAt": utc_iso(time.time())})
+            Repository(key, staging, self.lfs).initial_commit(author)
+            try:
+                os.rename(staging, final)
+            except OSError as exc:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise Conflict(f"You already created this {key.type} repo") from exc
+        return self.get(key)
+
+    def delete(self, key: RepoKey) -> None:
+        final = self.path_of(key)
+        with self._lock:
+            if not (final / "hub" / "meta.json").is_file():
+                raise RepoNotFound(f"Repository {key.id} not found.")
+            doomed = final.parent / f".deleting-{key.name}-{uuid.uuid4().hex[:8]}"
+            os.rename(final, doomed)
+            self._open.pop(key, None)
+        shutil.rmtree(doomed, ignore_errors=True)
