@@ -1,0 +1,141 @@
+"""``publisher.hub.local`` (find/start/stop the embedded hub) and ``publisher hub serve``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+
+import huggingface_hub.constants
+import pytest
+from huggingface_hub import HfApi
+
+from publisher.hub.local import (
+    ensure_local_hub,
+    is_local_endpoint,
+    prepare_client_for,
+    read_local_token,
+    stop_local_hub,
+)
+from tests.fixtures_hub import REPO_ROOT, hub_env
+
+
+def test_is_local_endpoint():
+    assert is_local_endpoint("http://127.0.0.1:8900")
+    assert is_local_endpoint("http://localhost:8900/")
+    assert is_local_endpoint("http://[::1]:8900")
+    assert not is_local_endpoint("https://huggingface.co")
+    assert not is_local_endpoint("http://10.0.0.5:8900")
+
+
+def test_prepare_client_for_touches_only_local_endpoints(monkeypatch):
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_XET", False)
+    monkeypatch.delenv("HF_HUB_DISABLE_XET", raising=False)
+    monkeypatch.setenv("NO_PROXY", "example.org")
+    monkeypatch.setenv("no_proxy", "example.org")
+    prepare_client_for("https://huggingface.co")
+    assert huggingface_hub.constants.HF_HUB_DISABLE_XET is False
+    assert "HF_HUB_DISABLE_XET" not in os.environ and os.environ["NO_PROXY"] == "example.org"
+    prepare_client_for("http://127.0.0.1:8900")
+    assert huggingface_hub.constants.HF_HUB_DISABLE_XET is True
+    assert os.environ["HF_HUB_DISABLE_XET"] == "1"
+    assert os.environ["NO_PROXY"].startswith("example.org,") and "127.0.0.1" in os.environ["NO_PROXY"]
+
+
+def test_ensure_local_hub_starts_reuses_and_stops(tmp_path):
+    root = tmp_path / "hub"
+    hub = ensure_local_hub(root)
+    try:
+        assert hub.started_here and is_local_endpoint(hub.endpoint) and hub.root == root.resolve()
+        assert hub.token and hub.token == read_local_token(root)
+        assert stat.S_IMODE((root / "auth" / "token").stat().st_mode) == 0o600
+        assert hub.token not in repr(hub)
+        again = ensure_local_hub(root)
+        assert (again.pid, again.endpoint, again.started_here) == (hub.pid, hub.endpoint, False)
+        api = HfApi(endpoint=hub.endpoint, token=hub.token)
+        assert api.whoami()["name"] == "local"
+        api.create_repo("local/embedded")
+        # A second server on the same root is refused: two writers would race on the refs.
+        second = subprocess.run(
+            [sys.executable, "-m", "publisher.hub.server", "--root", str(root), "--port", "0"],
+            cwd=REPO_ROOT, capture_output=True, text=True, timeout=30,
+            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+        assert second.returncode == 5 and "Another local hub already serves" in second.stderr
+        log = (root / "logs" / "server.log").read_text()
+        assert "export HF_ENDPOINT=" in log and hub.token not in log
+    finally:
+        stop_local_hub(hub)
+    assert not (root / "server.json").exists()
+    assert read_local_token(tmp_path / "nowhere") is None
+
+
+def test_hub_serve_command_prints_the_endpoint_not_the_token(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "publisher", "hub", "serve", "--root", str(tmp_path / "r"),
+         "--port", "0"], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    try:
+        lines = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "web page:" in line:
+                break
+        output = "".join(lines)
+        assert "export HF_ENDPOINT=http://127.0.0.1:" in output, output
+        assert "export HF_HUB_DISABLE_XET=1" in output
+        token = read_local_token(tmp_path / "r")
+        assert token and token not in output and str(tmp_path / "r" / "auth" / "token") in output
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+        process.stdout.close()
+        process.stderr.close()
+    assert not (tmp_path / "r" / "server.json").exists()
+
+
+def test_hub_serve_refuses_a_non_loopback_host(tmp_path, capsys):
+    from publisher.cli.main import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["hub", "serve", "--root", str(tmp_path), "--host", "0.0.0.0"])
+    assert exit_.value.code == 2
+    assert "--allow-remote" in capsys.readouterr().err
+
+
+def test_transformers_model_round_trip(hub_server, tmp_path):
+    """push_to_hub and from_pretrained(repo_id), run where HF_ENDPOINT is set before import."""
+    script = tmp_path / "roundtrip.py"
+    script.write_text(TRANSFORMERS_ROUND_TRIP)
+    env = hub_env(hub_server)
+    env["HF_HOME"] = str(tmp_path / "hf_home")  # a cold cache: from_pretrained must download
+    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    assert "ROUND TRIP OK" in result.stdout
+    api = HfApi(endpoint=hub_server.endpoint, token=hub_server.token)
+    files = api.list_repo_files("tester/tiny-bert")
+    assert "model.safetensors" in files and "config.json" in files
+
+
+TRANSFORMERS_ROUND_TRIP = """
+import torch
+from transformers import AutoModelForSequenceClassification, BertConfig
+
+config = BertConfig(vocab_size=64, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                    intermediate_size=32, max_position_embeddings=32, num_labels=2)
+torch.manual_seed(0)
+model = AutoModelForSequenceClassification.from_config(config)
+model.push_to_hub("tester/tiny-bert", commit_message="Tiny BERT")
+loaded = AutoModelForSequenceClassification.from_pretrained("tester/tiny-bert")
+for name, tensor in model.state_dict().items():
+    assert torch.equal(tensor, loaded.state_dict()[name]), name
+print("ROUND TRIP OK")
+"""
