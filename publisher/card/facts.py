@@ -24,8 +24,6 @@ LOCAL_DATASET_TYPES = frozenset({"csv", "json", "jsonl", "tsv", "parquet", "text
 
 QUANTIZATION_TAGS = {"int8": "8-bit", "int4": "4-bit"}
 
-# Engine tags first, then compression tags, then whatever the user asked for.
-BASE_TAGS = ("openvino", "nncf")
 
 
 def metric_title(metric: str) -> str:
@@ -81,8 +79,20 @@ def is_sparse(report: Report) -> bool:
     return float(report.sparsity.torch.overall) >= SPARSE_THRESHOLD
 
 
+def used_nncf(report: Report) -> bool:
+    """NNCF trained it (masks/quantizers, or a config), or compressed its weights at export."""
+    return (
+        report.checkpoint.nncf_compressed
+        or bool(report.checkpoint.training.nncf_config)
+        or report.export.weight_format in QUANTIZATION_TAGS
+    )
+
+
 def tags(report: Report) -> list[str]:
-    out: list[str] = list(BASE_TAGS)
+    """openvino, then nncf / 8-bit / sparse when they apply, then the user's tags."""
+    out: list[str] = ["openvino"]
+    if used_nncf(report):
+        out.append("nncf")
     quant = QUANTIZATION_TAGS.get(report.export.weight_format)
     if quant:
         out.append(quant)

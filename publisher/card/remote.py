@@ -71,3 +71,23 @@ def load_report(path: str | Path) -> Report:
 
 def is_repo_id(text: str) -> bool:
     return bool(REPO_ID.match(text)) and ".." not in text
+
+
+def open_client(endpoint: str | None, token_file: str | Path | None = None) -> tuple[Any, str | None]:
+    """A ``HubClient`` for ``endpoint`` ("local", a URL or None), with the token from a file if given.
+
+    Returns (client, notice): the notice is what the hub resolution wants said to the user (e.g.
+    that a local hub was started), or None.
+    """
+    from publisher.hub.client import HubClient, resolve_target
+
+    token = None
+    if token_file:
+        try:
+            token = Path(token_file).read_text(encoding="utf-8").strip() or None
+        except OSError as exc:
+            raise BadInputError(
+                f"The token file {token_file} cannot be read ({exc.strerror})", "Check --token-file"
+            ) from exc
+    target = resolve_target(endpoint, token)
+    return HubClient(target), target.notice
