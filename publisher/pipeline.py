@@ -286,7 +286,7 @@ def publish(settings: PublishSettings, progress: Progress | None = None) -> Publ
         return PublishOutcome(report=report, notice=target.notice if target else None, **kw)
 
     if failed:
-        finish(release)
+        finish(release, changes=None, card_diff=None)
         names = ", ".join(f"{g.name} ({g.measured:.4f} vs {g.comparison} {g.threshold})" for g in failed)
         raise GateFailedError(
             f"Quality gates failed: {names}. Nothing was pushed; the report and the card are in "

@@ -24,10 +24,27 @@ def _register() -> None:
     from publisher.cli import card_commands, hub_commands, stage_commands  # noqa: F401
 
 
+def _quiet_libraries() -> None:
+    """Tracing and deprecation chatter from torch/transformers is noise to a person releasing a model."""
+    import logging
+    import warnings
+
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    for name in ("torch", "torch.utils._pytree", "torch.utils.cpp_extension", "transformers"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", message=".*TracerWarning.*")
+    warnings.filterwarnings("ignore", module=r"torch\.jit.*|transformers\..*|optimum\..*")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and map every failure to one paragraph on stderr and an exit code."""
     _register()
     debug = os.environ.get("PUBLISHER_DEBUG") == "1"
+    if not debug:
+        _quiet_libraries()
     try:
         cli.main(args=argv, prog_name="publisher", standalone_mode=False)
     except PublisherError as exc:

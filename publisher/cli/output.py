@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
-from typing import Any
+from typing import Any, Iterator
 
 from rich.console import Console
 from rich.table import Table
@@ -13,6 +15,27 @@ from publisher.results import Report
 
 stdout = Console(highlight=False)
 stderr = Console(stderr=True, highlight=False)
+
+
+@contextlib.contextmanager
+def stdout_reserved_for_json(enabled: bool = True) -> Iterator[None]:
+    """Send everything written to stdout (libraries such as nncf log there) to stderr meanwhile.
+
+    Done at the file-descriptor level so that handlers holding the original ``sys.stdout``, and
+    native code, are redirected too; stdout then carries only the JSON document printed after.
+    """
+    if not enabled:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def print_json(data: Any) -> None:

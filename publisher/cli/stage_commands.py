@@ -117,7 +117,8 @@ def publish(ctx: click.Context, config_file: str | None, fail_fast: bool, as_jso
     mappings = [{**m, **flags} for m in models]
     progress = Progress(quiet=as_json and not sys.stderr.isatty())
     if len(mappings) == 1:
-        outcome = run_publish(settings_from_mapping(mappings[0]), progress)
+        with output.stdout_reserved_for_json(as_json):
+            outcome = run_publish(settings_from_mapping(mappings[0]), progress)
         _show_one(outcome, as_json)
         return
     _publish_batch(mappings, fail_fast, as_json, progress)
@@ -156,7 +157,8 @@ def _publish_batch(mappings: list[dict[str, Any]], fail_fast: bool, as_json: boo
     for m in mappings:
         name = m.get("repo_id") or m.get("checkpoint")
         try:
-            outcome = run_publish(settings_from_mapping(m), progress)
+            with output.stdout_reserved_for_json(as_json):
+                outcome = run_publish(settings_from_mapping(m), progress)
             rows.append({"model": name, "status": outcome.report.status, "exit_code": 0,
                          "report": _document(outcome)})
         except PublisherError as exc:
