@@ -78,10 +78,7 @@ def test_regenerate_needs_exactly_one_target(capsys):
     assert code == 2 and "exactly one" in err
 
 
-def test_regenerate_dry_run_prints_the_diff_and_a_summary(hub_server, tmp_path, capsys):
-    from publisher.hub.client import HubClient, HubTarget
-
-    client = HubClient(HubTarget(endpoint=hub_server.endpoint, kind="local", token=hub_server.token))
+def test_regenerate_dry_run_prints_the_diff_and_a_summary(hub_server, client, tmp_path, capsys):
     repo_id = "tester/card-cli-regen"
     release = seed_report(repo_id=repo_id)
     client.ensure_repo(repo_id)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import Iterator
-
 import pytest
 
 from publisher.card import REPORT_FILENAME, regenerate, regenerate_many, render_card
@@ -15,25 +13,6 @@ from tests.card.seed import seed_report
 
 _names = itertools.count()
 WEIGHTS = "openvino_model.bin"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def isolated_hf_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    import huggingface_hub.constants as constants
-
-    home = tmp_path_factory.mktemp("card-hf-home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HF_HOME", str(home))
-        patch.setattr(constants, "HF_HOME", str(home))
-        patch.setattr(constants, "HF_HUB_CACHE", str(home / "hub"))
-        yield
-
-
-@pytest.fixture
-def client(hub_server):
-    from publisher.hub.client import HubClient, HubTarget
-
-    return HubClient(HubTarget(endpoint=hub_server.endpoint, kind="local", token=hub_server.token))
 
 
 def publish(client, *, namespace: str = "tester", readme: str | None = None, report=True) -> str:
