@@ -10,7 +10,6 @@ bytes.
 
 from __future__ import annotations
 
-import math
 import numbers
 import re
 from typing import Any
@@ -265,9 +264,3 @@ def recanonicalize(text: str) -> str:
     card = ModelCard(text)
     return front_matter(metadata_from_card_data(card.data)) + card.text
 
-
-def same_number(a: Any, b: Any) -> bool:
-    try:
-        return math.isclose(float(a), float(b), rel_tol=0, abs_tol=1e-12)
-    except (TypeError, ValueError):
-        return False

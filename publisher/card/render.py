@@ -66,7 +66,7 @@ def resolve_template(template: str | Path | None) -> TemplateRef:
     if path.is_file():
         path = path.resolve()
         return TemplateRef(path.parent, path.name, user=True)
-    if (bundled / str(template)).is_file() and "/" not in str(template):
+    if str(template).endswith(".j2") and "/" not in str(template) and (bundled / str(template)).is_file():
         return TemplateRef(bundled, str(template), user=False)
     raise BadInputError(
         f"The card template {str(template)!r} does not exist",

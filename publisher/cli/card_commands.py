@@ -32,7 +32,10 @@ def card_group() -> None:
               help="Write the card here [default: stdout].")
 def render_command(report_path: str, template: str | None, sections_dir: Path | None,
                    output: Path | None) -> None:
-    """Render README.md (front matter and body) from a publisher report."""
+    """Render a README.md from a report.
+
+    The YAML front matter is always generated from the report; the template renders the body.
+    """
     from publisher.card import render_card
     from publisher.card.remote import load_report
 
@@ -48,7 +51,10 @@ def render_command(report_path: str, template: str | None, sections_dir: Path | 
 @TEMPLATE
 @SECTIONS
 def variables_command(template: str | None, sections_dir: Path | None) -> None:
-    """List every variable a template uses, with what publisher puts in it."""
+    """List the variables a template uses.
+
+    Each line names a variable, what publisher puts in it, and the attributes the template reads.
+    """
     from publisher.card import template_variables
 
     for var in template_variables(template, sections_dir):
@@ -67,7 +73,11 @@ def variables_command(template: str | None, sections_dir: Path | None) -> None:
 @TOKEN_FILE
 def lint_command(target: str, report_path: Path | None, online: bool, endpoint: str | None,
                  token_file: str | None) -> None:
-    """Check a card offline; exit 1 when any error is found (one finding per line)."""
+    """Check a card: README path, release folder or repo id.
+
+    Prints one finding per line (FILE:LINE: SEVERITY [RULE] MESSAGE). Exit code 0: no errors
+    (warnings allowed); 1: errors found.
+    """
     from publisher.card import lint_target
     from publisher.card.lint import has_errors
     from publisher.card.remote import open_client
@@ -103,7 +113,12 @@ def lint_command(target: str, report_path: Path | None, online: bool, endpoint: 
 def regenerate_command(repo_id: str | None, namespace: str | None, repos_file: str | None,
                        endpoint: str | None, token_file: str | None, revision: str, dry_run: bool,
                        create_pr: bool, template: str | None, sections_dir: Path | None) -> None:
-    """Re-render published cards from their stored reports; commit README.md only if its meaning changed."""
+    """Re-render published cards from their stored reports.
+
+    Downloads README.md and report.json only. Managed sections and publisher's metadata keys are
+    re-rendered; text outside the managed sections is kept. README.md is committed (one commit per
+    repo) only when the card's meaning changed.
+    """
     from publisher.card import format_summary, regenerate, regenerate_many, repo_ids_from_file
     from publisher.card.remote import open_client
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from publisher.card import RULES, lint_card, render_card
-from publisher.card.metadata import compose, split_front_matter
+from publisher.card.metadata import split_front_matter
 from tests.card.seed import seed_report
 
 SEED_CARD = Path("/work/shared/reference/seed-model-card.md")

@@ -10,7 +10,6 @@ import pytest
 from publisher.card import render_body, render_card
 from publisher.card.render import bundled_templates_dir
 from publisher.errors import BadInputError
-from tests.card.seed import seed_report
 
 
 def _write(folder: Path, name: str, text: str) -> Path:
