@@ -15,7 +15,7 @@ from urllib.parse import quote, unquote
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -176,6 +176,8 @@ def build_app(state: HubState) -> Starlette:
             return await run_in_threadpool(handler, call)
         except HubApiError as exc:
             return error_response(exc)
+        except ClientDisconnect:
+            return Response(status_code=400)  # nobody is listening any more
         except Exception:  # a bug: log it, answer 500, keep serving
             log.exception("Internal error on %s %s", request.method, request.url.path)
             return error_response(HubApiError("Internal error in the local hub (see its log)",

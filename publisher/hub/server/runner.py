@@ -22,6 +22,7 @@ from publisher import __version__
 from publisher.errors import BadInputError, HubError
 from publisher.hub.server.app import build_app
 from publisher.hub.server.auth import LfsSigner, TokenRegistry, ensure_token_file
+from publisher.hub.server.errors import HubApiError
 from publisher.hub.server.layout import (
     DEFAULT_HOST,
     DEFAULT_PORT,
@@ -151,6 +152,14 @@ class _Server(uvicorn.Server):
             self._on_started(self.servers[0].sockets[0].getsockname()[1])
 
 
+def _can_write(state: HubState, authorization: str | None) -> bool:
+    try:
+        caller = state.tokens.identify(authorization)
+    except HubApiError:
+        return False
+    return caller is not None and caller.can_write
+
+
 def build_state(config: ServerConfig) -> tuple[HubState, Path | None]:
     tokens, token_file = _tokens(config)
     storage = HubStorage(config.root, recover=True)
@@ -171,7 +180,7 @@ def serve(config: ServerConfig, out: IO[str] | None = None) -> None:
         state, token_file = build_state(config)
         from publisher.hub.server.faults import wrap_with_faults
 
-        app = wrap_with_faults(build_app(state))
+        app = wrap_with_faults(build_app(state), lambda header: _can_write(state, header))
 
         def announce(port: int) -> None:
             url_host = DEFAULT_HOST if config.host in ("0.0.0.0", "::") else config.host
