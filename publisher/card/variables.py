@@ -74,6 +74,7 @@ def template_variables(
     names = [ref.name] + [f"{USER_SECTIONS}/{f}" for f in section_files(sections_dir).values()]
     seen_templates: set[str] = set()
     used: dict[str, set[str]] = {}
+    assigned: set[str] = set()
     while names:
         name = names.pop()
         if name in seen_templates:
@@ -81,6 +82,9 @@ def template_variables(
         seen_templates.add(name)
         source = env.loader.get_source(env, name)[0]
         ast = env.parse(source)
+        # Jinja counts a name set inside {% if %} as undeclared; anything the template assigns
+        # itself is not an input, so it is left out.
+        assigned |= {n.name for n in ast.find_all(nodes.Name) if n.ctx in ("store", "param")}
         for var in meta.find_undeclared_variables(ast):
             used.setdefault(var, set())
         for path in _attribute_paths(ast):
@@ -91,7 +95,7 @@ def template_variables(
     return [
         TemplateVariable(name, CATALOGUE.get(name), tuple(sorted(used[name])))
         for name in sorted(used)
-        if name not in BUILTINS
+        if name not in BUILTINS and (name in CATALOGUE or name not in assigned)
     ]
 
 

@@ -40,3 +40,9 @@ def test_templates_a_template_extends_and_section_files_are_read_too(tmp_path):
     (sections / "notes.md.j2").write_text("{{ default_section }} {{ extra_b }}")
     names = {v.name for v in template_variables(template, sections)}
     assert {"extra_a", "extra_b", "default_section", "nncf_config_json"} <= names
+
+
+def test_names_the_template_sets_itself_are_not_inputs(tmp_path):
+    template = tmp_path / "card.md.j2"
+    template.write_text("{% if model_name %}{% set title = model_name|upper %}{{ title }}{% endif %}\n")
+    assert [v.name for v in template_variables(template)] == ["model_name"]
