@@ -21,7 +21,7 @@ def cli() -> None:
 def _register() -> None:
     # Each command module registers its commands on ``cli``; imports stay light (heavy libraries
     # are imported inside the commands) so that ``publisher --help`` is fast.
-    from publisher.cli import card_commands, hub_commands, stage_commands  # noqa: F401
+    from publisher.cli import bench_commands, card_commands, hub_commands, stage_commands  # noqa: F401
 
 
 def _quiet_libraries() -> None:
