@@ -124,7 +124,8 @@ def _export_intact(output: Path, export: ExportResult) -> bool:
 def _card_inputs(settings: PublishSettings, training: TrainingMetadata) -> CardInputs:
     language = list(settings.card.language) or list(training.language or []) or ["en"]
     return CardInputs(
-        model_name=settings.card.model_name or (settings.repo_id or settings.name),
+        model_name=settings.card.model_name or settings.name,
+        repo_id=settings.repo_id,
         license=settings.card.license or training.license,
         language=language,
         tags=list(settings.card.tags),
