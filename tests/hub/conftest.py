@@ -6,7 +6,6 @@ the resolved constants are patched too, for the whole session.
 
 from __future__ import annotations
 
-import os
 from typing import Iterator
 
 import pytest

@@ -139,3 +139,13 @@ for name, tensor in model.state_dict().items():
     assert torch.equal(tensor, loaded.state_dict()[name]), name
 print("ROUND TRIP OK")
 """
+
+
+def test_server_and_local_modules_stay_light():
+    code = ("import sys, publisher.hub.local, publisher.hub.server.runner, publisher.hub.server.app\n"
+            "heavy = {'torch', 'transformers', 'openvino', 'optimum', 'nncf'}\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,
+                            text=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

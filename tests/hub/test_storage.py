@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
@@ -76,7 +76,7 @@ def test_every_commit_stays_addressable_and_content_is_stored_once(tmp_path):
         repo.resolve("0" * 40)
 
     data = b"\x00weights" * 1000
-    oid = __import__("hashlib").sha256(data).hexdigest()
+    oid = hashlib.sha256(data).hexdigest()
     upload = storage.lfs.begin(oid, len(data))
     upload.write(data)
     upload.commit()

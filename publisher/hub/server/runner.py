@@ -29,7 +29,6 @@ from publisher.hub.server.layout import (
     DEFAULT_ROOT,
     SERVER_LOCK,
     SERVER_STATE,
-    TOKEN_FILE,
 )
 from publisher.hub.server.storage import HubStorage
 from publisher.hub.server.wire import HubState
@@ -220,4 +219,4 @@ def serve(config: ServerConfig, out: IO[str] | None = None) -> None:
         os.close(lock_fd)
 
 
-__all__ = ["ServerConfig", "serve", "is_loopback_host", "TOKEN_FILE"]
+__all__ = ["ServerConfig", "serve", "is_loopback_host"]

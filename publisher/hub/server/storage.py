@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Iterator, Union
 
 from dulwich.errors import NotGitRepository
-from dulwich.objects import Blob, Commit, Tag, Tree, check_hexsha
+from dulwich.objects import Blob, Commit, Tag, Tree
 from dulwich.object_store import iter_tree_contents
 from dulwich.refs import check_ref_format
 from dulwich.repo import Repo
