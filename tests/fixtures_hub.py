@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -110,12 +109,6 @@ def _answers(endpoint: str) -> bool:
             return response.status == 200
     except OSError:
         return False
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_hub_server(base: Path, *, extra_env: dict[str, str] | None = None,
