@@ -94,7 +94,10 @@ def resolve_target(
 
         prepare_client_for(endpoint)
         if is_local_endpoint(endpoint):
-            token = token or _local_hub_token(endpoint, local_root or DEFAULT_LOCAL_ROOT) or get_token()
+            # Never the stored login token: it is usually a huggingface.co token, which a local
+            # server would refuse and should never be handed anyway.
+            token = (token or _local_hub_token(endpoint, local_root or DEFAULT_LOCAL_ROOT)
+                     or os.environ.get("HF_TOKEN"))
             return HubTarget(endpoint=endpoint, kind="local", token=token)
         kind = "huggingface" if endpoint == HUGGINGFACE_CO else "custom"
         return HubTarget(endpoint=endpoint, kind=kind, token=token or get_token())
@@ -237,6 +240,31 @@ class HubClient:
     def whoami(self) -> str:
         with self._errors(None, "check the token"):
             return self.api.whoami()["name"]
+
+    def check_write_access(self) -> None:
+        """Fail fast when there is no token, the token is refused, or it is read-only.
+
+        One ``whoami`` call, made before the slow stages of a publish so that the user learns about
+        a credential problem in a second. Fine-grained tokens (whose scopes whoami does not spell
+        out per repo) pass here and are judged by the commit itself.
+        """
+        if not self.target.token:
+            raise AuthenticationError(
+                f"No Hugging Face token was found for {self.endpoint}, and publishing needs one with "
+                "write access",
+                "Set HF_TOKEN, run `hf auth login`, or pass --token-file with a token that has "
+                "write access (or use --dry-run or --no-push to publish nothing)",
+            )
+        with self._errors(None, "check the token"):
+            info = self.api.whoami()
+        access = ((info.get("auth") or {}).get("accessToken") or {}) if isinstance(info, dict) else {}
+        if access.get("role") == "read":
+            raise AuthenticationError(
+                f"The token for {self.endpoint} (user {info.get('name')!r}) is read-only, so "
+                "publisher cannot push with it. Nothing was exported or pushed",
+                "Create a token with write access (huggingface.co/settings/tokens) and pass it with "
+                "HF_TOKEN or --token-file",
+            )
 
     def ensure_repo(self, repo_id: str, *, private: bool | None = None) -> None:
         with self._errors(repo_id, "create the repository"):
