@@ -255,8 +255,15 @@ class HubClient:
                 "Set HF_TOKEN, run `hf auth login`, or pass --token-file with a token that has "
                 "write access (or use --dry-run or --no-push to publish nothing)",
             )
+        from huggingface_hub import errors as hf
+
         with self._errors(None, "check the token"):
-            info = self.api.whoami()
+            try:
+                info = self.api.whoami(cache=True)
+            except hf.HfHubHTTPError as exc:
+                if exc.response is not None and exc.response.status_code == 429:
+                    return  # whoami is strictly rate-limited; the commit will judge the token
+                raise
         access = ((info.get("auth") or {}).get("accessToken") or {}) if isinstance(info, dict) else {}
         if access.get("role") == "read":
             raise AuthenticationError(
