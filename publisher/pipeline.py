@@ -201,8 +201,13 @@ def publish(settings: PublishSettings, progress: Progress | None = None) -> Publ
         validate_repo_id(settings.repo_id)
     ckpt = Path(settings.checkpoint)
     check_architecture(read_config(ckpt), ckpt)
+    _check_output_is_not_the_checkpoint(out, ckpt)
+    _check_card_options(settings)
     _prepare_output(out)
     target: HubTarget | None = resolve_target(settings.hub.endpoint, settings.hub.token) if push else None
+    if target is not None and not settings.hub.dry_run:
+        # A missing, refused or read-only token is found now, not after a long export.
+        HubClient(target).check_write_access()
 
     t0 = time.perf_counter()
     digests = digest_folder(ckpt)
@@ -273,17 +278,18 @@ def publish(settings: PublishSettings, progress: Progress | None = None) -> Publ
 
     card = render_card(release, template=settings.card.template, sections_dir=settings.card.sections_dir)
     timings["card"] = time.perf_counter() - t0
+    _check_card_vocabulary(card)
     failed = [g for g in gate_results if not g.passed]
     if failed:
         release = release.replace(status="not_released")
         card = _mark_not_released(card, failed)
-    (out / CARD).write_text(card, encoding="utf-8")
+    _write_text(out / CARD, card)
     release_report_path = out / CACHE_DIR / RELEASE_REPORT
-    release_report_path.write_text(release.to_json(), encoding="utf-8")
+    _write_text(release_report_path, release.to_json())
 
     def finish(report: Report, **kw: Any) -> PublishOutcome:
         report = report.replace(timings={k: round(v, 3) for k, v in timings.items()}, cache=cache_hits)
-        (out / RELEASE_REPORT).write_text(report.to_json(), encoding="utf-8")
+        _write_text(out / RELEASE_REPORT, report.to_json())
         return PublishOutcome(report=report, notice=target.notice if target else None, **kw)
 
     if failed:
@@ -301,6 +307,7 @@ def publish(settings: PublishSettings, progress: Progress | None = None) -> Publ
     files = {f.path: out / f.path for f in export.files}
     files[CARD] = out / CARD
     files[RELEASE_REPORT] = release_report_path
+    files = _release_set(out, files)
     t0 = time.perf_counter()
     client = HubClient(target)
     if target.notice:
@@ -308,6 +315,122 @@ def publish(settings: PublishSettings, progress: Progress | None = None) -> Publ
     outcome = _push(settings, client, release, files, progress)
     timings["push"] = time.perf_counter() - t0
     return finish(outcome[0], changes=outcome[1], card_diff=outcome[2])
+
+
+def _check_output_is_not_the_checkpoint(out: Path, ckpt: Path) -> None:
+    """The export writes config.json and tokenizer files: never over the user's checkpoint."""
+    out_r, ckpt_r = out.resolve(), ckpt.resolve()
+    if out_r == ckpt_r or ckpt_r in out_r.parents:
+        raise BadInputError(
+            f"The output folder {out} is the checkpoint folder {ckpt} or lies inside it; the export "
+            "would overwrite the checkpoint's config.json and tokenizer files",
+            "Pass --output with a folder outside the checkpoint folder",
+        )
+
+
+def _check_card_options(settings: PublishSettings) -> None:
+    """Refuse a bad license or card template before any slow stage runs."""
+    from publisher.card import rules
+
+    license_id = settings.card.license
+    if license_id and license_id not in rules.licenses():
+        raise BadInputError(
+            f"The license {license_id!r} is not a Hub license id, so the Hub would not recognise it "
+            "on the card",
+            "Pass --license with a Hub license id (for example apache-2.0 or mit), or 'other' and "
+            "name the license in the card",
+        )
+    if settings.card.template is None and settings.card.sections_dir is None:
+        return
+    import jinja2
+
+    from publisher.card import template_variables
+
+    where = settings.card.template or settings.card.sections_dir
+    try:
+        variables = template_variables(settings.card.template, settings.card.sections_dir)
+    except jinja2.TemplateSyntaxError as exc:
+        raise BadInputError(
+            f"Card template {exc.filename or exc.name or where}, line {exc.lineno}: {exc.message}",
+            "Fix the Jinja syntax at that line",
+        ) from exc
+    except jinja2.TemplateNotFound as exc:
+        raise BadInputError(
+            f"Card template {where} refers to {exc.name!r}, which is not a file in the template's "
+            "folder",
+            "Templates can include or extend only files in their own folder (or the bundled "
+            "templates); copy the file next to the template",
+        ) from exc
+    unknown = [v.name for v in variables if not v.known]
+    if unknown:
+        raise BadInputError(
+            f"Card template {where} uses undefined variable(s): {', '.join(unknown)}",
+            "Fix the names (run `publisher card variables` to list what templates can use), or "
+            "set them in the template with {% set %}",
+        )
+
+
+def _check_card_vocabulary(card: str) -> None:
+    """The card's license and pipeline tag must be ids the Hub knows, or nothing is pushed."""
+    from publisher.card.lint import lint_card
+
+    wrong = [f for f in lint_card(card, None)
+             if f.rule in ("license-unknown", "pipeline-tag-unknown")]
+    if wrong:
+        raise BadInputError(
+            "The card's metadata has values the Hub does not know: "
+            + "; ".join(f.message for f in wrong) + ". Nothing was pushed",
+            "Use a Hub license id (--license, or license in training_metadata.json) and a Hub "
+            "pipeline tag",
+        )
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write through a temporary file and rename: never through a symlink planted at ``path``."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+# Never part of a release, whatever a cache record says: secrets and files useless to users.
+_NEVER_PUSHED = ("training_args.bin", "optimizer.pt", "scheduler.pt")
+
+
+def _release_set(out: Path, paths: dict[str, Path]) -> dict[str, Path]:
+    """Check the files about to be pushed: regular files inside ``out``, no symlink, no secret."""
+    root = out.resolve()
+    for rel, local in paths.items():
+        parts = rel.split("/")
+        name = parts[-1]
+        problem = None
+        if rel.startswith("/") or "\\" in rel or any(p in ("", ".", "..") for p in parts):
+            problem = "is not a plain relative path inside the output folder"
+        elif any(p.startswith(".") for p in parts):
+            problem = "is a hidden file"
+        elif (name in _NEVER_PUSHED or name.endswith(".pem") or
+              (name.startswith("rng_state") and name.endswith(".pth"))):
+            problem = "may hold secrets (training state or a key)"
+        else:
+            node = local
+            while node != out and node != node.parent:
+                if node.is_symlink():
+                    problem = f"goes through the symbolic link {node}"
+                    break
+                node = node.parent
+            if problem is None:
+                resolved = local.resolve()
+                if root != resolved and root not in resolved.parents:
+                    problem = "lies outside the output folder"
+                elif not resolved.is_file():
+                    problem = "is not a regular file"
+        if problem:
+            raise BadInputError(
+                f"Refusing to push {rel!r} from {out}: it {problem}. Nothing was pushed",
+                f"publisher pushes only the regular files its export wrote into the output folder; "
+                f"remove {local} (or delete {out / CACHE_DIR} to start afresh) and re-run",
+            )
+    return paths
 
 
 def _prepare_output(out: Path) -> None:
@@ -331,7 +454,7 @@ def _measure(settings, out, export, export_key, measure_key, cache, progress, ti
     from publisher.stages.inference import compile_ir, run_openvino, run_torch
     from publisher.stages.load import load_checkpoint
     from publisher.stages.sparsity import measure_sparsity
-    from publisher.stages.verify import VerifyThresholds, verify
+    from publisher.stages.verify import VerifyThresholds, check_finite, verify
 
     with progress.stage(f"Loading {settings.checkpoint}"):
         t0 = time.perf_counter()
@@ -345,6 +468,11 @@ def _measure(settings, out, export, export_key, measure_key, cache, progress, ti
                                     batch_size=settings.batch_size)
     tokenize_seconds = time.perf_counter() - t0
     timings["data"] = tokenize_seconds
+    # So is a model whose logits are NaN: the torch pass runs before the export.
+    with progress.bar("torch    ", data.info.num_samples) as advance:
+        torch_logits = run_torch(loaded.model, tokenized, advance)
+    timings["eval_torch"] = torch_logits.seconds
+    check_finite("torch model", torch_logits.values)
 
     if export is None:
         with progress.stage(f"Exporting to OpenVINO IR ({settings.weight_format} weights)"):
@@ -357,9 +485,6 @@ def _measure(settings, out, export, export_key, measure_key, cache, progress, ti
     t0 = time.perf_counter()
     compiled = compile_ir(out / IR_XML)
     timings["compile"] = time.perf_counter() - t0
-    with progress.bar("torch    ", data.info.num_samples) as advance:
-        torch_logits = run_torch(loaded.model, tokenized, advance)
-    timings["eval_torch"] = torch_logits.seconds
     with progress.bar("OpenVINO ", data.info.num_samples) as advance:
         ir_logits = run_openvino(compiled, tokenized, advance)
     timings["eval_openvino"] = ir_logits.seconds
@@ -376,7 +501,9 @@ def _measure(settings, out, export, export_key, measure_key, cache, progress, ti
     measured = {
         "created": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
         "checkpoint": dataclasses.asdict(loaded.info),
-        "training_args": loaded.training_args,
+        # Token-like keys (hub_token, ...) are never needed and never kept, not even in the cache.
+        "training_args": {k: v for k, v in loaded.training_args.items() if "token" not in str(k).lower()}
+        if loaded.training_args else loaded.training_args,
         "verification": dataclasses.asdict(verification),
         "sparsity": dataclasses.asdict(sparsity),
         "accuracy": dataclasses.asdict(accuracy),

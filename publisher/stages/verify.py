@@ -15,6 +15,19 @@ class VerifyThresholds:
     min_argmax_agreement: float = 0.98
 
 
+def check_finite(name: str, values) -> None:
+    """Refuse NaN or infinite logits: any accuracy computed from them would be meaningless."""
+    import numpy as np
+
+    if not np.isfinite(values).all():
+        bad = int((~np.isfinite(values)).any(axis=1).sum())
+        raise BadInputError(
+            f"The {name} produced NaN or infinite logits on {bad} of {len(values)} samples; "
+            "its accuracy would be meaningless",
+            "Check the checkpoint's weights (a diverged training run, or a broken conversion)",
+        )
+
+
 def verify(torch_logits: Logits, ir_logits: Logits, thresholds: VerifyThresholds) -> VerificationResult:
     import numpy as np
 
@@ -24,14 +37,8 @@ def verify(torch_logits: Logits, ir_logits: Logits, thresholds: VerifyThresholds
             f"The IR returns logits of shape {b.shape}, the torch model {a.shape}",
             "Export the IR again from this checkpoint",
         )
-    for name, values in (("torch model", a), ("OpenVINO IR", b)):
-        if not np.isfinite(values).all():
-            bad = int((~np.isfinite(values)).any(axis=1).sum())
-            raise BadInputError(
-                f"The {name} produced NaN or infinite logits on {bad} of {len(values)} samples; "
-                "its accuracy would be meaningless",
-                "Check the checkpoint's weights (a diverged training run, or a broken conversion)",
-            )
+    check_finite("torch model", a)
+    check_finite("OpenVINO IR", b)
     diff = float(np.abs(a - b).max()) if a.size else 0.0
     agreement = float((a.argmax(axis=1) == b.argmax(axis=1)).mean()) if len(a) else 1.0
     passed = diff <= thresholds.max_abs_logit_diff and agreement >= thresholds.min_argmax_agreement
