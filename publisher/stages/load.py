@@ -20,7 +20,8 @@ from publisher.results import CheckpointInfo, FileDigest, TrainingMetadata
 
 SUPPORTED_SUFFIX = "ForSequenceClassification"
 # Files that may hold secrets or are useless to model users; never listed as checkpoint content.
-_SKIPPED = re.compile(r"(^|/)(\.|training_args\.bin$|optimizer\.pt$|scheduler\.pt$|rng_state.*\.pth$)")
+_SKIPPED = re.compile(
+    r"(^|/)(\.|training_args\.bin$|optimizer\.pt$|scheduler\.pt$|rng_state[^/]*\.pth$|[^/]*\.pem$)")
 # NNCF 2.x (legacy) pruning masks stored beside the weights, e.g.
 # "bert.encoder.layer.0.attention.self.query.pre_ops.0.op._binary_mask".
 _LEGACY_MASK = re.compile(r"^(?P<module>.+)\.pre_ops\.\d+\.op\._binary_mask$")
@@ -249,7 +250,7 @@ def load_checkpoint(folder: str | Path, *, trust_pickle: bool = False) -> Loaded
 
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder))
-    except (OSError, ValueError, TypeError) as exc:
+    except Exception as exc:  # tokenizers raises a bare Exception for a malformed tokenizer.json
         raise BadInputError(
             f"No usable tokenizer in {folder} ({exc})",
             "Save the tokenizer into the checkpoint folder with tokenizer.save_pretrained(folder)",
