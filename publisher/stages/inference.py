@@ -60,6 +60,7 @@ def compile_ir(xml_path: Path, device: str = "CPU") -> Any:
             f"The IR {xml_path.name} has no weights file {bin_path.name} beside it",
             "Export again, or copy the .bin that belongs to this .xml",
         )
+    _check_weights_file(xml_path, bin_path)
     core = ov.Core()
     try:
         model = core.read_model(str(xml_path))
@@ -72,10 +73,45 @@ def compile_ir(xml_path: Path, device: str = "CPU") -> Any:
         ) from exc
 
 
+def _check_weights_file(xml_path: Path, bin_path: Path) -> None:
+    """The .bin must be the one written with this .xml: its size is where the last constant ends.
+
+    OpenVINO reads constants at the offsets the .xml names without checking where the .bin came
+    from, so a .bin of another model that happens to be large enough loads as garbage weights.
+    """
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.parse(xml_path).getroot()
+    except (ET.ParseError, OSError) as exc:
+        raise BadInputError(f"The IR {xml_path} is not a readable OpenVINO .xml ({exc})",
+                            "Export the IR again") from exc
+    needed = 0
+    for data in root.iter("data"):
+        offset, size = data.get("offset"), data.get("size")
+        if offset is not None and size is not None and offset.isdigit() and size.isdigit():
+            needed = max(needed, int(offset) + int(size))
+    actual = bin_path.stat().st_size
+    if needed and actual != needed:
+        raise BadInputError(
+            f"The weights file {bin_path.name} ({actual} bytes) does not belong to {xml_path.name}, "
+            f"which needs exactly {needed} bytes of weights: the .xml and .bin come from different "
+            "models or exports, or the .bin is truncated",
+            "Keep the .xml and .bin of one export together (export again with `publisher export`)",
+        )
+
+
 def run_openvino(compiled: Any, data: TokenizedBatches, progress: Any = None) -> Logits:
     import openvino as ov
 
     input_names = {p.get_any_name() for p in compiled.inputs}
+    provided = set(data.batches[0]) if data.batches else set()
+    if input_names - provided:
+        raise BadInputError(
+            f"The IR expects inputs {sorted(input_names - provided)} that the tokenizer does not "
+            f"produce (it gives {sorted(provided)}): the IR is not this checkpoint's text classifier",
+            "Pass the IR exported from this checkpoint",
+        )
     results: list[Any] = [None] * len(data.batches)
 
     def done(request: Any, index: int) -> None:
