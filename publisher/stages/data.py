@@ -62,6 +62,15 @@ def _sha256(path: Path) -> str:
     return sha256_file(path)
 
 
+def _has_no_rows(path: Path, *, header: bool) -> bool:
+    """True when ``path`` holds no data lines (a csv/tsv header alone counts as none)."""
+    import itertools
+
+    with path.open(encoding="utf-8", errors="replace") as f:
+        lines = sum(1 for line in itertools.islice(f, 1000) if line.strip())
+    return lines <= (1 if header else 0)
+
+
 def load_eval_data(spec: EvalDataSpec) -> EvalData:
     import datasets
 
@@ -85,6 +94,9 @@ def load_eval_data(spec: EvalDataSpec) -> EvalData:
         try:
             ds = datasets.load_dataset(builder, data_files=str(path), split="train", **kwargs)
         except Exception as exc:  # datasets raises many types for a malformed file
+            if _has_no_rows(path, header=builder == "csv"):
+                raise BadInputError(f"The eval file {path} has no rows (only a header, or blank lines)",
+                                    "Pass a file with a header and rows") from exc
             raise BadInputError(f"The eval file {path} cannot be parsed ({exc})",
                                 "Check its format (tsv/csv with a header, or JSON lines)") from exc
         sha = _sha256(path)
