@@ -146,3 +146,26 @@ def test_in_ci_without_a_token_publisher_refuses_to_fall_back(nncf_checkpoint, t
                      str(tmp_path / "o"), env=env)
     assert result.returncode == 4, result.stderr
     assert "HF_TOKEN" in result.stderr
+
+
+def test_revision_publishes_to_a_new_branch_and_leaves_main_alone(released, hub_server, nncf_checkpoint, tmp_path):
+    api = api_for(hub_server)
+    main_before = api.repo_info("tests/tiny-nncf-int8-ov").sha
+    result = publish(hub_server, nncf_checkpoint, "tests/tiny-nncf-int8-ov", tmp_path / "o",
+                     "--license", "apache-2.0", "--model-tag", "candidate", "--revision", "dev")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    # Only the card and the report (which records the card inputs) change; the IR is not re-sent.
+    assert doc["hub"]["revision"] == "dev"
+    assert doc["hub"]["files_changed"] == ["README.md", "report.json"]
+    assert api.repo_info("tests/tiny-nncf-int8-ov").sha == main_before
+    assert api.repo_info("tests/tiny-nncf-int8-ov", revision="dev").sha == doc["hub"]["commit"]
+
+
+def test_private_repo_is_invisible_without_a_token(hub_server, nncf_checkpoint, tmp_path):
+    from huggingface_hub import HfApi
+
+    result = publish(hub_server, nncf_checkpoint, "tests/private-release", tmp_path / "o", "--private")
+    assert result.returncode == 0, result.stderr
+    assert api_for(hub_server).model_info("tests/private-release").private
+    assert not HfApi(endpoint=hub_server.endpoint, token=False).repo_exists("tests/private-release")

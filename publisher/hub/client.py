@@ -285,7 +285,7 @@ class HubClient:
         with self._errors(repo_id, "list branches"):
             refs = self.api.list_repo_refs(repo_id, include_pull_requests=True)
         names = {b.name for b in refs.branches} | {p.ref for p in (refs.pull_requests or [])}
-        return branch in names or branch.startswith("refs/pr/") and branch in names
+        return branch in names
 
     def create_branch(self, repo_id: str, branch: str, *, from_revision: str = "main") -> None:
         with self._errors(repo_id, f"create branch {branch}"):
