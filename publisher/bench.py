@@ -9,22 +9,11 @@ from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from publisher.errors import BadInputError
-
-
-@dataclass(frozen=True)
-class PerformanceResult:
-    cpu: str
-    openvino: str
-    sequence_length: int
-    latency_ms: dict[str, float]  # batch 1, LATENCY hint: median, p90, min
-    throughput: dict[str, float]  # THROUGHPUT hint, async queue: samples_per_second, batch, streams
-    sparse_decompression: dict[str, Any]  # {"supported": bool, "reason" | "rate", "samples_per_second"}
-    seconds: float
+from publisher.results import PerformanceResult
 
 
 def cpu_has_amx() -> bool:

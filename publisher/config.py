@@ -70,6 +70,7 @@ KEYS: dict[str, tuple[type, str]] = {
     "push": (bool, "push to the Hub (default true)"),
     "dry_run": (bool, "show what would change, push nothing"),
     "cache": (bool, "re-use cached stage results (default true)"),
+    "bench": (bool, "measure IR latency/throughput for the card's Performance section"),
 }
 
 
@@ -177,5 +178,5 @@ def settings_from_mapping(m: dict[str, Any]) -> PublishSettings:
         output=opt_path("output"), weight_format=m.get("weight_format") or "int8",
         trust_pickle=bool(m.get("trust_pickle", False)), eval=eval_spec,
         batch_size=m.get("batch_size") or 32, gates=gates, card=card, hub=hub,
-        use_cache=bool(m.get("cache", True)),
+        use_cache=bool(m.get("cache", True)), bench=bool(m.get("bench", False)),
     )

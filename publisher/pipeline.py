@@ -30,6 +30,7 @@ from publisher.results import (
     ExportResult,
     GateResult,
     HubResult,
+    PerformanceResult,
     Report,
     SparsityResult,
     TrainingMetadata,
@@ -257,6 +258,7 @@ def publish(settings: PublishSettings, progress: Progress | None = None) -> Publ
     )
     sparsity = from_dict(SparsityResult, measured["sparsity"])
     accuracy = from_dict(AccuracyResult, measured["accuracy"])
+    performance = _performance(settings, out, export_key, cache, progress, timings, cache_hits)
     gate_results = evaluate_gates(gates, verification, sparsity, accuracy)
 
     release = Report(
@@ -271,6 +273,7 @@ def publish(settings: PublishSettings, progress: Progress | None = None) -> Publ
         accuracy=accuracy,
         card=_card_inputs(settings, training),
         gates=gate_results,
+        performance=performance,
     )
 
     t0 = time.perf_counter()
@@ -431,6 +434,26 @@ def _release_set(out: Path, paths: dict[str, Path]) -> dict[str, Path]:
                 f"remove {local} (or delete {out / CACHE_DIR} to start afresh) and re-run",
             )
     return paths
+
+
+def _performance(settings, out, export_key, cache, progress, timings, cache_hits):
+    """IR latency/throughput for the card, cached with the export so a re-run changes nothing."""
+    if not settings.bench:
+        return None
+    from publisher.bench import benchmark_ir
+
+    key = _key("bench", export_key)
+    rec = cache.get("bench", key)
+    cache_hits["bench"] = rec is not None
+    if rec is None:
+        import dataclasses
+
+        with progress.stage("Benchmarking the IR on this CPU"):
+            t0 = time.perf_counter()
+            rec = dataclasses.asdict(benchmark_ir(out))
+            timings["bench"] = time.perf_counter() - t0
+        cache.put("bench", key, to_jsonable(rec))
+    return from_dict(PerformanceResult, rec)
 
 
 def _prepare_output(out: Path) -> None:

@@ -120,6 +120,19 @@ class SparsityResult:
 
 
 @dataclass(frozen=True)
+class PerformanceResult:
+    """``publisher bench`` figures for the card's optional Performance section."""
+
+    cpu: str
+    openvino: str
+    sequence_length: int
+    latency_ms: dict[str, float]  # batch 1, LATENCY hint: median, p90, min, runs
+    throughput: dict[str, float]  # THROUGHPUT hint, async queue: samples_per_second, batch, streams
+    sparse_decompression: dict[str, Any]  # {"supported": bool, "reason" | "rate", "samples_per_second"}
+    seconds: float
+
+
+@dataclass(frozen=True)
 class GateResult:
     name: str  # e.g. "min_ir_accuracy"
     measured: float
@@ -173,6 +186,7 @@ class Report:
     card: CardInputs
     gates: list[GateResult] = field(default_factory=list)
     hub: HubResult | None = None
+    performance: PerformanceResult | None = None  # only with publish --bench
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds, this run
     cache: dict[str, bool] = field(default_factory=dict)  # stage -> re-used from cache
 

@@ -60,6 +60,7 @@ class PublishSettings:
     card: CardOptions = field(default_factory=CardOptions)
     hub: HubOptions = field(default_factory=HubOptions)
     use_cache: bool = True
+    bench: bool = False  # measure IR latency/throughput for the card's Performance section
 
     @property
     def name(self) -> str:

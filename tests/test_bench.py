@@ -46,3 +46,17 @@ def test_benchmark_script_quick_mode_writes_its_json(tmp_path):
     tiny = doc["models"]["tiny"]
     assert set(tiny["ratios"]) == {"a/b", "a/c", "d/a"}
     assert tiny["steps"]["d_republish"]["status"] == "unchanged"
+
+
+def test_publish_bench_adds_a_cached_performance_section(nncf_checkpoint, tmp_path):
+    args = ["publish", str(nncf_checkpoint), "--no-push", "--output", str(tmp_path / "o"), "--bench",
+            "--max-accuracy-drop", "1", "--min-argmax-agreement", "0.5", "--max-logit-diff", "10", "--json"]
+    first = run_cli(*args)
+    assert first.returncode == 0, first.stderr
+    doc = json.loads(first.stdout)
+    assert doc["performance"]["throughput"]["samples_per_second"] > 0
+    card = (tmp_path / "o" / "README.md").read_text()
+    assert "## Performance" in card and f"{doc['performance']['latency_ms']['median']:.2f} ms" in card
+    again = json.loads(run_cli(*args).stdout)
+    # Re-used, not re-measured: a re-publish must not change the card.
+    assert again["cache"]["bench"] is True and again["performance"] == doc["performance"]

@@ -143,7 +143,26 @@ def build_context(report: Report) -> dict[str, Any]:
             "argmax_agreement": float(report.verification.argmax_agreement),
             "passed": bool(report.verification.passed),
         },
+        "performance": _performance(report),
         "links": dict(LINKS),
+    }
+
+
+def _performance(report: Report) -> dict[str, Any] | None:
+    perf = report.performance
+    if perf is None:
+        return None
+    sparse = perf.sparse_decompression
+    return {
+        "cpu": perf.cpu,
+        "openvino": perf.openvino.split("-")[0],
+        "sequence_length": perf.sequence_length,
+        "latency_ms": float(perf.latency_ms["median"]),
+        "throughput": float(perf.throughput["samples_per_second"]),
+        "throughput_batch": int(perf.throughput["batch"]),
+        "sparse_supported": bool(sparse.get("supported")),
+        "sparse_throughput": float(sparse["samples_per_second"]) if sparse.get("supported") else None,
+        "sparse_rate": sparse.get("rate"),
     }
 
 

@@ -46,6 +46,7 @@ CATALOGUE: dict[str, str] = {
     "training_command": "The training command line, or None.",
     "training_details_url": "Link to the full training setup, or None.",
     "verification": "IR check: compiled, device, samples, max_abs_logit_diff, argmax_agreement, passed.",
+    "performance": "publish --bench figures or None: cpu, openvino, sequence_length, latency_ms (batch 1, median), throughput and throughput_batch, sparse_supported, sparse_throughput, sparse_rate.",
     "links": "Documentation links: openvino_ir_docs, optimization_guide, nncf, optimum_intel, notebooks, sparsity_notebook.",
     "default_section": "In a section file only: the text the template would have rendered for that section.",
 }

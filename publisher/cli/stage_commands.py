@@ -99,6 +99,8 @@ def _explicit(ctx: click.Context, params: dict[str, Any]) -> dict[str, Any]:
 @_apply(CARD_OPTIONS)
 @_apply(HUB_OPTIONS)
 @click.option("--cache/--no-cache", default=None, help="Re-use cached stage results [default: cache].")
+@click.option("--bench", is_flag=True, default=None, help="Measure IR latency and throughput on this "
+              "CPU for the card's Performance section (cached with the measurements).")
 @click.option("--fail-fast", is_flag=True, help="Batch: stop at the first model that fails.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 @click.pass_context
