@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     if not debug:
         _quiet_libraries()
     try:
-        cli.main(args=argv, prog_name="publisher", standalone_mode=False)
+        rv = cli.main(args=argv, prog_name="publisher", standalone_mode=False)
     except PublisherError as exc:
         if debug:
             raise
@@ -71,4 +71,4 @@ def main(argv: list[str] | None = None) -> None:
             err=True,
         )
         sys.exit(EXIT_INTERNAL)
-    sys.exit(0)
+    sys.exit(rv if isinstance(rv, int) else 0)
