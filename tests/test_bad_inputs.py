@@ -299,7 +299,7 @@ def test_ir_xml_without_its_bin(cli, built, tiny_checkpoint, tmp_path):
     shutil.copy2(built / "openvino_model.xml", ir)
     cli.refused(["verify", str(tiny_checkpoint), str(ir), *FAST], EXIT_BAD_INPUT,
                 "has no weights file openvino_model.bin", "copy the .bin that belongs to this .xml",
-                keep=(ir,))
+                keep=(ir, tiny_checkpoint))
 
 
 def test_ir_xml_with_the_bin_of_another_model(cli, built, tiny_checkpoint, tmp_path):
@@ -312,13 +312,14 @@ def test_ir_xml_with_the_bin_of_another_model(cli, built, tiny_checkpoint, tmp_p
     shutil.copy2(other / "openvino_model.bin", ir)
     cli.refused(["sparsity", str(tiny_checkpoint), str(ir), *FAST], EXIT_BAD_INPUT,
                 "does not belong to openvino_model.xml", "come from different models",
-                "Keep the .xml and .bin of one export together", keep=(ir,))
+                "Keep the .xml and .bin of one export together", keep=(ir, tiny_checkpoint))
 
 
 def test_ir_of_a_model_that_is_not_this_classifier(cli, tiny_checkpoint, tmp_path):
     ir = save_other_ir(tmp_path / "ir", weights=16)
     cli.refused(["accuracy", str(tiny_checkpoint), str(ir), *FAST], EXIT_BAD_INPUT,
-                "The IR expects inputs ['x']", "Pass the IR exported from this checkpoint", keep=(ir,))
+                "The IR expects inputs ['x']", "Pass the IR exported from this checkpoint",
+                keep=(ir, tiny_checkpoint))
 
 
 # --- the card ------------------------------------------------------------------------------------
