@@ -295,7 +295,7 @@ def _template(tmp_path: Path, text: str) -> Path:
     ("mro", "{{ ''.__class__.__mro__[1].__subclasses__() }}\n"),
     ("globals", "{{ cycler.__init__.__globals__.os.system('touch {marker}') }}\n"),
     ("format", "{{ '{0.__class__}'.format(model_name) }}\n"),
-])
+], ids=["mro", "globals", "format"])
 def test_a_template_cannot_run_code(salted, cached_out, hub_server, tmp_path, monkeypatch, capsys, name, text):
     marker = tmp_path / "RAN"
     template = _template(tmp_path, text.replace("{marker}", str(marker)))
