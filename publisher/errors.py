@@ -76,10 +76,3 @@ class HubError(PublisherError):
 
     exit_code = EXIT_HUB
     kind = "hub"
-
-
-class InterruptedRunError(PublisherError):
-    """The run was interrupted; what was finished is cached in the output folder."""
-
-    exit_code = EXIT_INTERRUPTED
-    kind = "interrupted"

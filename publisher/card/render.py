@@ -105,14 +105,32 @@ def section_files(sections_dir: Path | None) -> dict[str, str]:
     return found
 
 
+class ConfinedLoader(jinja2.FileSystemLoader):
+    """A FileSystemLoader that refuses files resolving outside its folder (symlinks included).
+
+    jinja2's loader rejects ``..`` in names but follows a symlink planted in the folder, which
+    would let a template read any file the user can.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(str(folder))
+        self.root = Path(folder).resolve()
+
+    def get_source(self, environment, template):
+        source, filename, uptodate = super().get_source(environment, template)
+        if not Path(filename).resolve().is_relative_to(self.root):
+            raise jinja2.TemplateNotFound(template)
+        return source, filename, uptodate
+
+
 def make_environment(ref: TemplateRef, sections_dir: Path | None) -> jinja2.Environment:
     """Strict Jinja environment; sandboxed whenever a user's file takes part."""
-    roots = [jinja2.FileSystemLoader(str(ref.folder))]
+    roots: list[jinja2.BaseLoader] = [ConfinedLoader(ref.folder)]
     if ref.folder != bundled_templates_dir():
-        roots.append(jinja2.FileSystemLoader(str(bundled_templates_dir())))  # to extend the default
+        roots.append(ConfinedLoader(bundled_templates_dir()))  # to extend the default
     loaders: list[jinja2.BaseLoader] = []
     if sections_dir is not None:
-        loaders.append(jinja2.PrefixLoader({USER_SECTIONS: jinja2.FileSystemLoader(str(sections_dir))}))
+        loaders.append(jinja2.PrefixLoader({USER_SECTIONS: ConfinedLoader(sections_dir)}))
     loaders.extend(roots)
     sandboxed = ref.user or sections_dir is not None
     cls = jinja2.sandbox.SandboxedEnvironment if sandboxed else jinja2.Environment

@@ -52,16 +52,14 @@ def main(argv: list[str] | None = None) -> None:
             raise
         click.echo(f"Error: {exc.paragraph()}", err=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("Interrupted.", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        # click turns Ctrl-C into Abort; stages write their cache only when complete.
+        click.echo("Interrupted: finished stages are cached in the output folder; re-run the same "
+                   "command to resume.", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_BAD_INPUT if exc.exit_code == 2 else exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("Interrupted: finished stages are cached in the output folder; re-run the same "
-                   "command to resume.", err=True)
-        sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:  # the last line of defence: a bug, not a user error
         if debug:
             raise
