@@ -39,6 +39,7 @@ from publisher.results import (
     to_jsonable,
 )
 from publisher.settings import Gates, PublishSettings
+from publisher.stages.verify import rejudge, thresholds_from
 
 CACHE_DIR = ".publisher"
 RELEASE_REPORT = "report.json"
@@ -244,22 +245,13 @@ def publish(settings: PublishSettings, progress: Progress | None = None) -> Publ
     import dataclasses
 
     info = dataclasses.replace(info, training=training)
-    verification = from_dict(VerificationResult, measured["verification"])
-    gates = settings.gates
-    verification = dataclasses.replace(
-        verification,
-        max_abs_logit_diff_threshold=gates.max_logit_diff if gates.max_logit_diff is not None else float("inf"),
-        argmax_agreement_threshold=gates.min_argmax_agreement or 0.0,
-    )
-    verification = dataclasses.replace(
-        verification,
-        passed=verification.max_abs_logit_diff <= verification.max_abs_logit_diff_threshold
-        and verification.argmax_agreement >= verification.argmax_agreement_threshold,
-    )
+    # Thresholds are settings, not measurements: a cached verification is judged afresh.
+    verification = rejudge(from_dict(VerificationResult, measured["verification"]),
+                           thresholds_from(settings.gates))
     sparsity = from_dict(SparsityResult, measured["sparsity"])
     accuracy = from_dict(AccuracyResult, measured["accuracy"])
     performance = _performance(settings, out, export_key, cache, progress, timings, cache_hits)
-    gate_results = evaluate_gates(gates, verification, sparsity, accuracy)
+    gate_results = evaluate_gates(settings.gates, verification, sparsity, accuracy)
 
     release = Report(
         schema_version=SCHEMA_VERSION,
@@ -467,36 +459,78 @@ def _prepare_output(out: Path) -> None:
                             "Pass --output with a folder you can write to") from exc
 
 
-def _measure(settings, out, export, export_key, measure_key, cache, progress, timings):
-    """Load the model once and run every measuring stage on it; cache what they return."""
-    import dataclasses
+@dataclass(frozen=True)
+class _Prepared:
+    """The model loaded once, and the evaluation data tokenized once, shared by every pass."""
 
-    from publisher.stages import accuracy as acc
+    loaded: Any
+    data: Any
+    mapping: dict[int, int]
+    tokenized: Any
+    tokenize_seconds: float
+
+
+def _prepare(checkpoint: Path, settings: PublishSettings, progress: Progress,
+             timings: dict[str, float]) -> _Prepared:
     from publisher.stages import data as data_stage
-    from publisher.stages.export import IR_XML, export_ir
-    from publisher.stages.inference import compile_ir, run_openvino, run_torch
     from publisher.stages.load import load_checkpoint
-    from publisher.stages.sparsity import measure_sparsity
-    from publisher.stages.verify import VerifyThresholds, check_finite, verify
 
-    with progress.stage(f"Loading {settings.checkpoint}"):
+    with progress.stage(f"Loading {checkpoint}"):
         t0 = time.perf_counter()
-        loaded = load_checkpoint(settings.checkpoint, trust_pickle=settings.trust_pickle)
+        loaded = load_checkpoint(checkpoint, trust_pickle=settings.trust_pickle)
         timings["load"] = time.perf_counter() - t0
-    # Bad evaluation data is found before the (slow) export.
     t0 = time.perf_counter()
     data = data_stage.load_eval_data(settings.eval)
     mapping = data_stage.map_labels(loaded.info.id2label, data)
     tokenized = data_stage.tokenize(loaded.tokenizer, data.texts, max_length=settings.eval.max_length,
                                     batch_size=settings.batch_size)
-    tokenize_seconds = time.perf_counter() - t0
-    timings["data"] = tokenize_seconds
-    # So is a model whose logits are NaN: the torch pass runs before the export.
-    with progress.bar("torch    ", data.info.num_samples) as advance:
-        torch_logits = run_torch(loaded.model, tokenized, advance)
-    timings["eval_torch"] = torch_logits.seconds
-    check_finite("torch model", torch_logits.values)
+    timings["data"] = time.perf_counter() - t0
+    return _Prepared(loaded, data, mapping, tokenized, timings["data"])
 
+
+def _torch_pass(p: _Prepared, progress: Progress, timings: dict[str, float]) -> Any:
+    from publisher.stages.inference import run_torch
+    from publisher.stages.verify import check_finite
+
+    with progress.bar("torch    ", p.data.info.num_samples) as advance:
+        logits = run_torch(p.loaded.model, p.tokenized, advance)
+    timings["eval_torch"] = logits.seconds
+    check_finite("torch model", logits.values)
+    return logits
+
+
+def _measure_against_ir(p: _Prepared, torch_logits: Any, ir_xml: Path, settings: PublishSettings,
+                        progress: Progress, timings: dict[str, float]):
+    """One IR pass; verification re-uses both passes' logits, sparsity reads the IR's weights."""
+    from publisher.stages import accuracy as acc
+    from publisher.stages.inference import compile_ir, run_openvino
+    from publisher.stages.sparsity import measure_sparsity
+    from publisher.stages.verify import verify
+
+    t0 = time.perf_counter()
+    compiled = compile_ir(ir_xml)
+    timings["compile"] = time.perf_counter() - t0
+    with progress.bar("OpenVINO ", p.data.info.num_samples) as advance:
+        ir_logits = run_openvino(compiled, p.tokenized, advance)
+    timings["eval_openvino"] = ir_logits.seconds
+    verification = verify(torch_logits, ir_logits, thresholds_from(settings.gates))
+    t0 = time.perf_counter()
+    sparsity = measure_sparsity(p.loaded.model, _read_ir(ir_xml))
+    timings["sparsity"] = time.perf_counter() - t0
+    accuracy = acc.measure_accuracy(p.data, p.mapping, torch_logits, ir_logits, p.tokenize_seconds)
+    return verification, sparsity, accuracy
+
+
+def _measure(settings, out, export, export_key, measure_key, cache, progress, timings):
+    """Load the model once and run every measuring stage on it; cache what they return."""
+    import dataclasses
+
+    from publisher.stages.export import IR_XML, export_ir
+
+    # Bad evaluation data, and a model whose logits are NaN, are found before the (slow) export.
+    prepared = _prepare(settings.checkpoint, settings, progress, timings)
+    torch_logits = _torch_pass(prepared, progress, timings)
+    loaded = prepared.loaded
     if export is None:
         with progress.stage(f"Exporting to OpenVINO IR ({settings.weight_format} weights)"):
             t0 = time.perf_counter()
@@ -504,23 +538,8 @@ def _measure(settings, out, export, export_key, measure_key, cache, progress, ti
                                staging_dir=out / CACHE_DIR / "staging")
             timings["export"] = time.perf_counter() - t0
         cache.put("export", export_key, dataclasses.asdict(export))
-
-    t0 = time.perf_counter()
-    compiled = compile_ir(out / IR_XML)
-    timings["compile"] = time.perf_counter() - t0
-    with progress.bar("OpenVINO ", data.info.num_samples) as advance:
-        ir_logits = run_openvino(compiled, tokenized, advance)
-    timings["eval_openvino"] = ir_logits.seconds
-
-    gates = settings.gates
-    verification = verify(torch_logits, ir_logits, VerifyThresholds(
-        max_abs_logit_diff=gates.max_logit_diff if gates.max_logit_diff is not None else float("inf"),
-        min_argmax_agreement=gates.min_argmax_agreement or 0.0))
-    t0 = time.perf_counter()
-    sparsity = measure_sparsity(loaded.model, _read_ir(out / IR_XML))
-    timings["sparsity"] = time.perf_counter() - t0
-    accuracy = acc.measure_accuracy(data, mapping, torch_logits, ir_logits, tokenize_seconds)
-
+    verification, sparsity, accuracy = _measure_against_ir(prepared, torch_logits, out / IR_XML,
+                                                           settings, progress, timings)
     measured = {
         "created": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
         "checkpoint": dataclasses.asdict(loaded.info),
@@ -609,31 +628,22 @@ def export_checkpoint(checkpoint: Path, output: Path, *, weight_format: str = "i
 def measure_ir(checkpoint: Path, ir_dir: Path, settings: PublishSettings,
                progress: Progress | None = None) -> tuple[VerificationResult, SparsityResult, AccuracyResult]:
     """Verification, sparsity and accuracy of an existing IR against its checkpoint (one pass each)."""
-    from publisher.stages import accuracy as acc
-    from publisher.stages import data as data_stage
     from publisher.stages.export import IR_XML
-    from publisher.stages.inference import compile_ir, run_openvino, run_torch
-    from publisher.stages.load import load_checkpoint
-    from publisher.stages.sparsity import measure_sparsity
-    from publisher.stages.verify import VerifyThresholds, verify
 
     progress = progress or Progress(quiet=True)
-    loaded = load_checkpoint(checkpoint, trust_pickle=settings.trust_pickle)
-    compiled = compile_ir(Path(ir_dir) / IR_XML)
-    t0 = time.perf_counter()
-    data = data_stage.load_eval_data(settings.eval)
-    mapping = data_stage.map_labels(loaded.info.id2label, data)
-    tokenized = data_stage.tokenize(loaded.tokenizer, data.texts, max_length=settings.eval.max_length,
-                                    batch_size=settings.batch_size)
-    tokenize_seconds = time.perf_counter() - t0
-    with progress.bar("torch    ", data.info.num_samples) as advance:
-        torch_logits = run_torch(loaded.model, tokenized, advance)
-    with progress.bar("OpenVINO ", data.info.num_samples) as advance:
-        ir_logits = run_openvino(compiled, tokenized, advance)
-    g = settings.gates
-    verification = verify(torch_logits, ir_logits, VerifyThresholds(
-        max_abs_logit_diff=g.max_logit_diff if g.max_logit_diff is not None else float("inf"),
-        min_argmax_agreement=g.min_argmax_agreement or 0.0))
-    sparsity = measure_sparsity(loaded.model, _read_ir(Path(ir_dir) / IR_XML))
-    accuracy = acc.measure_accuracy(data, mapping, torch_logits, ir_logits, tokenize_seconds)
-    return verification, sparsity, accuracy
+    timings: dict[str, float] = {}
+    prepared = _prepare(Path(checkpoint), settings, progress, timings)
+    torch_logits = _torch_pass(prepared, progress, timings)
+    return _measure_against_ir(prepared, torch_logits, Path(ir_dir) / IR_XML, settings, progress, timings)
+
+
+def measure_ir_sparsity(checkpoint: Path, ir_dir: Path, *, trust_pickle: bool = False) -> SparsityResult:
+    """Sparsity only: needs the weights of both models, no evaluation pass."""
+    from publisher.stages.export import IR_XML
+    from publisher.stages.inference import compile_ir
+    from publisher.stages.load import load_checkpoint
+    from publisher.stages.sparsity import measure_sparsity
+
+    loaded = load_checkpoint(checkpoint, trust_pickle=trust_pickle)
+    compile_ir(Path(ir_dir) / IR_XML)  # refuses an .xml without (or with the wrong) .bin
+    return measure_sparsity(loaded.model, _read_ir(Path(ir_dir) / IR_XML))

@@ -310,7 +310,7 @@ def test_ir_xml_with_the_bin_of_another_model(cli, built, tiny_checkpoint, tmp_p
     ir.mkdir()
     shutil.copy2(built / "openvino_model.xml", ir)
     shutil.copy2(other / "openvino_model.bin", ir)
-    cli.refused(["sparsity", str(tiny_checkpoint), str(ir), *FAST], EXIT_BAD_INPUT,
+    cli.refused(["verify", str(tiny_checkpoint), str(ir), *FAST], EXIT_BAD_INPUT,
                 "does not belong to openvino_model.xml", "come from different models",
                 "Keep the .xml and .bin of one export together", keep=(ir, tiny_checkpoint))
 

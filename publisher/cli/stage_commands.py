@@ -256,5 +256,17 @@ def _measure_command(name: str, help_text: str, pick: int) -> None:
 
 
 _measure_command("verify", "Stage 3: compile the IR in IR_DIR and compare its logits with CHECKPOINT's.", 0)
-_measure_command("sparsity", "Stage 4: sparsity of the transformer-block linear layers, torch and IR.", 1)
+
+
+@cli.command()
+@click.argument("checkpoint", type=click.Path(file_okay=False))
+@click.argument("ir_dir", type=click.Path(file_okay=False))
+@click.option("--trust-pickle", is_flag=True, help="Allow loading pytorch_model.bin (pickle).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+def sparsity(checkpoint: str, ir_dir: str, trust_pickle: bool, as_json: bool) -> None:
+    """Stage 4: sparsity of the transformer-block linear layers, in CHECKPOINT and in the IR."""
+    from publisher.pipeline import measure_ir_sparsity
+
+    result = measure_ir_sparsity(Path(checkpoint), Path(ir_dir), trust_pickle=trust_pickle)
+    _print_result(result, as_json, "Sparsity")
 _measure_command("accuracy", "Stage 5: accuracy of CHECKPOINT and of the IR in IR_DIR.", 2)

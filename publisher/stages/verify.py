@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from publisher.errors import BadInputError
 from publisher.results import VerificationResult
@@ -51,4 +53,23 @@ def verify(torch_logits: Logits, ir_logits: Logits, thresholds: VerifyThresholds
         max_abs_logit_diff_threshold=thresholds.max_abs_logit_diff,
         argmax_agreement_threshold=thresholds.min_argmax_agreement,
         passed=passed,
+    )
+
+
+def thresholds_from(gates: Any) -> VerifyThresholds:
+    """The verification thresholds are the two agreement gates (a switched-off gate never fails)."""
+    return VerifyThresholds(
+        max_abs_logit_diff=gates.max_logit_diff if gates.max_logit_diff is not None else float("inf"),
+        min_argmax_agreement=gates.min_argmax_agreement or 0.0,
+    )
+
+
+def rejudge(result: VerificationResult, thresholds: VerifyThresholds) -> VerificationResult:
+    """A (cached) verification judged against the current thresholds."""
+    return dataclasses.replace(
+        result,
+        max_abs_logit_diff_threshold=thresholds.max_abs_logit_diff,
+        argmax_agreement_threshold=thresholds.min_argmax_agreement,
+        passed=result.max_abs_logit_diff <= thresholds.max_abs_logit_diff
+        and result.argmax_agreement >= thresholds.min_argmax_agreement,
     )
