@@ -335,34 +335,10 @@ def _check_card_options(settings: PublishSettings) -> None:
             "Pass --license with a Hub license id (for example apache-2.0 or mit), or 'other' and "
             "name the license in the card",
         )
-    if settings.card.template is None and settings.card.sections_dir is None:
-        return
-    import jinja2
+    if settings.card.template is not None or settings.card.sections_dir is not None:
+        from publisher.card.render import check_template
 
-    from publisher.card import template_variables
-
-    where = settings.card.template or settings.card.sections_dir
-    try:
-        variables = template_variables(settings.card.template, settings.card.sections_dir)
-    except jinja2.TemplateSyntaxError as exc:
-        raise BadInputError(
-            f"Card template {exc.filename or exc.name or where}, line {exc.lineno}: {exc.message}",
-            "Fix the Jinja syntax at that line",
-        ) from exc
-    except jinja2.TemplateNotFound as exc:
-        raise BadInputError(
-            f"Card template {where} refers to {exc.name!r}, which is not a file in the template's "
-            "folder",
-            "Templates can include or extend only files in their own folder (or the bundled "
-            "templates); copy the file next to the template",
-        ) from exc
-    unknown = [v.name for v in variables if not v.known]
-    if unknown:
-        raise BadInputError(
-            f"Card template {where} uses undefined variable(s): {', '.join(unknown)}",
-            "Fix the names (run `publisher card variables` to list what templates can use), or "
-            "set them in the template with {% set %}",
-        )
+        check_template(settings.card.template, settings.card.sections_dir)
 
 
 def _check_card_vocabulary(card: str) -> None:

@@ -195,29 +195,8 @@ def render_body(
             for name in files
             if name not in manager.seen
         ]
-    except jinja2.TemplateSyntaxError as exc:
-        raise BadInputError(
-            f"Card template {exc.filename or exc.name or ref.name}, line {exc.lineno}: {exc.message}",
-            "Fix the Jinja syntax at that line",
-        ) from exc
-    except jinja2.UndefinedError as exc:
-        where = _template_location(exc) or ref.name
-        raise BadInputError(
-            f"Card template {where} uses an undefined variable: {exc.message}",
-            "Fix the name (run `publisher card variables` to list what templates can use), or test "
-            "optional values with {% if NAME %}",
-        ) from exc
-    except jinja2.TemplateNotFound as exc:
-        raise BadInputError(
-            f"Card template {ref.name} refers to {exc.name!r}, which is not in {ref.folder}",
-            "Templates can include or extend only files in their own folder (or the bundled "
-            "templates); copy the file next to the template",
-        ) from exc
-    except jinja2.sandbox.SecurityError as exc:
-        raise BadInputError(
-            f"Card template {ref.name} tried something the template sandbox forbids: {exc}",
-            "Use only variables, filters and tests in card templates",
-        ) from exc
+    except jinja2.TemplateError as exc:
+        raise template_error(exc, ref) from exc
     return sections.normalize_blank_lines(text + "".join(extras))
 
 
@@ -230,6 +209,52 @@ def render_card(
     """The full README.md for ``report``: canonical YAML front matter, then the rendered body."""
     body = render_body(report, template=template, sections_dir=sections_dir)
     return compose(build_card_metadata(report), body)
+
+
+def template_error(exc: jinja2.TemplateError, ref: "TemplateRef") -> BadInputError:
+    """One-paragraph message (problem and fix) for any Jinja failure of a card template."""
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        return BadInputError(
+            f"Card template {exc.filename or exc.name or ref.name}, line {exc.lineno}: {exc.message}",
+            "Fix the Jinja syntax at that line",
+        )
+    if isinstance(exc, jinja2.UndefinedError):
+        return BadInputError(
+            f"Card template {_template_location(exc) or ref.name} uses an undefined variable: "
+            f"{exc.message}",
+            "Fix the name (run `publisher card variables` to list what templates can use), or test "
+            "optional values with {% if NAME %}",
+        )
+    if isinstance(exc, jinja2.TemplateNotFound):
+        return BadInputError(
+            f"Card template {ref.name} refers to {exc.name!r}, which is not in {ref.folder}",
+            "Templates can include or extend only files in their own folder (or the bundled "
+            "templates); copy the file next to the template",
+        )
+    if isinstance(exc, jinja2.sandbox.SecurityError):
+        return BadInputError(
+            f"Card template {ref.name} tried something the template sandbox forbids: {exc}",
+            "Use only variables, filters and tests in card templates",
+        )
+    return BadInputError(f"Card template {ref.name} cannot be rendered: {exc}", "Fix the template")
+
+
+def check_template(template: str | Path | None, sections_dir: Path | None) -> None:
+    """Refuse a template (or sections folder) that cannot render, before any slow work runs."""
+    from publisher.card.variables import template_variables
+
+    ref = resolve_template(template)
+    try:
+        variables = template_variables(template, sections_dir)
+    except jinja2.TemplateError as exc:
+        raise template_error(exc, ref) from exc
+    unknown = [v.name for v in variables if not v.known]
+    if unknown:
+        raise BadInputError(
+            f"Card template {template or sections_dir} uses undefined variable(s): {', '.join(unknown)}",
+            "Fix the names (run `publisher card variables` to list what templates can use), or "
+            "set them in the template with {% set %}",
+        )
 
 
 def _template_location(exc: BaseException) -> str | None:
