@@ -305,8 +305,6 @@ def publish(settings: PublishSettings, progress: Progress | None = None) -> Publ
     files = _release_set(out, files)
     t0 = time.perf_counter()
     client = HubClient(target)
-    if target.notice:
-        progress.note(target.notice)
     outcome = _push(settings, client, release, files, progress)
     timings["push"] = time.perf_counter() - t0
     return finish(outcome[0], changes=outcome[1], card_diff=outcome[2])
