@@ -48,6 +48,11 @@ def _throughput(core: Any, model: Any, seq_len: int, seconds: float, config: dic
     batch = 8
     feed = _inputs(compiled, batch, seq_len)
     queue = ov.AsyncInferQueue(compiled)
+    # Each request specialises the input shape on its first inference; doing that in all of
+    # them at once can deadlock the CPU plugin on few cores (ultralytics/ultralytics#25921), so
+    # they are warmed one after another before the timed, concurrent loop.
+    for index in range(len(queue)):
+        queue[index].infer(feed)
     done = [0]
     queue.set_callback(lambda request, _: done.__setitem__(0, done[0] + batch))
     start = time.perf_counter()

@@ -7,3 +7,10 @@ os.environ.pop("HF_TOKEN", None)
 os.environ.pop("HF_ENDPOINT", None)
 
 pytest_plugins = ["tests.fixtures_hub", "tests.fixtures_models"]
+
+
+def pytest_report_header(config):
+    # CI logs carry the machine's CPU budget: a hang or a slow run is read against it.
+    from publisher.cpus import describe
+
+    return describe()

@@ -37,6 +37,7 @@ def test_bench_refuses_a_folder_without_an_ir(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)
 def test_benchmark_script_quick_mode_writes_its_json(tmp_path):
     result = subprocess.run([sys.executable, "benchmarks/bench_publish.py", "--quick", "--output",
                              str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=900)
