@@ -253,7 +253,8 @@ def main() -> None:
         models["tiny"] = build_tiny(args.output / "models" / "tiny")
     else:
         models["bert-base-80"] = build_bert_base(args.output / "models" / "bert-base-80")
-        minilm = sorted((ROOT / "artifacts" / "checkpoints").glob("sst2-minilm-*/model.safetensors"))
+        minilm = sorted((ROOT / "artifacts" / "checkpoints").glob("sst2-minilm-*/model.safetensors"),
+                        key=lambda p: p.stat().st_mtime)  # the newest build
         if minilm:
             models["minilm-recipe"] = minilm[-1].parent
 
