@@ -223,6 +223,10 @@ def load_checkpoint(folder: str | Path, *, trust_pickle: bool = False) -> Loaded
 
     import transformers
 
+    from publisher.cpus import limit_torch_threads
+
+    limit_torch_threads()  # before the first torch op: export and both passes run on these threads
+
     try:
         config = transformers.AutoConfig.from_pretrained(str(folder))
         model_cls = getattr(transformers, arch)
