@@ -83,7 +83,9 @@ def test_polynomial_schedule(recipe):
 def test_profiles_and_explicit_flags(recipe):
     default = recipe.parse_args([])
     quick = recipe.parse_args(["--quick"])
-    assert quick.train_size < default.train_size
+    assert default.train_size == 0  # 0 = the whole train split
+    assert 0 < quick.train_size < 67349
+    assert default.prune_mode == "local"
     assert recipe.parse_args(["--quick", "--train-size", "500"]).train_size == 500
     assert default.sparsity == 0.8 and default.distillation_temperature == 2 and default.distillation_weight == 0.95
 

@@ -235,7 +235,12 @@ def load_checkpoint(folder: str | Path, *, trust_pickle: bool = False) -> Loaded
             f"transformers cannot build {arch} from {folder}/config.json: {exc}",
             "Check model_type and architectures in config.json",
         ) from exc
-    model = model_cls(config)
+    from transformers.initialization import no_init_weights
+
+    # Every parameter is overwritten below (a missing one is an error), so the random
+    # initialisation transformers would run is skipped: about 1 s for bert-base, minutes for 7B.
+    with no_init_weights():
+        model = model_cls(config)
     expected = model.state_dict()
     mismatched = [
         f"{k} {tuple(v.shape)} vs config {tuple(expected[k].shape)}"
