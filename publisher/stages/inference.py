@@ -6,8 +6,8 @@ every batch is a new input shape, and several requests specialising new shapes a
 deadlock surface of the CPU plugin on machines with few cores (ultralytics/ultralytics#25921, a CI
 that hung in ``wait_all``, which has no timeout). Measured on 872 SST-2 sentences with MiniLM, the
 synchronous pass is as fast as the queue (1.26 s vs 1.29 s on 2 cores). The torch model runs under
-``inference_mode`` with its threads capped at the available CPUs. Both return logits in the data's
-original order.
+``inference_mode`` (its threads were capped at the available CPUs when it was loaded). Both return
+logits in the data's original order.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from publisher.cpus import available_cpus, limit_torch_threads
+from publisher.cpus import available_cpus
 from publisher.errors import BadInputError
 from publisher.stages.data import TokenizedBatches
 
@@ -45,7 +45,6 @@ def _unsort(sorted_rows: list[Any], order: list[int]):
 def run_torch(model: Any, data: TokenizedBatches, progress: Any = None) -> Logits:
     import torch
 
-    limit_torch_threads()
     start = time.perf_counter()
     rows = []
     with torch.inference_mode():
