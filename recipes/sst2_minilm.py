@@ -145,6 +145,11 @@ class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return action.help if action.default is None else super()._get_help_string(action)
 
 
+def _profile_defaults(key: str) -> str:
+    """'(default X, quick Y)' read from PROFILES, so the help cannot drift from the profiles."""
+    return f"(default {PROFILES['default'][key]}, quick {PROFILES['quick'][key]})"
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=_DefaultsFormatter
@@ -152,15 +157,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g = p.add_argument_group("profile (unset flags below take the profile's value)")
     g.add_argument("--quick", action="store_true", help="tiny run for tests: valid sparse checkpoint, lower accuracy")
     g.add_argument("--train-size", type=int, default=None,
-                   help=f"examples drawn (seeded) from the 67,349 of the train split, 0 = all "
-                        f"(default {PROFILES['default']['train_size']}, quick {PROFILES['quick']['train_size']})")
-    g.add_argument("--dense-epochs", type=float, default=None, help="epochs of dense fine-tuning (default 0.5, quick 1.0)")
+                   help="examples drawn (seeded) from the 67,349 of the train split, 0 = all " + _profile_defaults("train_size"))
+    g.add_argument("--dense-epochs", type=float, default=None,
+                   help="epochs of dense fine-tuning " + _profile_defaults("dense_epochs"))
     g.add_argument("--prune-epochs", type=float, default=None,
-                   help="epochs of fine-tuning under pruning (ramp + fixed masks) (default 0.55, quick 1.0)")
+                   help="epochs of fine-tuning under pruning (ramp + fixed masks) " + _profile_defaults("prune_epochs"))
     g.add_argument("--qat-epochs", type=float, default=None,
-                   help="epochs of NNCF quantization-aware fine-tuning; 0 = weight-only INT8 at export (default 0)")
+                   help="epochs of NNCF quantization-aware fine-tuning; 0 = weight-only INT8 at export "
+                        + _profile_defaults("qat_epochs"))
     g.add_argument("--eval-steps", type=int, default=None,
-                   help="evaluate every N optimizer steps as well as at each phase end, 0 = phase ends only")
+                   help="evaluate every N optimizer steps as well as at each phase end, 0 = phase ends only "
+                        + _profile_defaults("eval_steps"))
 
     t = p.add_argument_group("training")
     t.add_argument("--batch-size", type=int, default=32)
