@@ -27,17 +27,22 @@ def hub() -> None:
                    "ROOT/auth/token (mode 0600).")
 @click.option("--read-token", "read_tokens", multiple=True, metavar="T",
               help="Read-only token (repeatable): sees private repos, writes get 403.")
-@click.option("--user", default="local", show_default=True, help="User name whoami reports.")
+@click.option("--user", "users", multiple=True, metavar="NAME[=TOKEN]",
+              help="NAME: the user whoami reports for --token tokens and the default namespace "
+                   "(default: local). NAME=TOKEN: another user and their write token "
+                   "(repeatable), e.g. to run tests written for two Hub accounts.")
 @click.option("--allow-remote", is_flag=True,
               help="Allow a non-loopback --host (plain HTTP: only on a trusted network).")
 def serve_command(root: Path, host: str, port: int, tokens: tuple[str, ...],
-                  read_tokens: tuple[str, ...], user: str, allow_remote: bool) -> None:
+                  read_tokens: tuple[str, ...], users: tuple[str, ...], allow_remote: bool) -> None:
     """Serve ROOT as a Hub that huggingface_hub clients reach through HF_ENDPOINT.
 
     Prints the endpoint and the environment a client needs; runs until Ctrl-C. Token values are
     never printed: the generated token's file path is.
     """
-    from publisher.hub.server.runner import ServerConfig, serve
+    from publisher.hub.server.runner import ServerConfig, parse_users, serve
 
+    user, user_tokens = parse_users(users)
     serve(ServerConfig(root=root, host=host, port=port, write_tokens=tokens,
-                       read_tokens=read_tokens, user=user, allow_remote=allow_remote))
+                       read_tokens=read_tokens, user=user, user_tokens=user_tokens,
+                       allow_remote=allow_remote))

@@ -22,16 +22,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
     parser.add_argument("--token", action="append", default=[], help="write token (repeatable)")
     parser.add_argument("--read-token", action="append", default=[], help="read-only token")
-    parser.add_argument("--user", default="local")
+    parser.add_argument("--user", action="append", default=[],
+                        help="NAME (the default user) or NAME=TOKEN (a user and their write "
+                             "token); repeatable")
     parser.add_argument("--allow-remote", action="store_true")
     args = parser.parse_args(argv)
 
-    from publisher.hub.server.runner import ServerConfig, serve
+    from publisher.hub.server.runner import ServerConfig, parse_users, serve
 
-    config = ServerConfig(root=args.root, host=args.host, port=args.port,
-                          write_tokens=tuple(args.token), read_tokens=tuple(args.read_token),
-                          user=args.user, allow_remote=args.allow_remote)
     try:
+        user, user_tokens = parse_users(args.user)
+        config = ServerConfig(root=args.root, host=args.host, port=args.port,
+                              write_tokens=tuple(args.token), read_tokens=tuple(args.read_token),
+                              user=user, user_tokens=user_tokens, allow_remote=args.allow_remote)
         serve(config)
     except PublisherError as exc:
         print(f"Error: {exc.paragraph()}", file=sys.stderr)

@@ -6,12 +6,24 @@ import base64
 import binascii
 import html
 import json
+import re
 from typing import Any
 
 from starlette.responses import Response
 
 from publisher.hub.server.cards import card_data, validate_readme
-from publisher.hub.server.errors import BadRequest, Conflict, RouteNotFound, Unauthorized
+from publisher.hub.server.errors import (
+    BadRequest,
+    Conflict,
+    PayloadTooLarge,
+    RouteNotFound,
+    Unauthorized,
+)
+from publisher.hub.server.limits import (
+    MAX_DESCRIPTION_BYTES,
+    MAX_NDJSON_LINE_BYTES,
+    MAX_SUMMARY_BYTES,
+)
 from publisher.hub.server.lfs_store import is_oid
 from publisher.hub.server.storage import (
     DEFAULT_BRANCH,
@@ -28,6 +40,9 @@ from publisher.hub.server.storage import (
 )
 from publisher.hub.server.upload_rules import GitIgnore, LfsAttributes, upload_mode
 from publisher.hub.server.wire import Call, error_response, json_response
+
+
+_HEX40 = re.compile(r"[0-9a-f]{40}")
 
 
 def repo_key(call: Call) -> RepoKey:
@@ -87,7 +102,8 @@ def create_repo(call: Call) -> Response:
     repo_type = body.get("type") or "model"
     if repo_type == "space":
         raise BadRequest("Spaces are not served by the local hub: create a model or dataset repo")
-    key = RepoKey.parse(repo_type, body.get("organization") or caller.user, str(body.get("name")))
+    key = RepoKey.parse(repo_type, body.get("organization") or caller.user, body.get("name"),
+                        creating=True)
     private = body.get("visibility") == "private" or body.get("private") is True
     url = repo_url(call, key)
     try:
@@ -102,7 +118,7 @@ def delete_repo(call: Call) -> Response:
     caller = call.state.tokens.require_writer(call.caller)
     body = call.json()
     key = RepoKey.parse(body.get("type") or "model", body.get("organization") or caller.user,
-                        str(body.get("name")))
+                        body.get("name"))
     call.state.storage.delete(key)
     return json_response({})
 
@@ -167,7 +183,10 @@ def list_repos(call: Call) -> Response:
     storage = call.state.storage
     search = (call.query("search") or "").lower()
     author = call.query("author")
-    limit = int(call.query("limit") or 1000)
+    try:
+        limit = int(call.query("limit") or 1000)
+    except ValueError as exc:
+        raise BadRequest("limit must be an integer") from exc
     found = []
     for key in storage.list(call.params["type"]):
         repo = storage.get(key)
@@ -279,7 +298,10 @@ def paths_info(call: Call) -> Response:
 def create_branch(call: Call) -> Response:
     repo, _ = call.writable(repo_key(call))
     body = call.json()
-    repo.create_branch(call.params["rev"], body.get("startingPoint") or DEFAULT_BRANCH)
+    start = body.get("startingPoint") or DEFAULT_BRANCH
+    if not isinstance(start, str):
+        raise BadRequest("startingPoint must be a revision name")
+    repo.create_branch(call.params["rev"], start)
     return json_response({})
 
 
@@ -293,9 +315,12 @@ def create_tag(call: Call) -> Response:
     repo, caller = call.writable(repo_key(call))
     body = call.json()
     tag = body.get("tag")
+    message = body.get("message")
     if not isinstance(tag, str) or not tag:
         raise BadRequest('Expected a JSON body with the tag name in "tag"')
-    repo.create_tag(tag, call.params["rev"], body.get("message"), caller.user)
+    if message is not None and not isinstance(message, str):
+        raise BadRequest('"message" must be a string')
+    repo.create_tag(tag, call.params["rev"], message, caller.user)
     return json_response({})
 
 
@@ -328,6 +353,8 @@ def preupload(call: Call) -> Response:
                        else _read_text(repo, sha, ".gitignore"))
     answers = []
     for item in files:
+        if not isinstance(item, dict):
+            raise BadRequest(f"Malformed preupload entry {str(item)[:100]!r}: expected an object")
         try:
             path = clean_path(item["path"])
             size = int(item.get("size", 0))
@@ -349,13 +376,19 @@ def _parse_commit(body: bytes) -> tuple[dict[str, Any], list[CommitOp]]:
     for number, line in enumerate(body.splitlines(), start=1):
         if not line.strip():
             continue
+        if len(line) > MAX_NDJSON_LINE_BYTES:
+            raise PayloadTooLarge(f"Line {number} of the commit is {len(line)} bytes; the local hub "
+                                  f"takes at most {MAX_NDJSON_LINE_BYTES} bytes per line (files of "
+                                  "10 MiB or more go through LFS)")
         try:
             item = json.loads(line)
             key, value = item["key"], item["value"]
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise BadRequest(f"Line {number} of the commit is not a {{key, value}} JSON object") from exc
+        if not isinstance(value, dict):
+            raise BadRequest(f"Line {number} of the commit: 'value' must be a JSON object")
         if key == "header":
-            header = value
+            header = _commit_header(value)
         elif header is None:
             raise BadRequest("The commit must start with a header line")
         elif key == "file":
@@ -365,17 +398,37 @@ def _parse_commit(body: bytes) -> tuple[dict[str, Any], list[CommitOp]]:
             if value.get("algo", "sha256") != "sha256" or not is_oid(oid):
                 raise BadRequest(f"Invalid LFS oid for {value.get('path')!r}")
             size = value.get("size")
-            ops.append(PutLfs(clean_path(value.get("path")), oid,
-                              int(size) if size is not None else None))
+            if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+                raise BadRequest(f"Invalid LFS size for {value.get('path')!r}")
+            ops.append(PutLfs(clean_path(value.get("path")), oid, size))
         elif key == "deletedFile":
             ops.append(DeleteFile(clean_path(value.get("path"))))
         elif key == "deletedFolder":
-            ops.append(DeleteFolder(clean_path(str(value.get("path", "")).rstrip("/"))))
+            path = value.get("path")
+            ops.append(DeleteFolder(clean_path(path.rstrip("/") if isinstance(path, str) else path)))
         else:
-            raise BadRequest(f"Unknown commit operation {key!r}")
+            raise BadRequest(f"Unknown commit operation {str(key)[:100]!r}")
     if header is None:
         raise BadRequest("The commit has no header line")
     return header, ops
+
+
+def _commit_header(value: dict[str, Any]) -> dict[str, Any]:
+    """The header's fields checked: strings within the limits, a 40-hex ``parentCommit``."""
+    for field_name, limit in (("summary", MAX_SUMMARY_BYTES), ("description", MAX_DESCRIPTION_BYTES)):
+        text = value.get(field_name)
+        if text is None:
+            continue
+        if not isinstance(text, str):
+            raise BadRequest(f"The commit's {field_name} must be a string")
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if size > limit:
+            raise PayloadTooLarge(f"The commit's {field_name} is {size} bytes; the local hub takes "
+                                  f"at most {limit}")
+    parent = value.get("parentCommit")
+    if parent is not None and not (isinstance(parent, str) and _HEX40.fullmatch(parent)):
+        raise BadRequest("parentCommit must be a 40-character hexadecimal commit id")
+    return value
 
 
 def _file_content(value: dict[str, Any]) -> bytes:

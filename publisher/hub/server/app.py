@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
+import uuid
 from typing import Awaitable, Callable, Union
 from urllib.parse import quote, unquote
 
@@ -20,8 +21,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from publisher.hub.server import api, git_routes, web
-from publisher.hub.server.errors import HubApiError, RouteNotFound
-from publisher.hub.server.wire import Call, HubState, error_response
+from publisher.hub.server.errors import HubApiError, PayloadTooLarge, RouteNotFound
+from publisher.hub.server.limits import MAX_BODY_BYTES, MAX_COMMIT_BODY_BYTES
+from publisher.hub.server.wire import Call, HubState, error_response, header_bytes, printable
 
 Handler = Callable[[Call], Union[Response, Awaitable[Response]]]
 REPO_TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
@@ -162,6 +164,22 @@ def _raw_path(request: Request) -> str:
     return quote(request.scope["path"])
 
 
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole request body, refused with 413 once it is known to exceed ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The request body ({int(declared)} bytes) exceeds the local hub's "
+                              f"limit of {limit} bytes for this route")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"The request body exceeds the local hub's limit of {limit} "
+                                  "bytes for this route")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def build_app(state: HubState) -> Starlette:
     async def dispatch(request: Request) -> Response:
         params: dict[str, str] = {}
@@ -172,14 +190,19 @@ def build_app(state: HubState) -> Starlette:
             if inspect.iscoroutinefunction(handler):
                 return await handler(call)
             if request.method not in ("GET", "HEAD"):
-                call.body = await request.body()
+                limit = MAX_COMMIT_BODY_BYTES if handler is api.commit else MAX_BODY_BYTES
+                call.body = await read_body(request, limit)
             return await run_in_threadpool(handler, call)
         except HubApiError as exc:
             return error_response(exc)
+        except UnicodeEncodeError:
+            # JSON allows lone surrogates ("\ud800"), which no name, path or message can hold.
+            return error_response(HubApiError("The request holds text that is not valid Unicode "
+                                              "(a lone surrogate)", status=400))
         except ClientDisconnect:
             return Response(status_code=400)  # nobody is listening any more
         except Exception:  # a bug: log it, answer 500, keep serving
-            log.exception("Internal error on %s %s", request.method, request.url.path)
+            log.exception("Internal error on %s %s", request.method, printable(request.url.path))
             return error_response(HubApiError("Internal error in the local hub (see its log)",
                                               status=500))
 
@@ -189,9 +212,13 @@ def build_app(state: HubState) -> Starlette:
 
 
 class AccessLog:
-    """One line per request: method, path without query (signed hrefs stay out), status, time.
+    """The last word on every answer: valid header values, an ``X-Request-Id``, one log line.
 
-    Headers are never logged, so tokens cannot reach the log.
+    Header values are sanitised here, once, for every route: an answer whose header holds a NUL
+    or a newline is refused by h11 and the client sees a dropped connection instead of an error.
+    The log line holds method, path without query (signed hrefs stay out), status and time, with
+    the path escaped so that it stays one line of printable text whatever was requested. Headers
+    are never logged, so tokens cannot reach the log.
     """
 
     def __init__(self, app) -> None:
@@ -203,15 +230,21 @@ class AccessLog:
             return
         started = time.perf_counter()
         status = {"code": 0}
+        request_id = uuid.uuid4().hex
 
-        async def capture(message) -> None:
+        async def guard(message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+                headers = [(name, header_bytes(value)) for name, value in message.get("headers", [])]
+                if not any(name.lower() == b"x-request-id" for name, _ in headers):
+                    headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
             await send(message)
 
         try:
-            await self.app(scope, receive, send=capture)
+            await self.app(scope, receive, send=guard)
         finally:
-            access_log.info('%s "%s %s" %s %.0fms', (scope.get("client") or ("-",))[0],
-                            scope["method"], scope["path"], status["code"] or "-",
-                            (time.perf_counter() - started) * 1000)
+            client = (scope.get("client") or ("-",))[0]
+            access_log.info('%s "%s %s" %s %.0fms', printable(str(client)),
+                            printable(scope["method"]), printable(scope["path"]),
+                            status["code"] or "-", (time.perf_counter() - started) * 1000)

@@ -65,6 +65,10 @@ class PreconditionFailed(HubApiError):
     status = 412
 
 
+class PayloadTooLarge(HubApiError):
+    status = 413
+
+
 class PayloadError(HubApiError):
     """The request body is malformed or names content the server does not hold."""
 

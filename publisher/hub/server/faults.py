@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from publisher.errors import BadInputError
+from publisher.hub.server.wire import printable
 
 ENV_VAR = "PUBLISHER_HUB_FAULTS"
 ACTIONS = ("status", "drop", "delay")
@@ -166,7 +167,8 @@ class FaultInjector:
         if rule is None:
             await self.app(scope, receive, send)
             return
-        log.warning("fault injected on %s %s: %s", scope["method"], scope["path"], rule)
+        log.warning("fault injected on %s %s: %s", printable(scope["method"]),
+                    printable(scope["path"]), rule)
         if rule.action == "delay":
             await asyncio.sleep(rule.seconds)
             await self.app(scope, receive, send)

@@ -108,7 +108,7 @@ def lfs_batch(call: Call) -> Response:
         raise BadRequest('Expected a JSON body with an "objects" list')
     answers = []
     for item in objects:
-        oid, size = item.get("oid"), item.get("size")
+        oid, size = (item.get("oid"), item.get("size")) if isinstance(item, dict) else (None, None)
         if not is_oid(oid) or not isinstance(size, int) or size < 0:
             answers.append({"oid": str(oid), "size": size if isinstance(size, int) else 0,
                             "error": {"code": 422, "message": "Invalid oid or size"}})

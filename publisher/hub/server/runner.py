@@ -30,7 +30,7 @@ from publisher.hub.server.layout import (
     SERVER_LOCK,
     SERVER_STATE,
 )
-from publisher.hub.server.storage import HubStorage
+from publisher.hub.server.storage import HubStorage, name_problem
 from publisher.hub.server.wire import HubState
 
 log = logging.getLogger("publisher.hub.server")
@@ -57,6 +57,8 @@ class ServerConfig:
     write_tokens: tuple[str, ...] = field(default=(), repr=False)
     read_tokens: tuple[str, ...] = field(default=(), repr=False)
     user: str = "local"
+    # (name, write token) of further users: ``--user NAME=TOKEN``
+    user_tokens: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     allow_remote: bool = False
     page_size: int = 1000
     commits_page_size: int = 50
@@ -117,11 +119,34 @@ def _remove_state(root: Path) -> None:
 
 
 def _tokens(config: ServerConfig) -> tuple[TokenRegistry, Path | None]:
-    if config.write_tokens:
+    if config.write_tokens or config.user_tokens:
         return TokenRegistry(config.user, frozenset(config.write_tokens),
-                             frozenset(config.read_tokens)), None
+                             frozenset(config.read_tokens), config.user_tokens), None
     token, path = ensure_token_file(config.root)
     return TokenRegistry(config.user, frozenset([token]), frozenset(config.read_tokens)), path
+
+
+def parse_users(values: list[str] | tuple[str, ...]) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """``--user`` values: ``NAME`` (the default user, at most one) or ``NAME=TOKEN`` (a user and
+    their write token). Returns the default user and the (name, token) pairs."""
+    default: str | None = None
+    pairs: list[tuple[str, str]] = []
+    for value in values:
+        name, sep, token = value.partition("=")
+        if name_problem(name, "x") is not None or (sep and not token):
+            raise BadInputError(f"Invalid --user value for user {name[:50]!r}",
+                                "Pass --user NAME or --user NAME=TOKEN, with a user name the Hub "
+                                "accepts (letters, digits, '-', '_', '.')")
+        if sep:
+            pairs.append((name, token))
+        elif default is not None and default != name:
+            raise BadInputError("Two default users given (--user without a token)",
+                                "Give one --user NAME; give the others as NAME=TOKEN")
+        else:
+            default = name
+    if default is None:
+        default = pairs[0][0] if pairs else "local"
+    return default, tuple(pairs)
 
 
 class _Server(uvicorn.Server):
@@ -219,4 +244,4 @@ def serve(config: ServerConfig, out: IO[str] | None = None) -> None:
         os.close(lock_fd)
 
 
-__all__ = ["ServerConfig", "serve", "is_loopback_host"]
+__all__ = ["ServerConfig", "serve", "is_loopback_host", "parse_users"]

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Union
+from urllib.parse import unquote
 
 from dulwich.errors import NotGitRepository
 from dulwich.objects import Blob, Commit, Tag, Tree
@@ -68,8 +69,10 @@ DEFAULT_GITATTRIBUTES = "".join(
     )
 )
 
-_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$")
+# huggingface_hub's REPO_ID_REGEX for one part: ``\b[\w\-.]{1,96}\b`` (\w is Unicode, as there).
+_NAME = re.compile(r"\b[\w\-.]{1,96}\b")
 _RESERVED_NAMESPACES = {"api", "models", "datasets", "spaces", "static", "lfs"}
+MAX_PATH_BYTES = 1024
 _PR_REF = re.compile(r"^refs/pr/(\d+)$")
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 
@@ -90,16 +93,45 @@ class RepoKey:
         return "" if self.type == "model" else f"{self.type}s/"
 
     @staticmethod
-    def parse(repo_type: str, namespace: str, name: str) -> "RepoKey":
+    def parse(repo_type: object, namespace: object, name: object, *,
+              creating: bool = False) -> "RepoKey":
+        """A repository key under the Hub's naming rule (``huggingface_hub``'s validate_repo_id).
+
+        An invalid name cannot name an existing repository, so lookups answer 404 RepoNotFound;
+        creating one answers 400, as the Hub does.
+        """
         if repo_type not in REPO_TYPES:
             raise BadRequest(f"Repository type {repo_type!r} is not served by the local hub "
                              f"(supported: {', '.join(REPO_TYPES)})")
-        for part in (namespace, name):
-            if not _NAME.match(part) or ".." in part or "--" in part or part.endswith(".git"):
-                raise RepoNotFound(f"Repository {namespace}/{name} not found (invalid name).")
+        problem = name_problem(namespace, name)
+        if problem:
+            shown = f"{namespace}/{name}" if isinstance(namespace, str) and isinstance(name, str) \
+                else repr((namespace, name))
+            if creating:
+                raise BadRequest(f"Invalid repository name {shown!r}: {problem}")
+            raise RepoNotFound(f"Repository {shown} not found.")
+        assert isinstance(namespace, str) and isinstance(name, str)
         if namespace.lower() in _RESERVED_NAMESPACES:
             raise BadRequest(f"The namespace {namespace!r} is reserved")
-        return RepoKey(repo_type, namespace, name)
+        return RepoKey(repo_type, namespace, name)  # type: ignore[arg-type]
+
+
+def name_problem(namespace: object, name: object) -> str | None:
+    """Why ``namespace/name`` breaks the Hub's rule, or None when it is a valid repository id.
+
+    The rule is huggingface_hub's ``validate_repo_id`` (the client refuses anything else before
+    sending it): word characters, ``-``, ``_`` and ``.``; 1 to 96 characters per part; no
+    ``--`` or ``..``; no leading or trailing ``-`` or ``.``; no ``.git`` suffix.
+    """
+    for part in (namespace, name):
+        if not isinstance(part, str) or not _NAME.fullmatch(part):
+            return ("use letters, digits, '-', '_' or '.', at most 96 characters, not starting or "
+                    "ending with '-' or '.'")
+        if "--" in part or ".." in part:
+            return "'--' and '..' are not allowed"
+        if part.endswith(".git"):
+            return "a name cannot end with '.git'"
+    return None
 
 
 @dataclass(frozen=True)
@@ -206,14 +238,41 @@ def utc_iso(seconds: float) -> str:
 
 
 def clean_path(path: object) -> str:
-    """A repository path as stored: relative, '/'-separated, no '.', '..' or '.git' parts."""
+    """A repository path as stored: relative, '/'-separated, no '.', '..' or '.git' parts.
+
+    Refused with 422, as the Hub refuses them: a part that is a dot segment once percent-decoded
+    (``%2e%2e``) or once split on backslashes (``..\\x``: a Windows client would resolve it
+    outside its folder), control characters, and paths over 1024 bytes.
+    """
     if not isinstance(path, str) or not path:
-        raise BadRequest(f"Invalid path {path!r}")
-    parts = path.split("/")
-    if (path.startswith("/") or "\x00" in path or len(path.encode()) > 1024
-            or any(part in ("", ".", "..", ".git") for part in parts)):
-        raise BadRequest(f"Invalid path {path!r}: use a relative path without '.', '..' or '.git'")
+        raise PayloadError(f"Invalid path {path!r}: a path must be a non-empty string")
+    problem = _path_problem(path)
+    if problem:
+        raise PayloadError(f"Invalid path {path[:200]!r}: {problem}")
     return path
+
+
+def _path_problem(path: str) -> str | None:
+    if len(path.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
+        return f"longer than {MAX_PATH_BYTES} bytes"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):
+        return "control characters are not allowed"
+    if path.startswith("/"):
+        return "use a path relative to the repository root"
+    for part in path.split("/"):
+        if part == "":
+            return "empty path segments ('//' or a trailing '/') are not allowed"
+        if part == ".git":
+            return "'.git' is reserved"
+        decoded = part
+        for _ in range(4):  # %252e%252e is %2e%2e after one round: decode to a fixed point
+            decoded, before = unquote(decoded), decoded
+            if decoded == before:
+                break
+        for piece in [decoded, *decoded.split("\\")]:
+            if piece in (".", ".."):
+                return "'.' and '..' segments are not allowed (also percent-encoded or after '\\')"
+    return None
 
 
 def _atomic_write_json(path: Path, payload: dict) -> None:

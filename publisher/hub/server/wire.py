@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from publisher.hub.server.auth import Caller, LfsSigner, TokenRegistry
 from publisher.hub.server.errors import BadRequest, HubApiError, RepoNotFound
+from publisher.hub.server.limits import MAX_HEADER_VALUE_CHARS, MAX_LOGGED_PATH_CHARS
 from publisher.hub.server.storage import HubStorage, RepoKey, Repository
 
 
@@ -52,13 +53,17 @@ class Call:
         """Booleans arrive as ``true``/``false`` (or ``1``); a present key is not enough."""
         return (self.query(name) or "").lower() in ("1", "true", "yes")
 
-    def json(self) -> Any:
+    def json(self) -> dict[str, Any]:
+        """The body as a JSON object (every JSON route takes one); 400 for anything else."""
         if not self.body:
             return {}
         try:
-            return json.loads(self.body)
-        except ValueError as exc:
+            value = json.loads(self.body)
+        except (ValueError, RecursionError) as exc:
             raise BadRequest(f"The request body is not valid JSON: {exc}") from exc
+        if not isinstance(value, dict):
+            raise BadRequest("The request body must be a JSON object")
+        return value
 
     def form(self) -> dict[str, list[str]]:
         found: dict[str, list[str]] = {}
@@ -90,12 +95,41 @@ def json_response(payload: Any, status: int = 200, headers: dict[str, str] | Non
     return JSONResponse(payload, status_code=status, headers=headers)
 
 
-def _header_safe(text: str) -> str:
-    return " ".join(text.split()).encode("ascii", "replace").decode("ascii")[:1000]
+def header_value(text: str) -> str:
+    """``text`` as a valid HTTP header value: printable ASCII only, one line, bounded.
+
+    Error texts quote what the client sent (a repo name, a path) and h11 refuses to send a header
+    holding a NUL or a newline: the connection would be dropped with no answer at all. Anything
+    outside printable ASCII becomes ``?``, whitespace runs become one space.
+    """
+    flat = " ".join(text.split())
+    safe = "".join(c if " " <= c <= "~" else "?" for c in flat)
+    return safe[:MAX_HEADER_VALUE_CHARS]
+
+
+def header_bytes(value: bytes) -> bytes:
+    """The byte form of :func:`header_value`, for headers already encoded (the ASGI guard)."""
+    if all(0x20 <= b <= 0x7E for b in value) and len(value) <= MAX_HEADER_VALUE_CHARS * 8:
+        return value
+    return header_value(value.decode("latin-1")).encode("ascii")
+
+
+def printable(text: str, limit: int = MAX_LOGGED_PATH_CHARS) -> str:
+    """``text`` for a log line: non-printable characters and backslashes escaped, bounded.
+
+    A request path is attacker-chosen; written as is, a ``%0A`` in it forges a second log line
+    and a NUL turns the log into a binary file for grep.
+    """
+    escaped = "".join(c if " " <= c <= "~" and c != "\\" else
+                      ("\\\\" if c == "\\" else c.encode("unicode_escape").decode("ascii"))
+                      for c in text)
+    if len(escaped) > limit:
+        escaped = escaped[:limit] + f"...(+{len(escaped) - limit} chars)"
+    return escaped
 
 
 def error_response(error: HubApiError, extra: dict[str, Any] | None = None) -> Response:
-    headers = {"X-Error-Message": _header_safe(error.message), **error.headers}
+    headers = {**error.headers, "X-Error-Message": header_value(error.message)}
     if error.code:
         headers["X-Error-Code"] = error.code
     payload = {"error": error.message, **(extra or {})}
