@@ -127,11 +127,24 @@ def update_settings(call: Call) -> Response:
     key = repo_key(call)
     repo, _ = call.writable(key)
     body = call.json()
+    private: bool | None = None
     if "visibility" in body:
-        repo.set_private(body["visibility"] == "private")
+        private = body["visibility"] == "private"
     elif "private" in body:
-        repo.set_private(bool(body["private"]))
-    return json_response({"private": repo.meta().private})
+        private = bool(body["private"])
+    gated = body.get("gated")
+    if gated is not None and gated not in (False, "auto", "manual"):
+        raise BadRequest('"gated" must be false, "auto" or "manual"')
+    meta = repo.update_meta(private=private, gated=gated)
+    return json_response({"private": meta.private, "gated": meta.gated})
+
+
+def auth_check(call: Call) -> Response:
+    """200 when the caller may read (``write``: write) the repository; 404 / 403 GatedRepo not."""
+    repo = call.accessible(repo_key(call))
+    if call.params.get("write"):
+        call.writable(repo.key)
+    return json_response({})
 
 
 def _card_data(repo: Repository, files: list[Entry]) -> dict[str, Any] | None:
@@ -159,7 +172,7 @@ def _info(call: Call, repo: Repository, sha: str) -> dict[str, Any]:
     info: dict[str, Any] = {
         "_id": key.id, "id": key.id, "author": key.namespace, "sha": sha,
         "lastModified": utc_iso(record.date.timestamp()), "createdAt": meta.created_at,
-        "private": meta.private, "gated": False, "disabled": False, "downloads": 0, "likes": 0,
+        "private": meta.private, "gated": meta.gated, "disabled": False, "downloads": 0, "likes": 0,
         "tags": [tags] if isinstance(tags, str) else list(tags or []),
         "siblings": [_sibling(f, call.flag("blobs")) for f in files],
         "usedStorage": sum(f.size for f in files),
@@ -256,13 +269,24 @@ def list_commits(call: Call) -> Response:
     return json_response(items, headers=headers)
 
 
-def entry_json(entry: Entry) -> dict[str, Any]:
+def entry_json(entry: Entry, repo: Repository | None = None, sha: str | None = None) -> dict[str, Any]:
+    """A tree entry; with ``repo`` and ``sha`` (``expand``) also its last commit and scan status."""
     if entry.type == "directory":
-        return {"type": "directory", "path": entry.path, "oid": entry.oid, "size": 0}
-    item: dict[str, Any] = {"type": "file", "path": entry.path, "oid": entry.oid, "size": entry.size}
-    if entry.lfs:
-        item["lfs"] = {"oid": entry.lfs.oid, "size": entry.lfs.size,
-                       "pointerSize": entry.lfs.pointer_size}
+        item: dict[str, Any] = {"type": "directory", "path": entry.path, "oid": entry.oid, "size": 0}
+    else:
+        item = {"type": "file", "path": entry.path, "oid": entry.oid, "size": entry.size}
+        if entry.lfs:
+            item["lfs"] = {"oid": entry.lfs.oid, "size": entry.lfs.size,
+                           "pointerSize": entry.lfs.pointer_size}
+    if repo is not None and sha is not None:
+        record = repo.last_commit_of(sha, entry.path)
+        if record is not None:
+            item["lastCommit"] = {"id": record.id, "title": record.title,
+                                  "date": utc_iso(record.date.timestamp())}
+        if entry.type == "file":
+            # Nothing is scanned here; say so rather than claim "safe".
+            item["securityFileStatus"] = {"status": "unscanned", "avScan": None,
+                                          "pickleImportScan": None}
     return item
 
 
@@ -276,7 +300,9 @@ def list_tree(call: Call) -> Response:
     headers = {"X-Repo-Commit": sha}
     if more:
         headers["Link"] = call.page_link(cursor=start + size)
-    return json_response([entry_json(e) for e in page], headers=headers)
+    expand = call.flag("expand")
+    return json_response([entry_json(e, repo if expand else None, sha) for e in page],
+                         headers=headers)
 
 
 def paths_info(call: Call) -> Response:
@@ -284,14 +310,18 @@ def paths_info(call: Call) -> Response:
     sha = repo.resolve(call.params["rev"])
     content_type = call.request.headers.get("content-type", "")
     if "json" in content_type:
-        paths = call.json().get("paths") or []
+        body = call.json()
+        paths = body.get("paths") or []
+        expand = body.get("expand") in (True, "true", "1")
     else:
-        paths = call.form().get("paths", [])
+        form = call.form()
+        paths = form.get("paths", [])
+        expand = (form.get("expand") or [""])[-1].lower() in ("1", "true")
     found = []
     for path in paths if isinstance(paths, list) else [paths]:
         entry = repo.get_entry(sha, str(path))
         if entry is not None:
-            found.append(entry_json(entry))
+            found.append(entry_json(entry, repo if expand else None, sha))
     return json_response(found, headers={"X-Repo-Commit": sha})
 
 

@@ -21,7 +21,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from publisher.hub.server import api, git_routes, web
-from publisher.hub.server.errors import HubApiError, PayloadTooLarge, RouteNotFound
+from publisher.hub.server.errors import (
+    BadRequest,
+    HubApiError,
+    PayloadTooLarge,
+    RepoNotFound,
+    RouteNotFound,
+)
+from publisher.hub.server.storage import REPO_NOT_FOUND
 from publisher.hub.server.limits import MAX_BODY_BYTES, MAX_COMMIT_BODY_BYTES
 from publisher.hub.server.wire import Call, HubState, error_response, header_bytes, printable
 
@@ -73,6 +80,9 @@ def _repo_api_route(method: str, rest: list[str], params: dict[str, str]) -> Han
         return handler.get((head, method)) or _no_route(method)
     if head == "settings" and method == "PUT":
         return api.update_settings
+    if head == "auth-check" and method == "GET" and rest[1:] in ([], ["write"]):
+        params["write"] = "1" if rest[1:] else ""
+        return api.auth_check
     if head == "discussions":
         if len(rest) == 1:
             return {"GET": api.list_discussions, "POST": api.create_discussion}.get(method) \
@@ -104,9 +114,15 @@ def _api_route(method: str, rest: list[str], params: dict[str, str]) -> Handler:
         params["type"] = REPO_TYPES[rest[0]]
         if len(rest) == 1 and method == "GET":
             return api.list_repos
+        if len(rest) == 2:
+            # A repo id without a namespace ("gpt2"): the Hub's legacy ids, none of them here.
+            return _repo_not_found
         if len(rest) >= 3:
             params["namespace"], params["name"] = rest[1], rest[2]
-            return _repo_api_route(method, rest[3:], params)
+            try:
+                return _repo_api_route(method, rest[3:], params)
+            except RouteNotFound:
+                return _repo_first(method)
     return _no_route(method)
 
 
@@ -124,6 +140,13 @@ def _git_route(method: str, segments: list[str], params: dict[str, str]) -> Hand
                    ("POST", "info/lfs/objects/verify"): git_routes.lfs_verify}
         return handler.get((method, "/".join(rest))) or _no_route(method)
     params["name"] = name
+    try:
+        return _repo_git_route(method, rest, params)
+    except RouteNotFound:
+        return _repo_first(method)
+
+
+def _repo_git_route(method: str, rest: list[str], params: dict[str, str]) -> Handler:
     if rest and rest[0] == "resolve" and method in ("GET", "HEAD"):
         params["rev"], path = _split_revision(rest[1:])
         params["path"] = "/".join(path)
@@ -142,6 +165,28 @@ def _git_route(method: str, segments: list[str], params: dict[str, str]) -> Hand
 
 def _no_route(method: str) -> Handler:
     raise RouteNotFound(f"No route for {method} on this path")
+
+
+def _repo_not_found(call: Call) -> Response:
+    raise RepoNotFound(REPO_NOT_FOUND)
+
+
+def _repo_first(method: str) -> Handler:
+    """A path under a repository that matches no route: 404 RepoNotFound when that repository
+    does not exist (or is hidden), as on the Hub, else the route error.
+
+    ``/api/models/gpt2/revision/main`` and ``/gpt2/resolve/main/x`` name no namespace; split as
+    namespace/name they name a repository that does not exist, and the client then raises
+    RepositoryNotFoundError rather than a bare HTTP error.
+    """
+    def handler(call: Call) -> Response:
+        try:
+            call.readable(api.repo_key(call))
+        except (RepoNotFound, BadRequest):
+            raise RepoNotFound(REPO_NOT_FOUND) from None
+        raise RouteNotFound(f"No route for {method} on this path")
+
+    return handler
 
 
 def route(method: str, raw_path: str, params: dict[str, str]) -> Handler:

@@ -52,7 +52,7 @@ def _file_chunks(path, start: int, length: int) -> Iterator[bytes]:
 
 
 def resolve(call: Call) -> Response:
-    repo = call.readable(repo_key(call))
+    repo = call.accessible(repo_key(call))
     sha = repo.resolve(call.params["rev"])
     path = call.params.get("path", "")
     entry = repo.get_entry(sha, path) if path else None

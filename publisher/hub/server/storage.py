@@ -43,6 +43,7 @@ from publisher.hub.server.errors import (
     BadRequest,
     Conflict,
     EntryNotFound,
+    Forbidden,
     PayloadError,
     PreconditionFailed,
     RepoNotFound,
@@ -55,7 +56,9 @@ REPO_TYPES = ("model", "dataset")
 FILE_MODE = 0o100644
 TREE_MODE = 0o040000
 DEFAULT_BRANCH = "main"
-STALE_PARENT = "A commit has happened since. Please refresh and try again."
+# The Hub's own texts, so that the client's messages (and tests written for the Hub) match.
+STALE_PARENT = "The branch was updated since you opened this page. Please refresh and try again."
+REPO_NOT_FOUND = "Repository not found"
 
 # The .gitattributes the Hub writes into every new repository: these patterns go to LFS.
 DEFAULT_GITATTRIBUTES = "".join(
@@ -73,6 +76,7 @@ DEFAULT_GITATTRIBUTES = "".join(
 _NAME = re.compile(r"\b[\w\-.]{1,96}\b")
 _RESERVED_NAMESPACES = {"api", "models", "datasets", "spaces", "static", "lfs"}
 MAX_PATH_BYTES = 1024
+_SHORT_HEX = re.compile(r"[0-9a-f]{7,39}")
 _PR_REF = re.compile(r"^refs/pr/(\d+)$")
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 
@@ -109,7 +113,7 @@ class RepoKey:
                 else repr((namespace, name))
             if creating:
                 raise BadRequest(f"Invalid repository name {shown!r}: {problem}")
-            raise RepoNotFound(f"Repository {shown} not found.")
+            raise RepoNotFound(REPO_NOT_FOUND)
         assert isinstance(namespace, str) and isinstance(name, str)
         if namespace.lower() in _RESERVED_NAMESPACES:
             raise BadRequest(f"The namespace {namespace!r} is reserved")
@@ -138,6 +142,7 @@ def name_problem(namespace: object, name: object) -> str | None:
 class RepoMeta:
     private: bool
     created_at: str
+    gated: str | bool = False  # False, "auto" or "manual", as the Hub's settings take it
 
 
 @dataclass(frozen=True)
@@ -296,7 +301,7 @@ class Repository:
         try:
             self._git = Repo(str(path))
         except NotGitRepository as exc:
-            raise RepoNotFound(f"Repository {key.id} not found.") from exc
+            raise RepoNotFound(REPO_NOT_FOUND) from exc
         # Objects must reach the disk before a ref names them, or a power cut could leave a
         # branch pointing at nothing; refs themselves are fsynced by dulwich.
         self._git.object_store.fsync_object_files = True
@@ -309,13 +314,20 @@ class Repository:
 
     def meta(self) -> RepoMeta:
         data = json.loads((self.hub_dir / "meta.json").read_text())
-        return RepoMeta(private=bool(data.get("private")), created_at=data["createdAt"])
+        return RepoMeta(private=bool(data.get("private")), created_at=data["createdAt"],
+                        gated=data.get("gated") or False)
 
-    def set_private(self, private: bool) -> None:
+    def update_meta(self, *, private: bool | None = None, gated: str | bool | None = None) -> RepoMeta:
         with self.write_lock:
             meta = self.meta()
-            _atomic_write_json(self.hub_dir / "meta.json",
-                               {"private": private, "createdAt": meta.created_at})
+            new = RepoMeta(private=meta.private if private is None else private,
+                           created_at=meta.created_at, gated=meta.gated if gated is None else gated)
+            _atomic_write_json(self.hub_dir / "meta.json", {
+                "private": new.private, "createdAt": new.created_at, "gated": new.gated})
+            return new
+
+    def set_private(self, private: bool) -> None:
+        self.update_meta(private=private)
 
     # -- refs -------------------------------------------------------------------------------
 
@@ -352,12 +364,27 @@ class Repository:
             return None
         return value.decode()
 
-    def resolve(self, revision: str) -> str:
-        """The commit id a revision names: a branch, a tag, ``refs/...`` or a 40-hex commit id."""
+    def resolve(self, revision: str, *, allow_short: bool = False) -> str:
+        """The commit id a revision names: a branch, a tag, ``refs/...`` or a 40-hex commit id.
+
+        ``allow_short``: also a unique abbreviated commit id (7 to 39 hex digits), as the Hub
+        takes when creating a tag or a branch. Refs win over an abbreviation that looks alike.
+        """
         if _HEX40.match(revision):
             obj = self._object_or_none(revision)
             if isinstance(obj, Commit):
                 return revision
+        found = self._resolve_ref(revision)
+        if found is not None:
+            return found
+        if allow_short and _SHORT_HEX.fullmatch(revision):
+            matches = [sha for sha in self._git.object_store.iter_prefix(revision.encode())
+                       if isinstance(self._object_or_none(sha.decode()), Commit)]
+            if len(matches) == 1:
+                return matches[0].decode()
+        raise RevisionNotFound(f"Invalid rev id: {revision}")
+
+    def _resolve_ref(self, revision: str) -> str | None:
         candidates = ([revision] if revision.startswith("refs/")
                       else [f"refs/heads/{revision}", f"refs/tags/{revision}"])
         for ref in candidates:
@@ -366,7 +393,7 @@ class Repository:
             sha = self._read_ref(ref)
             if sha is not None:
                 return self._peel(sha)
-        raise RevisionNotFound(f"Invalid rev id: {revision}")
+        return None
 
     def writable_ref(self, revision: str) -> tuple[str, str]:
         """The ref a commit on ``revision`` moves (a branch or ``refs/pr/N``) and its tip."""
@@ -374,7 +401,10 @@ class Repository:
             ref = revision
         elif revision.startswith("refs/heads/"):
             ref = revision
-        elif revision.startswith("refs/") or _HEX40.match(revision):
+        elif _HEX40.match(revision):
+            # As on the Hub: a commit id is no branch to commit (or open a PR) on.
+            raise RevisionNotFound(f"Invalid rev id: {revision}")
+        elif revision.startswith("refs/"):
             raise BadRequest(f"Cannot commit to {revision!r}: commit to a branch or refs/pr/N")
         else:
             ref = f"refs/heads/{revision}"
@@ -489,6 +519,37 @@ class Repository:
             yield record
             current = record.parents[0] if record.parents else None
 
+    def _path_id(self, commit_id: str, path: str) -> bytes | None:
+        parent, _, name = path.rpartition("/")
+        tree_id = self._subtree_id(commit_id, parent)
+        if tree_id is None:
+            return None
+        try:
+            return self._git.object_store[tree_id][name.encode()][1]
+        except KeyError:
+            return None
+
+    def last_commit_of(self, commit_id: str, path: str, *, limit: int = 10_000) -> CommitRecord | None:
+        """The newest commit, from ``commit_id`` back along first parents, that changed ``path``.
+
+        A path is changed by a commit when its object id differs from the parent's (content
+        addressing makes that exact, for folders too). ``limit`` bounds the walk on long
+        histories; past it the oldest commit seen is answered.
+        """
+        path = path.strip("/")
+        current = self.commit_record(commit_id)
+        target = self._path_id(commit_id, path)
+        if target is None:
+            return None
+        for _ in range(limit):
+            if not current.parents:
+                return current
+            parent = current.parents[0]
+            if self._path_id(parent, path) != target:
+                return current
+            current = self.commit_record(parent)
+        return current
+
     # -- writes -----------------------------------------------------------------------------
 
     def _signature(self, author: str) -> bytes:
@@ -552,9 +613,14 @@ class Repository:
             self._put(files, op.path, LfsPointer(op.oid, stored).encode())
         elif isinstance(op, DeleteFile):
             path = clean_path(op.path)
-            if path not in files:
+            if path in files:
+                del files[path]
+            elif any(p.startswith(path + "/") for p in files):
+                # The client sends a folder named without its trailing '/' as a file to
+                # delete; the Hub deletes the folder.
+                self._apply(files, DeleteFolder(path))
+            else:
                 raise EntryNotFound(f"A file with this name doesn't exist: {path}")
-            del files[path]
         elif isinstance(op, DeleteFolder):
             prefix = clean_path(op.path.rstrip("/")) + "/"
             doomed = [p for p in files if p.startswith(prefix)]
@@ -603,14 +669,14 @@ class Repository:
     def create_branch(self, name: str, start: str) -> None:
         ref = _branch_ref(name)
         with self.write_lock:
-            commit_id = self.resolve(start)
+            commit_id = self.resolve(start, allow_short=True)
             if not self._git.refs.add_if_new(ref.encode(), commit_id.encode()):
-                raise Conflict(f"Reference already exists: {ref}")
+                raise Conflict(f"Reference {ref} already exists")
 
     def delete_branch(self, name: str) -> None:
         ref = _branch_ref(name)
-        if name == DEFAULT_BRANCH:
-            raise BadRequest("The main branch cannot be deleted")
+        if name == DEFAULT_BRANCH or ref == f"refs/heads/{DEFAULT_BRANCH}":
+            raise Forbidden(f"Cannot delete refs/heads/{DEFAULT_BRANCH}: it is the default branch")
         with self.write_lock:
             current = self._read_ref(ref)
             if current is None:
@@ -619,10 +685,11 @@ class Repository:
 
     def create_tag(self, name: str, revision: str, message: str | None, author: str) -> None:
         ref = f"refs/tags/{name}"
-        if not _valid_ref(ref) or _HEX40.match(name):
-            raise BadRequest(f"Invalid tag name {name!r}")
         with self.write_lock:
-            commit_id = self.resolve(revision)
+            # The Hub checks the revision first: a bad name on a missing revision is a 404.
+            commit_id = self.resolve(revision, allow_short=True)
+            if not _valid_ref(ref) or _HEX40.match(name):
+                raise BadRequest(f"Invalid tag name {name!r}")
             target = commit_id.encode()
             if message:
                 tag = Tag()
@@ -744,17 +811,37 @@ class HubStorage:
             self.get(key).recover()
 
     def get(self, key: RepoKey) -> Repository:
+        """The repository ``key`` names, looked up case-insensitively as on the Hub."""
         with self._lock:
             repo = self._open.get(key)
             if repo is None:
-                path = self.path_of(key)
-                if not (path / "hub" / "meta.json").is_file():
-                    raise RepoNotFound(f"Repository {key.id} not found.")
-                repo = self._open[key] = Repository(key, path, self.lfs)
+                found = self._canonical(key)
+                if found is None:
+                    raise RepoNotFound(REPO_NOT_FOUND)
+                repo = self._open.get(found)
+                if repo is None:
+                    repo = self._open[found] = Repository(found, self.path_of(found), self.lfs)
             return repo
 
+    def _canonical(self, key: RepoKey) -> RepoKey | None:
+        """The stored spelling of ``key``: exact first, else the one that differs only in case."""
+        if (self.path_of(key) / "hub" / "meta.json").is_file():
+            return key
+        base = self.repos_dir / f"{key.type}s"
+        try:
+            namespaces = [n for n in os.listdir(base) if n.casefold() == key.namespace.casefold()]
+        except OSError:
+            return None
+        for namespace in namespaces:
+            for entry in os.listdir(base / namespace):
+                if entry.endswith(".git") and entry[:-4].casefold() == key.name.casefold():
+                    found = RepoKey(key.type, namespace, entry[:-4])
+                    if (self.path_of(found) / "hub" / "meta.json").is_file():
+                        return found
+        return None
+
     def exists(self, key: RepoKey) -> bool:
-        return (self.path_of(key) / "hub" / "meta.json").is_file()
+        return self._canonical(key) is not None
 
     def list(self, repo_type: str | None = None) -> list[RepoKey]:
         keys = []
@@ -769,7 +856,7 @@ class HubStorage:
         """Build the repository in a temp folder and rename it into place: all or nothing."""
         final = self.path_of(key)
         with self._lock:
-            if final.exists():
+            if final.exists() or self._canonical(key) is not None:
                 raise Conflict(f"You already created this {key.type} repo")
             final.parent.mkdir(parents=True, exist_ok=True)
             staging = final.parent / f".creating-{key.name}-{uuid.uuid4().hex[:8]}"
@@ -785,10 +872,11 @@ class HubStorage:
         return self.get(key)
 
     def delete(self, key: RepoKey) -> None:
-        final = self.path_of(key)
         with self._lock:
-            if not (final / "hub" / "meta.json").is_file():
-                raise RepoNotFound(f"Repository {key.id} not found.")
+            found = self._canonical(key)
+            if found is None:
+                raise RepoNotFound(REPO_NOT_FOUND)
+            key, final = found, self.path_of(found)
             doomed = final.parent / f".deleting-{key.name}-{uuid.uuid4().hex[:8]}"
             os.rename(final, doomed)
             self._open.pop(key, None)

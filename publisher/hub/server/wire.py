@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from publisher.hub.server.auth import Caller, LfsSigner, TokenRegistry
 from publisher.hub.server.errors import BadRequest, HubApiError, RepoNotFound
 from publisher.hub.server.limits import MAX_HEADER_VALUE_CHARS, MAX_LOGGED_PATH_CHARS
-from publisher.hub.server.storage import HubStorage, RepoKey, Repository
+from publisher.hub.server.storage import REPO_NOT_FOUND, HubStorage, RepoKey, Repository
 
 
 @dataclass
@@ -75,8 +75,20 @@ class Call:
         """The repository, hidden (404 RepoNotFound) when private and the caller is anonymous."""
         repo = self.state.storage.get(key)
         if repo.meta().private and self.caller is None:
-            raise RepoNotFound(f"Repository {key.id} not found. If the repo is private, make sure "
-                               "you are authenticated.")
+            raise RepoNotFound(REPO_NOT_FOUND)
+        return repo
+
+    def accessible(self, key: RepoKey) -> Repository:
+        """``readable``, and for a gated repository only its owner passes (403 GatedRepo).
+
+        The local hub has no access requests to approve, so a gated repository's files are for
+        the user whose namespace holds it.
+        """
+        repo = self.readable(key)
+        if repo.meta().gated and (self.caller is None or self.caller.user != repo.key.namespace):
+            raise HubApiError(f"Access to model {repo.key.id} is restricted. You must have access "
+                              "to it and be authenticated to access it. Please log in.",
+                              status=403, code="GatedRepo")
         return repo
 
     def writable(self, key: RepoKey) -> tuple[Repository, Caller]:
