@@ -47,10 +47,11 @@ def render_markdown(text: str) -> str:
     return md.convert(text)
 
 
-def _page(title: str, body: str, status: int = 200) -> Response:
+def _page(title: str, body: str, status: int = 200, code: str | None = None) -> Response:
     document = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
                 f"</title><style>{_STYLE}</style></head><body>{body}</body></html>")
-    return HTMLResponse(document, status_code=status)
+    return HTMLResponse(document, status_code=status,
+                        headers={"X-Error-Code": code} if code else None)
 
 
 def _size(n: int) -> str:
@@ -94,7 +95,8 @@ def repo_page(call: Call) -> Response:
     try:
         repo = call.readable(repo_key(call))
     except RepoNotFound as exc:
-        return _page("Not found", f"<h1>Not found</h1><p>{html.escape(exc.message)}</p>", 404)
+        return _page("Not found", f"<h1>Not found</h1><p>{html.escape(exc.message)}</p>", 404,
+                     code="RepoNotFound")
     revision = call.params.get("revision") or call.query("revision") or DEFAULT_BRANCH
     sha = repo.resolve(revision)
     files = repo.files(sha)

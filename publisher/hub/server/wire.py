@@ -140,9 +140,16 @@ def printable(text: str, limit: int = MAX_LOGGED_PATH_CHARS) -> str:
     return escaped
 
 
+_STATUS_CODES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
+                 409: "Conflict", 412: "PreconditionFailed", 413: "PayloadTooLarge",
+                 416: "RangeNotSatisfiable", 422: "UnprocessableEntity", 500: "InternalError"}
+
+
 def error_response(error: HubApiError, extra: dict[str, Any] | None = None) -> Response:
-    headers = {**error.headers, "X-Error-Message": header_value(error.message)}
-    if error.code:
-        headers["X-Error-Code"] = error.code
+    # Every error names a code, so a client (or a test) can tell them apart without parsing
+    # text; the Hub's own codes (RepoNotFound, ...) are the ones huggingface_hub maps to types.
+    code = error.code or _STATUS_CODES.get(error.status, "Error")
+    headers = {**error.headers, "X-Error-Message": header_value(error.message),
+               "X-Error-Code": code}
     payload = {"error": error.message, **(extra or {})}
     return JSONResponse(payload, status_code=error.status, headers=headers)
