@@ -253,3 +253,117 @@ def _convert(tp: Any, value: Any) -> Any:
     if tp is float and isinstance(value, int):
         return float(value)
     return value
+
+
+# --- text generation (causal LM) results: issue 12 ------------------------------------------------
+# Appended block, owned by the text-generation engine (publisher/stages/text_generation.py and
+# friends). Kept at the end of the file so that edits elsewhere do not collide with it.
+
+
+@dataclass(frozen=True)
+class WeightCompression:
+    """What was asked of NNCF's weight compression and what it reported it applied."""
+
+    mode: str  # "int8" | "int4" | "fp16" | "fp32"
+    group_size: int | None = None  # int4 only; -1 means per-channel
+    ratio: float | None = None  # int4 only: share of ratio-defining layers in int4, the rest int8
+    sym: bool = False
+    awq: bool = False
+    scale_estimation: bool = False
+    dataset: str | None = None  # name of the calibration text (data-aware options), else None
+    calibration_samples: int | None = None  # number of calibration texts actually passed
+    backup_mode: str | None = None  # precision of layers not in int4 (NNCF's backup), int4 only
+    applied: dict[str, Any] = field(default_factory=dict)  # NNCF's config as saved in openvino_config.json
+
+
+@dataclass(frozen=True)
+class TextDatasetInfo:
+    name: str  # human name, e.g. "bundled English prose" or "wikitext"
+    type: str  # "txt" | "jsonl" | Hub dataset id
+    config: str | None
+    split: str | None
+    source: str  # "bundled:<name>", a file path, or "hub:<id>"
+    sha256: str | None  # of the text actually evaluated (UTF-8), always set
+    license: str | None
+    num_characters: int
+    num_tokens: int | None = None  # with the checkpoint's tokenizer; set once tokenized
+
+
+@dataclass(frozen=True)
+class PerplexityResult:
+    dataset: TextDatasetInfo
+    window: int  # tokens per forward pass
+    stride: int  # tokens between window starts; only the last `stride` tokens of a window are scored (all in the first)
+    windows: int
+    tokens_scored: int
+    torch: float
+    openvino: float
+    seconds_per_pass: dict[str, float]  # {"torch": ..., "openvino": ...}
+    method: str  # how it was computed, in words (for the report and card)
+
+
+@dataclass(frozen=True)
+class LogitParity:
+    positions: int  # next-token positions compared (the scored positions of the perplexity windows)
+    top1_agreement: float
+    max_abs_logit_diff: float
+    mean_abs_logit_diff: float
+
+
+@dataclass(frozen=True)
+class GenerationSample:
+    prompt: str
+    chat_template_applied: bool
+    torch_text: str
+    openvino_text: str
+    match: bool  # the generated token ids are identical
+    first_divergence_token: int | None  # index into the generated tokens, None when they match
+    tokenizer_match: bool = True  # the IR tokenizer encoded the prompt to the same ids as transformers
+    torch_tokens: int = 0
+    openvino_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class GenerationCheck:
+    samples: list[GenerationSample]
+    exact_match_rate: float
+    max_new_tokens: int
+    greedy: bool = True
+    seconds: dict[str, float] = field(default_factory=dict)  # {"torch": ..., "openvino": ...}
+
+
+@dataclass(frozen=True)
+class WeightPrecisionResult:
+    """Linear-layer weights of the IR by storage precision (from the constants feeding each MatMul)."""
+
+    shares: dict[str, float]  # "int4" | "int8" | "float" -> share of weight elements
+    elements: dict[str, int]  # same keys -> weight elements
+    layers: dict[str, str]  # layer name -> "int4" | "int8" | "float"
+    counts: dict[str, int]  # same keys as shares -> number of layers
+    element_types: dict[str, str] = field(default_factory=dict)  # layer name -> stored element type (u4, i8, f16, ...)
+
+
+@dataclass(frozen=True)
+class LLMPerformanceResult:
+    cpu: str
+    openvino: str
+    prompt_tokens: int
+    output_tokens: int
+    ttft_ms: dict[str, float]  # median, min, max over runs
+    tokens_per_second: dict[str, float]  # decode throughput: median, min, max over runs
+    runs: int
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class TextGenerationMeasurements:
+    parity: LogitParity
+    perplexity: PerplexityResult
+    generation: GenerationCheck
+    weight_precision: WeightPrecisionResult
+    sparsity: SparsityResult
+    compression: WeightCompression
+    timings: dict[str, float] = field(default_factory=dict)  # sub-stage -> seconds
+
+
+# --- end of the text generation block -------------------------------------------------------------
