@@ -1,0 +1,141 @@
+"""Evaluation text for causal language models: a local .txt/.jsonl file, a ``datasets`` id, or the
+bundled default (GLUE SST-2 validation sentences, one per line; see ``publisher/data/text/PROVENANCE.md``).
+
+The text is read once into one string; perplexity windows are cut from its tokenization. The sha256
+recorded is that of the text actually evaluated (after any ``max_characters`` cut), so two reports
+with the same sha256 scored the same characters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from publisher.errors import BadInputError
+from publisher.results import TextDatasetInfo
+
+BUNDLED_NAME = "GLUE SST-2 validation sentences"
+BUNDLED_SOURCE = "bundled:glue-sst2-validation-text"
+BUNDLED_SHA256 = "99ca2be130ecd547e1abf871686b96a646aadfe16c863e066e97aca05ee5c50c"
+BUNDLED_LICENSE = "other (GLUE SST-2; research use)"
+
+
+@dataclass(frozen=True)
+class TextEvalSpec:
+    """Which text to evaluate on; all None means the bundled default."""
+
+    eval_file: Path | None = None  # .txt (used as is) or .jsonl (one JSON object per line)
+    dataset: str | None = None  # datasets id, e.g. "wikitext"
+    dataset_config: str | None = None  # e.g. "wikitext-2-raw-v1"
+    split: str = "test"
+    text_field: str = "text"
+    max_characters: int | None = None  # evaluate on the first N characters only
+
+
+@dataclass(frozen=True)
+class EvalText:
+    info: TextDatasetInfo
+    text: str
+
+
+def bundled_text_path() -> Path:
+    return Path(str(resources.files("publisher") / "data" / "text" / "sst2_validation.txt"))
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _read_jsonl(path: Path, field: str) -> str:
+    parts = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            raise BadInputError(f"{path} line {lineno} is not valid JSON ({exc})",
+                                "Write one JSON object per line, each with a text field") from exc
+        if not isinstance(row, dict) or not isinstance(row.get(field), str):
+            raise BadInputError(
+                f"{path} line {lineno} has no string field {field!r}",
+                f"Give every line a {field!r} field holding the text (or name the field to read)")
+        parts.append(row[field])
+    # Documents are separated by a blank line, as the usual wikitext perplexity recipe joins them.
+    return "\n\n".join(parts)
+
+
+def _from_file(path: Path, field: str) -> tuple[str, str]:
+    if not path.is_file():
+        raise BadInputError(f"The evaluation file {path} does not exist",
+                            "Pass an existing .txt or .jsonl file to --eval-file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".txt":
+            return path.read_text(encoding="utf-8"), "txt"
+        if suffix == ".jsonl":
+            return _read_jsonl(path, field), "jsonl"
+    except UnicodeDecodeError as exc:
+        raise BadInputError(f"{path} is not UTF-8 text ({exc})", "Save the file as UTF-8") from exc
+    raise BadInputError(
+        f"The evaluation file {path} is a {suffix or 'file without extension'}; a language model is "
+        "evaluated on plain text",
+        "Pass a .txt file (used as is) or a .jsonl file with a 'text' field per line")
+
+
+def _from_hub(spec: TextEvalSpec) -> str:
+    try:
+        import datasets
+    except ImportError as exc:  # pragma: no cover - datasets is a dependency
+        raise BadInputError("The datasets package is not installed", "pip install datasets") from exc
+    try:
+        ds = datasets.load_dataset(spec.dataset, spec.dataset_config, split=spec.split)
+    except Exception as exc:  # datasets raises many unrelated types for "not found / offline"
+        raise BadInputError(
+            f"The dataset {spec.dataset!r} (config {spec.dataset_config!r}, split {spec.split!r}) "
+            f"could not be loaded: {exc}",
+            "Check the id, config and split, and the network; or pass a local --eval-file") from exc
+    if spec.text_field not in ds.column_names:
+        raise BadInputError(
+            f"The dataset {spec.dataset!r} has no column {spec.text_field!r} (it has "
+            f"{', '.join(ds.column_names)})", "Name the text column")
+    return "\n\n".join(list(ds[spec.text_field]))
+
+
+def load_eval_text(spec: TextEvalSpec | None = None) -> EvalText:
+    spec = spec or TextEvalSpec()
+    if spec.eval_file is not None and spec.dataset is not None:
+        raise BadInputError("Both an evaluation file and a dataset id were given",
+                            "Pass one of --eval-file and --dataset")
+    license_ = None
+    if spec.eval_file is not None:
+        path = Path(spec.eval_file)
+        text, kind = _from_file(path, spec.text_field)
+        info = dict(name=path.name, type=kind, config=None, split=None, source=str(path.resolve()))
+    elif spec.dataset is not None:
+        text = _from_hub(spec)
+        info = dict(name=spec.dataset, type=spec.dataset, config=spec.dataset_config,
+                    split=spec.split, source=f"hub:{spec.dataset}")
+    else:
+        path = bundled_text_path()
+        text = path.read_text(encoding="utf-8")
+        if _sha(text) != BUNDLED_SHA256:
+            raise BadInputError(f"The bundled evaluation text {path} is modified (sha256 {_sha(text)})",
+                                "Reinstall publisher")
+        info = dict(name=BUNDLED_NAME, type="txt", config="sst2", split="validation",
+                    source=BUNDLED_SOURCE)
+        license_ = BUNDLED_LICENSE
+    if spec.max_characters is not None:
+        if spec.max_characters <= 0:
+            raise BadInputError(f"max_characters is {spec.max_characters}", "Pass a positive number")
+        text = text[: spec.max_characters]
+    if not text.strip():
+        raise BadInputError(f"The evaluation text from {info['source']} is empty",
+                            "Pass a file or dataset that holds text")
+    return EvalText(
+        info=TextDatasetInfo(**info, sha256=_sha(text), license=license_, num_characters=len(text)),
+        text=text,
+    )
