@@ -41,6 +41,13 @@ class TrainingMetadata:
     language: list[str] | None = None
     model_creator: str | None = None
     sources: dict[str, str] = field(default_factory=dict)  # field name -> file it was read from
+    # Lineage evidence for the card (issue 17); relation as stated by --base-model-relation or
+    # training_metadata.json, else derived by publisher.card.claims.
+    base_model_relation: str | None = None
+    training_dataset: str | None = None  # what it was trained on, when a record names it
+    recipe_record: dict[str, Any] | None = None  # recipe_record.json: what the recipe did
+    # Files of the training setup the release ships: release path (training/...) -> local path.
+    training_files: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,7 @@ class CheckpointInfo:
     nncf_compressed: bool  # NNCF masks/quantizer state were found and applied/stripped
     files: list[FileDigest]
     training: TrainingMetadata = field(default_factory=TrainingMetadata)
+    nncf_state: list[str] = field(default_factory=list)  # NNCF state found: "pruning_masks", "quantizer_state"
 
 
 @dataclass(frozen=True)
@@ -165,7 +173,7 @@ class CardInputs:
     language: list[str] = field(default_factory=lambda: ["en"])
     tags: list[str] = field(default_factory=list)
     pipeline_tag: str = "text-classification"
-    library_name: str = "transformers"
+    library_name: str = "openvino"  # what the Hub offers readers must load the IR (README, card section)
     # Optional additions for the card (issue 4); all default to "derive it":
     repo_id: str | None = None  # where the card will live; usage snippets name it (else hub.repo_id, model_name)
     model_index_name: str | None = None  # model-index "name" (else repo_id, then model_name)

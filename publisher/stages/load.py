@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from publisher.errors import BadInputError
-from publisher.results import CheckpointInfo, FileDigest, TrainingMetadata
+from publisher.results import CheckpointInfo, FileDigest
+from publisher.stages.training_metadata import read_training_metadata  # noqa: F401 (re-exported)
 
 SUPPORTED_SUFFIX = "ForSequenceClassification"
 # Files that may hold secrets or are useless to model users; never listed as checkpoint content.
@@ -29,6 +30,9 @@ _LEGACY_MASK = re.compile(r"^(?P<module>.+)\.pre_ops\.\d+\.op\._binary_mask$")
 # "__nncf_hooks.post_hooks.bert:encoder:layer:0:attention:self:query:weight__0.0.binary_mask".
 _HOOK_MASK = re.compile(r"^__nncf_hooks\.(?:post|pre)_hooks\.(?P<param>.+?)__\d+\.\d+\.binary_mask$")
 _NNCF_KEY = re.compile(r"(\.pre_ops\.|_nncf|__nncf|nncf_)")
+# Quantizer parameters NNCF saves (FakeQuantize scale / asymmetric low and range, or an
+# "external_quantizers" / "*quantizer*" module).
+_QUANTIZER_KEY = re.compile(r"(quantizer|\.scale$|\.input_low$|\.input_range$|_scale$)")
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,25 @@ def read_state_dict(folder: Path, trust_pickle: bool) -> tuple[dict[str, Any], s
     )
 
 
+def nncf_state_kinds(state: dict[str, Any]) -> list[str]:
+    """Which NNCF training state the weights carry: the card's evidence for how it was compressed.
+
+    "pruning_masks" (NNCF 2.x/3.x binary masks), "quantizer_state" (quantizer scales or ranges:
+    the only proof that quantization-aware training ran), "other" (NNCF keys of neither kind).
+    """
+    kinds: set[str] = set()
+    for key in state:
+        if not _NNCF_KEY.search(key):
+            continue
+        if _LEGACY_MASK.match(key) or _HOOK_MASK.match(key) or key.endswith("binary_mask"):
+            kinds.add("pruning_masks")
+        elif _QUANTIZER_KEY.search(key):
+            kinds.add("quantizer_state")
+        else:
+            kinds.add("other")
+    return sorted(kinds)
+
+
 def fold_nncf_state(state: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """Apply NNCF pruning masks to their weights and drop NNCF-only keys.
 
@@ -199,43 +222,6 @@ def fold_nncf_state(state: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     # NNCF 2.x wraps modules as "nncf_module.<name>"; strip that prefix.
     out = {k.removeprefix("nncf_module."): v for k, v in out.items()}
     return out, True
-
-
-def read_training_metadata(folder: Path) -> tuple[TrainingMetadata, dict[str, Any] | None]:
-    """Card inputs the trainer left in the folder (JSON and text only; nothing is unpickled)."""
-    sources: dict[str, str] = {}
-    fields: dict[str, Any] = {}
-
-    def load_json(name: str) -> Any:
-        p = folder / name
-        if not p.is_file():
-            return None
-        try:
-            return json.loads(p.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise BadInputError(f"{p} is not valid JSON ({exc})", f"Fix or remove {name}") from exc
-
-    nncf = load_json("nncf_config.json")
-    if nncf is not None:
-        fields["nncf_config"], sources["nncf_config"] = nncf, "nncf_config.json"
-    cmd_file = folder / "training_command.txt"
-    if cmd_file.is_file():
-        fields["training_command"] = cmd_file.read_text(encoding="utf-8").strip()
-        sources["training_command"] = "training_command.txt"
-    meta = load_json("training_metadata.json") or {}
-    for key in ("base_model", "teacher_model", "seed", "license", "language", "model_creator"):
-        if meta.get(key) is not None:
-            value = meta[key]
-            fields[key] = [value] if key == "language" and isinstance(value, str) else value
-            sources[key] = "training_metadata.json"
-    log = load_json("eval_log.json")
-    if isinstance(log, list):
-        fields["eval_log"], sources["eval_log"] = log, "eval_log.json"
-    training_args = load_json("training_args.json")
-    if isinstance(training_args, dict) and training_args.get("seed") is not None:
-        fields.setdefault("seed", training_args["seed"])
-        sources.setdefault("seed", "training_args.json")
-    return TrainingMetadata(sources=sources, **fields), training_args
 
 
 CAUSAL_LM = "AutoModelForCausalLM"
@@ -305,6 +291,7 @@ def load_checkpoint(folder: str | Path, *, trust_pickle: bool = False,
     else:
         arch = check_architecture(cfg_dict, folder)
     state, weights_format = read_state_dict(folder, trust_pickle)
+    nncf_state = nncf_state_kinds(state)
     state, nncf_compressed = fold_nncf_state(state)
 
     import transformers
@@ -372,5 +359,6 @@ def load_checkpoint(folder: str | Path, *, trust_pickle: bool = False,
         nncf_compressed=nncf_compressed,
         files=digest_folder(folder),
         training=training,
+        nncf_state=nncf_state,
     )
     return LoadedCheckpoint(info, model, tokenizer, config, training_args)

@@ -1,0 +1,116 @@
+"""What a checkpoint folder says about how it was made: JSON and text files only, nothing unpickled.
+
+The card states only what this evidence (and the run's measurements) shows, so each field records
+the file it came from. A training script that the recorded command runs and that can be found
+here is listed for the release (``training/NAME``), so that the card names nothing a reader
+cannot get.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+from typing import Any
+
+from publisher.errors import BadInputError
+from publisher.results import TrainingMetadata
+
+TRAINING_FOLDER = "training"  # where a release keeps its training script and the recipe's record
+RECIPE_RECORD = "recipe_record.json"
+_METADATA_KEYS = ("base_model", "teacher_model", "seed", "license", "language", "model_creator",
+                  "base_model_relation")
+
+
+def read_training_metadata(folder: Path) -> tuple[TrainingMetadata, dict[str, Any] | None]:
+    """Card inputs the trainer left in ``folder``, and its JSON trainer arguments when present."""
+    folder = Path(folder)
+    sources: dict[str, str] = {}
+    fields: dict[str, Any] = {}
+
+    nncf = _load_json(folder, "nncf_config.json")
+    if nncf is not None:
+        fields["nncf_config"], sources["nncf_config"] = nncf, "nncf_config.json"
+    cmd_file = folder / "training_command.txt"
+    if cmd_file.is_file():
+        fields["training_command"] = cmd_file.read_text(encoding="utf-8").strip()
+        sources["training_command"] = "training_command.txt"
+    meta = _load_json(folder, "training_metadata.json") or {}
+    if not isinstance(meta, dict):
+        raise BadInputError(f"{folder / 'training_metadata.json'} does not hold a JSON object",
+                            "Write training_metadata.json as an object of fields")
+    for key in _METADATA_KEYS:
+        if meta.get(key) is not None:
+            value = meta[key]
+            fields[key] = [value] if key == "language" and isinstance(value, str) else value
+            sources[key] = "training_metadata.json"
+    dataset = _dataset_name(meta.get("dataset"))
+    if dataset:
+        fields["training_dataset"], sources["training_dataset"] = dataset, "training_metadata.json"
+    record = _load_json(folder, RECIPE_RECORD)
+    if isinstance(record, dict):
+        fields["recipe_record"], sources["recipe_record"] = record, RECIPE_RECORD
+    log = _load_json(folder, "eval_log.json")
+    if isinstance(log, list):
+        fields["eval_log"], sources["eval_log"] = log, "eval_log.json"
+    training_args = _load_json(folder, "training_args.json")
+    if isinstance(training_args, dict) and training_args.get("seed") is not None:
+        fields.setdefault("seed", training_args["seed"])
+        sources.setdefault("seed", "training_args.json")
+    files = find_training_files(folder, fields.get("training_command"))
+    if isinstance(record, dict):
+        files[f"{TRAINING_FOLDER}/{RECIPE_RECORD}"] = str((folder / RECIPE_RECORD).resolve())
+    if files:
+        fields["training_files"] = files
+    return TrainingMetadata(sources=sources, **fields), training_args
+
+
+def _load_json(folder: Path, name: str) -> Any:
+    p = folder / name
+    if not p.is_file():
+        return None
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise BadInputError(f"{p} is not valid JSON ({exc})", f"Fix or remove {name}") from exc
+
+
+def _dataset_name(value: Any) -> str | None:
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    if isinstance(value, dict):
+        for key in ("name", "type", "id"):
+            if isinstance(value.get(key), str) and value[key].strip():
+                return value[key].strip()
+    return None
+
+
+def command_scripts(command: str | None) -> list[str]:
+    """The Python scripts a training command runs, as written in it (``recipes/x.py``)."""
+    if not command:
+        return []
+    try:
+        words = shlex.split(command.replace("\\\n", " "))
+    except ValueError:
+        return []
+    return [w for w in words if w.endswith(".py") and not w.startswith("-")]
+
+
+def find_training_files(folder: Path, command: str | None) -> dict[str, str]:
+    """``training/NAME`` -> local path of each script the command runs that can be found here.
+
+    A relative script path is looked up beside the checkpoint, then in the checkpoint's parent
+    folders (a recipe run from the project root writes under ``artifacts/``), then in the
+    current folder; a script found nowhere is not listed, and the card says so.
+    """
+    out: dict[str, str] = {}
+    folder = Path(folder).resolve()
+    for script in command_scripts(command):
+        path = Path(script)
+        candidates = [path] if path.is_absolute() else [
+            base / path for base in (folder, *folder.parents, Path.cwd())
+        ]
+        found = next((c for c in candidates if c.is_file() and not c.is_symlink()), None)
+        if found is not None:
+            out[f"{TRAINING_FOLDER}/{found.name}"] = str(found.resolve())
+    return out
