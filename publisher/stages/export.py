@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from publisher.errors import BadInputError
-from publisher.results import ExportResult, FileDigest
+from publisher.results import ExportResult, FileDigest, WeightCompression
 
 WEIGHT_FORMATS = ("int8", "fp16", "fp32")
 IR_XML = "openvino_model.xml"
@@ -55,6 +55,14 @@ def export_ir(
     staging_dir: Path,
 ) -> ExportResult:
     """Write ``openvino_model.xml/.bin``, ``config.json`` and the tokenizer files to ``output_dir``."""
+    if weight_format == "int4":
+        raise BadInputError(
+            "--weight-format int4 is for causal language models; this checkpoint is a text "
+            "classifier. INT4 group-wise weights pay off where decoding is bound by reading the "
+            "weights of a large model token after token; an encoder classifier runs each input once, "
+            "is not bound by that, and would only lose accuracy",
+            "Use --weight-format int8 (the default) for a classifier",
+        )
     if weight_format not in WEIGHT_FORMATS:
         raise BadInputError(
             f"Unknown weight format {weight_format!r}", f"Use one of {', '.join(WEIGHT_FORMATS)}"
@@ -104,5 +112,223 @@ def export_ir(
         weight_format=weight_format,
         files=files,
         versions=library_versions(),
+        seconds=round(time.perf_counter() - start, 3),
+    )
+
+
+
+# --- causal language models (issue 12) -----------------------------------------------------------
+
+LLM_WEIGHT_FORMATS = ("int8", "int4", "fp16", "fp32")
+TOKENIZER_IR = ("openvino_tokenizer.xml", "openvino_detokenizer.xml")
+_GROUP_SIZES = (128, 64, 32, 16)
+
+
+def _reduction_sizes(model: Any) -> dict[str, int]:
+    """Input size (the axis INT4 groups run along) of every linear weight inside the decoder blocks."""
+    import torch
+
+    from publisher.stages.sparsity import in_scope, is_linear
+
+    sizes = {}
+    for name, module in model.named_modules():
+        if in_scope(name) and is_linear(module):
+            w = module.weight
+            # transformers' Conv1D (GPT-2) stores the weight as (in, out); nn.Linear as (out, in).
+            sizes[name] = int(w.shape[1] if isinstance(module, torch.nn.Linear) else w.shape[0])
+    return sizes
+
+
+def check_group_size(model: Any, group_size: int) -> None:
+    """Refuse a group size that does not divide every decoder linear layer's input size.
+
+    NNCF would raise InvalidGroupSizeError deep inside the export (SmolLM2: hidden size 576 and the
+    default group size 128); refused up front, the message names the sizes and a group size that
+    works, so the user chooses instead of NNCF silently adjusting or skipping layers.
+    """
+    if group_size in (-1, 0):
+        return
+    sizes = _reduction_sizes(model)
+    bad = {n: s for n, s in sizes.items() if s % group_size}
+    if not bad:
+        return
+    import math
+
+    common = math.gcd(*sizes.values())
+    works = [g for g in _GROUP_SIZES if common % g == 0]
+    name, size = next(iter(bad.items()))
+    suggestion = (f"--group-size {works[0]} divides all of them" if works
+                  else "--group-size -1 (per-channel) works for any size")
+    raise BadInputError(
+        f"INT4 group size {group_size} does not divide the input size of {len(bad)} linear layers "
+        f"(first: {name}, {size}; sizes in the model: {', '.join(map(str, sorted(set(sizes.values()))))})",
+        f"Pass a group size that divides them all: {suggestion}",
+    )
+
+
+def quantization_config(compression: WeightCompression, calibration_texts: list[str] | None,
+                        tokenizer_dir: Path) -> Any:
+    """optimum-intel's OVWeightQuantizationConfig for ``compression`` (None for fp16/fp32)."""
+    from optimum.intel import OVWeightQuantizationConfig
+
+    if compression.mode not in ("int8", "int4"):
+        return None
+    kw: dict[str, Any] = {"bits": 8 if compression.mode == "int8" else 4, "sym": compression.sym}
+    if compression.mode == "int4":
+        kw.update(group_size=compression.group_size if compression.group_size is not None else 128,
+                  ratio=compression.ratio if compression.ratio is not None else 1.0)
+        if compression.awq:
+            kw["quant_method"] = "awq"
+        if compression.scale_estimation:
+            kw["scale_estimation"] = True
+        if compression.backup_mode:
+            kw["backup_precision"] = compression.backup_mode
+    if needs_data(compression):
+        kw.update(dataset=list(calibration_texts or []), tokenizer=str(tokenizer_dir),
+                  num_samples=len(calibration_texts or []))
+    return OVWeightQuantizationConfig(**kw)
+
+
+def needs_data(compression: WeightCompression) -> bool:
+    """AWQ and scale estimation run on activations; so does mixed precision when ratio < 1 with data."""
+    return compression.mode == "int4" and (compression.awq or compression.scale_estimation)
+
+
+def _check_compression(compression: WeightCompression, model: Any,
+                       calibration_texts: list[str] | None) -> None:
+    if compression.mode not in LLM_WEIGHT_FORMATS:
+        raise BadInputError(f"Unknown weight format {compression.mode!r}",
+                            f"Use one of {', '.join(LLM_WEIGHT_FORMATS)}")
+    int4_only = {"--group-size": compression.group_size is not None,
+                 "--ratio": compression.ratio is not None, "--awq": compression.awq,
+                 "--scale-estimation": compression.scale_estimation}
+    given = [flag for flag, on in int4_only.items() if on]
+    if compression.mode != "int4" and given:
+        raise BadInputError(f"{', '.join(given)} only apply to INT4 weights, not {compression.mode}",
+                            "Add --weight-format int4, or drop those options")
+    if compression.mode == "int4":
+        if compression.ratio is not None and not 0.0 < compression.ratio <= 1.0:
+            raise BadInputError(f"--ratio {compression.ratio} is outside (0, 1]",
+                                "Pass the share of layers in INT4, e.g. --ratio 0.8")
+        check_group_size(model, compression.group_size if compression.group_size is not None else 128)
+    if needs_data(compression) and not calibration_texts:
+        raise BadInputError("--awq and --scale-estimation need calibration text, and none was given",
+                            "Pass an evaluation text (it is used for calibration), or drop those options")
+
+
+def applied_compression(ir_dir: Path, requested: WeightCompression) -> WeightCompression:
+    """``requested`` completed with what optimum-intel/NNCF wrote to openvino_config.json."""
+    import dataclasses
+    import json
+
+    cfg_path = Path(ir_dir) / "openvino_config.json"
+    applied: dict[str, Any] = {}
+    if cfg_path.is_file():
+        applied = json.loads(cfg_path.read_text()).get("quantization_config") or {}
+    if requested.mode == "int4":
+        return dataclasses.replace(
+            requested, applied=applied,
+            group_size=applied.get("group_size", requested.group_size),
+            ratio=applied.get("ratio", requested.ratio),
+            sym=bool(applied.get("sym", requested.sym)),
+            backup_mode=applied.get("backup_precision") or requested.backup_mode or "int8_asym")
+    return dataclasses.replace(requested, applied=applied)
+
+
+def _convert_tokenizer(tokenizer: Any, folder: Path) -> None:
+    import openvino as ov
+    from openvino_tokenizers import convert_tokenizer
+
+    try:
+        tok_ir, detok_ir = convert_tokenizer(tokenizer, with_detokenizer=True)
+    except Exception as exc:  # openvino_tokenizers raises plain Exceptions/OVAny errors
+        raise BadInputError(
+            f"openvino-tokenizers cannot convert this tokenizer ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}); openvino_genai could not run the release",
+            "Save a tokenizer.json whose pre-tokenizer and decoder openvino-tokenizers supports "
+            "(byte-level BPE, SentencePiece/Metaspace, WordPiece); see recipes/smollm2_from_gguf.py "
+            "for a GGUF tokenizer fixed this way",
+        ) from exc
+    ov.save_model(tok_ir, str(folder / TOKENIZER_IR[0]))
+    ov.save_model(detok_ir, str(folder / TOKENIZER_IR[1]))
+
+
+def export_causal_lm(
+    model: Any,
+    tokenizer: Any,
+    output_dir: Path,
+    *,
+    compression: WeightCompression,
+    staging_dir: Path,
+    calibration_texts: list[str] | None = None,
+) -> ExportResult:
+    """A stateful (KV-cache) OpenVINO LLM release that ``openvino_genai.LLMPipeline`` runs as is.
+
+    Writes ``openvino_model.xml/.bin`` (weights per ``compression``), ``openvino_config.json``,
+    ``config.json``, ``generation_config.json``, the tokenizer files and its IR pair
+    (``openvino_tokenizer``/``openvino_detokenizer``). The export runs from the in-memory model (NNCF
+    masks already folded in) to an fp32 IR, which optimum-intel then compresses with NNCF; it is
+    assembled in ``staging_dir`` and moved into ``output_dir`` only when complete.
+    """
+    _check_compression(compression, model, calibration_texts)
+    import openvino as ov
+    from optimum.exporters.openvino.convert import export_from_model
+
+    start = time.perf_counter()
+    raw = staging_dir / "fp32"
+    final = staging_dir / "ir"
+    shutil.rmtree(staging_dir, ignore_errors=True)
+    try:
+        raw.mkdir(parents=True)
+        export_from_model(model, str(raw), task="text-generation-with-past", stateful=True)
+        # The calibration data is tokenized by optimum from a folder: the tokenizer must be there.
+        tokenizer.save_pretrained(str(raw))
+        qconfig = quantization_config(compression, calibration_texts, raw)
+        if qconfig is not None:
+            from optimum.intel import OVModelForCausalLM
+
+            quantized = OVModelForCausalLM.from_pretrained(
+                str(raw), quantization_config=qconfig, compile=False)
+            quantized.save_pretrained(str(final))
+            del quantized
+        else:
+            final.mkdir()
+            ov_model = ov.Core().read_model(str(raw / IR_XML))
+            ov.save_model(ov_model, str(final / IR_XML),
+                          compress_to_fp16=compression.mode == "fp16")
+            for name in ("config.json", "generation_config.json"):
+                if (raw / name).is_file():
+                    shutil.copy2(raw / name, final / name)
+        if not (final / "generation_config.json").is_file() and getattr(model, "generation_config", None):
+            model.generation_config.save_pretrained(str(final))
+        tokenizer.save_pretrained(str(final))
+        _convert_tokenizer(tokenizer, final)
+        shutil.rmtree(raw)
+        written = sorted(p.relative_to(final).as_posix() for p in final.rglob("*") if p.is_file())
+        output_dir.mkdir(parents=True, exist_ok=True)
+        for rel in written:
+            (output_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+            (final / rel).replace(output_dir / rel)
+    except OSError as exc:
+        shutil.rmtree(staging_dir, ignore_errors=True)
+        raise _disk_error(exc, output_dir) from exc
+    finally:
+        shutil.rmtree(staging_dir, ignore_errors=True)
+
+    from publisher.stages.load import sha256_file
+
+    files = [FileDigest(rel, sha256_file(output_dir / rel), (output_dir / rel).stat().st_size)
+             for rel in written]
+    versions = library_versions()
+    for name in ("openvino-tokenizers", "openvino-genai"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return ExportResult(
+        output_dir=str(output_dir),
+        weight_format=compression.mode,
+        files=files,
+        versions=versions,
         seconds=round(time.perf_counter() - start, 3),
     )

@@ -1,8 +1,9 @@
 """Stage 4: sparsity of the transformer-block linear layers, in torch and read back from the IR.
 
-Scope: the weight matrices (not biases) of every ``nn.Linear`` inside the encoder blocks
-(attention query/key/value, attention output, intermediate, output). Embeddings, LayerNorm, the
-pooler and the classifier are outside it. A weight counts as zero when it is exactly 0.0, and the
+Scope: the weight matrices (not biases) of every ``nn.Linear`` (and transformers' ``Conv1D``, GPT-2's
+linear layer) inside the transformer blocks: encoder blocks of a classifier (attention
+query/key/value, attention output, intermediate, output) and decoder blocks of a causal LM (q/k/v/o
+projections, MLP). Embeddings, norms, the pooler, the classifier and the LM head are outside it. A weight counts as zero when it is exactly 0.0, and the
 overall figure is zeros / elements over the whole scope, not a mean of per-layer ratios.
 
 In the IR, weights may be stored compressed (u8/i8 with zero point and scale, fp16 + Convert), so
@@ -21,11 +22,22 @@ from publisher.results import SPARSITY_SCOPE, SparsityMeasurement, SparsityResul
 # A module path inside a stack of blocks: "...encoder.layer.3....", "...transformer.layer.0....",
 # "...layers.11....". The index segment marks "inside a transformer block".
 _IN_BLOCK = re.compile(r"(^|\.)(layer|layers|block|blocks|h)\.\d+\.")
-_IR_LAYER = re.compile(r"^__module\.(?P<name>.+?)/aten::linear/")
+# Linear layers trace to aten::linear; GPT-2's Conv1D (x @ W + b) traces to aten::addmm.
+_IR_LAYER = re.compile(r"^__module\.(?P<name>.+?)/aten::(linear|addmm)/")
 
 
 def in_scope(module_name: str) -> bool:
     return bool(_IN_BLOCK.search(module_name)) and "pooler" not in module_name
+
+
+def is_linear(module: Any) -> bool:
+    import torch
+
+    if isinstance(module, torch.nn.Linear):
+        return True
+    from transformers.pytorch_utils import Conv1D
+
+    return isinstance(module, Conv1D)
 
 
 def _measurement(counts: dict[str, tuple[int, int]]) -> SparsityMeasurement:
@@ -44,18 +56,17 @@ def _natural(name: str) -> list[Any]:
 
 
 def torch_layer_counts(model: Any) -> dict[str, tuple[int, int]]:
-    import torch
-
     counts = {}
     for name, module in model.named_modules():
-        if isinstance(module, torch.nn.Linear) and in_scope(name):
+        if in_scope(name) and is_linear(module):
             w = module.weight.detach()
             counts[name] = (int((w == 0).sum()), int(w.numel()))
     if not counts:
         raise BadInputError(
             "The model has no linear layers inside transformer blocks, so its sparsity cannot be "
             "measured",
-            "Publish a transformer encoder classifier (BERT, RoBERTa, DistilBERT, ...)",
+            "Publish a transformer model (BERT-like encoder classifier, or Llama/Qwen2/GPT-2-like "
+            "causal LM)",
         )
     return counts
 
@@ -68,6 +79,10 @@ def _evaluate_constant(output: Any) -> Any:
     kind = node.get_type_name()
     args = [node.input_value(i) for i in range(node.get_input_size())]
     if kind == "Constant":
+        if node.get_output_element_type(0).bitwidth < 8:
+            # u4/i4 are packed two per byte; get_vector() unpacks them.
+            shape = tuple(node.get_output_shape(0))
+            return np.array(node.get_vector()).reshape(shape)
         return np.array(node.get_data())
     if kind == "Convert":
         return _evaluate_constant(args[0]).astype(np.float32)
