@@ -8,11 +8,14 @@ The catalogue in ``publisher.card.variables`` documents each name; a test keeps 
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
-from publisher.card import facts
+from publisher.card import claims, facts
 from publisher.card.rules import licenses, task_display_name
 from publisher.results import Report
+from publisher.stages.training_metadata import command_scripts
 
 HUB = "https://huggingface.co"
 
@@ -45,17 +48,6 @@ OV_MODEL_CLASSES = {
     "audio-classification": "OVModelForAudioClassification",
 }
 
-# How each NNCF algorithm is described in prose.
-NNCF_METHODS = {
-    "magnitude_sparsity": "unstructured magnitude pruning",
-    "rb_sparsity": "regularization-based sparsity",
-    "movement_sparsity": "movement pruning",
-    "const_sparsity": "fixed-mask sparsity",
-    "filter_pruning": "structured filter pruning",
-    "quantization": "quantization-aware training",
-    "experimental_quantization": "quantization-aware training",
-}
-
 WEIGHT_FORMAT_TITLES = {"int8": "INT8", "int4": "INT4", "fp16": "FP16", "fp32": "FP32"}
 
 
@@ -73,8 +65,9 @@ def build_context(report: Report) -> dict[str, Any]:
     ds = report.accuracy.dataset
     hub_ds = facts.hub_dataset(report)
     metric = report.accuracy.metric
-    algorithms = facts.nncf_algorithms(training.nncf_config)
-    methods = _methods(algorithms, training.teacher_model)
+    algorithms = claims.nncf_algorithms(training.nncf_config)
+    evidence = claims.report_compression(report)
+    relation = claims.report_relation(report)
     versions = report.export.versions
     compat = facts.compatibility(report)
     return {
@@ -126,14 +119,19 @@ def build_context(report: Report) -> dict[str, Any]:
             "transformers": facts.release_version(versions.get("transformers")),
             "torch": facts.release_version(versions.get("torch")),
         },
+        "base_model_relation": relation.value,
+        "training_dataset": training.training_dataset,
         "compression": {
-            "methods": methods,
+            "methods": evidence.methods,
             "algorithms": [str(a.get("algorithm")) for a in algorithms],
-            "quantization": any("quantization" in str(a.get("algorithm")) for a in algorithms),
-            "distillation": bool(training.teacher_model),
+            "quantization": evidence.quantization_aware,
+            "distillation": evidence.distillation,
         },
-        "nncf_config_json": _nncf_json(training.nncf_config),
-        "training_command": training.training_command.strip("\n") if training.training_command else None,
+        "nncf_config_json": _nncf_json(_shown_config(training.nncf_config, evidence.shown_entries)),
+        "nncf_config_complete": len(evidence.shown_entries) == len(algorithms),
+        "training_command": _release_command(training),
+        "training_files": sorted(training.training_files),
+        "training_scripts_missing": _missing_scripts(training),
         "training_details_url": report.card.training_details_url,
         "verification": {
             "compiled": bool(report.verification.compiled),
@@ -172,18 +170,31 @@ def _creator(model_creator: str | None, base: str | None) -> tuple[str | None, s
     return name, hub_url(namespace) if name else None
 
 
-def _methods(algorithms: list[dict[str, Any]], teacher: str | None) -> list[str]:
-    # Sparsity first, then quantization, then distillation: the order the seed card states them.
-    ranked = sorted(algorithms, key=lambda a: "quantization" in str(a.get("algorithm")))
-    out: list[str] = []
-    for algo in ranked:
-        name = str(algo.get("algorithm"))
-        phrase = NNCF_METHODS.get(name, name.replace("_", " "))
-        if phrase not in out:
-            out.append(phrase)
-    if teacher:
-        out.append("knowledge distillation")
-    return out
+def _shown_config(config: Any, shown: list[int]) -> Any:
+    """The NNCF config with only the entries the evidence bears out (the file as is when all are)."""
+    entries = claims.nncf_algorithms(config)
+    if len(shown) == len(entries):
+        return config
+    kept = [entries[i] for i in shown]
+    return kept or None
+
+
+def _release_command(training: Any) -> str | None:
+    """The training command, with each script the release ships named by its path in the release."""
+    if not training.training_command:
+        return None
+    command = training.training_command.strip("\n")
+    for release_path, local in sorted(training.training_files.items()):
+        for script in command_scripts(command):
+            if Path(script).name == Path(local).name and script != release_path:
+                command = re.sub(rf"(?<![\w/.-]){re.escape(script)}(?![\w/.-])", release_path, command)
+    return command
+
+
+def _missing_scripts(training: Any) -> list[str]:
+    """Scripts the training command runs that the release does not ship."""
+    shipped = {Path(local).name for local in training.training_files.values()}
+    return [s for s in command_scripts(training.training_command) if Path(s).name not in shipped]
 
 
 def _nncf_json(config: Any) -> str | None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from publisher.results import Report
 
@@ -23,7 +22,6 @@ SPARSE_THRESHOLD = 0.10
 LOCAL_DATASET_TYPES = frozenset({"csv", "json", "jsonl", "tsv", "parquet", "text", "local"})
 
 QUANTIZATION_TAGS = {"int8": "8-bit", "int4": "4-bit"}
-
 
 
 def metric_title(metric: str) -> str:
@@ -43,7 +41,7 @@ def release_version(version: str | None) -> str | None:
 class Figure:
     """One measured figure the card states, with where it lives in the model-index."""
 
-    key: str  # "accuracy.openvino", "sparsity.torch", ...
+    key: str  # "accuracy.openvino", "accuracy.torch"
     metric_type: str  # model-index metric.type
     metric_name: str  # model-index metric.name
     config: str  # model-index metric.config: "openvino" | "torch"
@@ -111,19 +109,16 @@ def hub_dataset(report: Report) -> str | None:
 
 
 def figures(report: Report) -> list[Figure]:
-    """The figures the card publishes, in model-index order: the IR (the released artifact) first."""
+    """The results measured on the evaluation dataset, in model-index order: the IR (the released
+    artifact) first. Only these go into model-index; sparsity, weight precision and torch/IR parity
+    describe the weights, not a dataset, and stay in the card body and report.json."""
     metric = report.accuracy.metric
     title = metric_title(metric)
-    scope = report.sparsity.scope
     return [
         Figure(f"{metric}.openvino", metric, title, "openvino",
                round(float(report.accuracy.openvino), METRIC_DECIMALS)),
         Figure(f"{metric}.torch", metric, f"{title} (PyTorch)", "torch",
                round(float(report.accuracy.torch), METRIC_DECIMALS)),
-        Figure("sparsity.openvino", "sparsity", f"Sparsity ({scope})", "openvino",
-               round(float(report.sparsity.openvino.overall), METRIC_DECIMALS)),
-        Figure("sparsity.torch", "sparsity", f"Sparsity ({scope}, PyTorch)", "torch",
-               round(float(report.sparsity.torch.overall), METRIC_DECIMALS)),
     ]
 
 
@@ -133,15 +128,3 @@ def compatibility(report: Report) -> dict[str, str | None]:
         "openvino": release_version(versions.get("openvino")),
         "optimum_intel": release_version(versions.get("optimum-intel") or versions.get("optimum_intel")),
     }
-
-
-def nncf_algorithms(config: Any) -> list[dict[str, Any]]:
-    """The algorithm sections of an NNCF config in any of its saved shapes."""
-    if isinstance(config, list):
-        return [c for c in config if isinstance(c, dict)]
-    if isinstance(config, dict):
-        if "compression" in config:
-            return nncf_algorithms(config["compression"])
-        if "algorithm" in config:
-            return [config]
-    return []

@@ -16,8 +16,8 @@ from typing import Any, Callable
 
 import yaml
 
-from publisher.card import facts, rules
-from publisher.card.metadata import FRONT_MATTER
+from publisher.card import claims, facts, rules, schema
+from publisher.card.schema import FRONT_MATTER
 from publisher.card.sections import marker_problems
 from publisher.errors import BadInputError
 from publisher.results import Report
@@ -42,6 +42,7 @@ RULES: dict[str, tuple[str, str]] = {
     "model-index-missing-field": (ERROR, "a model-index result lacks a field the Hub requires"),
     "model-index-field-type": (ERROR, "a model-index field has the wrong type"),
     "model-index-duplicate": (ERROR, "two model-index results no parser can tell apart"),
+    "model-index-not-dataset-result": (ERROR, "a model-index metric that describes the weights, not a dataset result"),
     "task-type-unknown": (WARNING, "task.type is not a Hub task"),
     "metric-value-not-number": (ERROR, "a metric value is not a number"),
     "metric-value-not-finite": (ERROR, "a metric value is NaN or infinite"),
@@ -49,6 +50,7 @@ RULES: dict[str, tuple[str, str]] = {
     "figure-mismatch": (ERROR, "a figure in the body differs from the report"),
     "compatibility-mismatch": (ERROR, "a compatibility line differs from the versions recorded at export"),
     "base-model-mismatch": (WARNING, "base_model differs from the report"),
+    "base-model-relation-mismatch": (ERROR, "base_model_relation differs from what the report's evidence shows"),
     "template-leftover": (ERROR, "unrendered Jinja in the body"),
     "section-markers": (ERROR, "broken managed-section markers"),
     "hub-validate-yaml": (ERROR, "the Hub's validate-yaml refused the metadata"),
@@ -155,24 +157,17 @@ def _parse_yaml(block: str, first_line: int, out: _Collector) -> tuple[Any, yaml
         return None, None
     try:
         root = yaml.compose(block, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(block)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = first_line + (mark.line if mark is not None else 0)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         out.add("yaml-invalid", line, f"the front matter is not valid YAML: {problem}")
         return None, None
-    if data is None:
-        return {}, root
-    if not isinstance(data, dict):
-        out.add("metadata-not-mapping", first_line,
-                f"the front matter is a {type(data).__name__}, not a mapping of fields")
+    data, problem = schema.load_metadata(block)
+    if problem is not None:
+        out.add(problem.rule, first_line, problem.message)
         return None, None
     return data, root
-
-
-def _is_str_list(value: Any) -> bool:
-    return isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -180,13 +175,8 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _check_metadata(meta: dict[str, Any], locate: _Locator, out: _Collector) -> None:
-    for key in ("language", "tags", "datasets", "metrics", "base_model"):
-        if key in meta and not _is_str_list(meta[key]):
-            out.add("field-type", locate(key), f"{key} must be a string or a list of strings")
-    for key in ("license", "license_name", "license_link", "library_name", "pipeline_tag",
-                "base_model_relation"):
-        if key in meta and not isinstance(meta[key], str):
-            out.add("field-type", locate(key), f"{key} must be a string, not {_kind(meta[key])}")
+    for problem in schema.check_metadata(meta):
+        out.add(problem.rule, locate(*problem.path), problem.message)
 
     license_id = meta.get("license")
     if isinstance(license_id, str) and license_id not in rules.licenses():
@@ -197,7 +187,7 @@ def _check_metadata(meta: dict[str, Any], locate: _Locator, out: _Collector) -> 
         out.add("license-other-unnamed", locate("license"),
                 "license is 'other' but license_name / license_link are missing")
 
-    if _is_str_list(meta.get("language")):
+    if schema.is_str_or_str_list(meta.get("language")):
         for i, code in enumerate(_as_list(meta.get("language"))):
             if code not in SPECIAL_LANGUAGES and not LANGUAGE.match(code):
                 where = locate("language", i) if isinstance(meta["language"], list) else locate("language")
@@ -208,111 +198,48 @@ def _check_metadata(meta: dict[str, Any], locate: _Locator, out: _Collector) -> 
         out.add("pipeline-tag-unknown", locate("pipeline_tag"),
                 f"pipeline_tag {tag!r} is not a Hub pipeline tag (e.g. text-classification)")
 
-    relation = meta.get("base_model_relation")
-    if isinstance(relation, str) and relation not in rules.BASE_MODEL_RELATIONS:
-        out.add("base-model-relation-invalid", locate("base_model_relation"),
-                f"base_model_relation {relation!r} must be one of {', '.join(rules.BASE_MODEL_RELATIONS)}")
-    if relation is not None and not meta.get("base_model"):
-        out.add("base-model-relation-orphan", locate("base_model_relation"),
-                "base_model_relation is set but base_model is not")
-
     tags = meta.get("tags")
-    if _is_str_list(tags) and "openvino" not in _as_list(tags) and _looks_openvino(meta):
+    if schema.is_str_or_str_list(tags) and "openvino" not in _as_list(tags) and _looks_openvino(meta):
         out.add("tag-missing", locate("tags"),
                 "the card describes an OpenVINO model but tags lack 'openvino' (the Hub's filter)")
 
-    if "model-index" in meta:
-        _check_model_index(meta["model-index"], locate, out)
+    if isinstance(meta.get("model-index"), list):
+        _check_model_index_results(meta["model-index"], locate, out)
 
 
 def _looks_openvino(meta: dict[str, Any]) -> bool:
-    return "nncf" in _as_list(meta.get("tags") or []) or meta.get("base_model_relation") == "quantized"
+    return ("nncf" in _as_list(meta.get("tags") or []) or meta.get("library_name") == "openvino"
+            or meta.get("base_model_relation") == "quantized")
 
 
-def _kind(value: Any) -> str:
-    return {dict: "a mapping", list: "a list", bool: "a boolean", int: "a number",
-            float: "a number"}.get(type(value), type(value).__name__)
-
-
-def _check_model_index(model_index: Any, locate: _Locator, out: _Collector) -> None:
-    key = "model-index"
-    if not isinstance(model_index, list):
-        out.add("model-index-structure", locate(key), f"model-index must be a list, not {_kind(model_index)}")
-        return
+def _check_model_index_results(model_index: list[Any], locate: _Locator, out: _Collector) -> None:
+    """Lint's own advice on top of the schema: Hub task names, and results a parser would merge."""
     identities: dict[tuple[Any, ...], int] = {}
     for i, entry in enumerate(model_index):
-        if not isinstance(entry, dict) or not isinstance(entry.get("results"), list):
-            out.add("model-index-structure", locate(key, i),
-                    "each model-index entry must be a mapping with a 'results' list")
-            continue
-        if not isinstance(entry.get("name"), str):
-            out.add("model-index-missing-field", locate(key, i),
-                    "model-index entry lacks 'name' (a string): huggingface_hub cannot parse the card")
-        for j, result in enumerate(entry["results"]):
-            path = (key, i, "results", j)
+        results = entry.get("results") if isinstance(entry, dict) else None
+        for j, result in enumerate(results if isinstance(results, list) else []):
             if not isinstance(result, dict):
-                out.add("model-index-structure", locate(*path), "a model-index result must be a mapping")
                 continue
-            _check_result(result, path, locate, out, identities)
-
-
-def _check_result(result: dict[str, Any], path: tuple[Any, ...], locate: _Locator, out: _Collector,
-                  identities: dict[tuple[Any, ...], int]) -> None:
-    task, dataset, metrics = result.get("task"), result.get("dataset"), result.get("metrics")
-    if not isinstance(task, dict) or "type" not in task:
-        out.add("model-index-missing-field", locate(*path), "result lacks task.type")
-        task = task if isinstance(task, dict) else {}
-    if not isinstance(dataset, dict) or "type" not in dataset or "name" not in dataset:
-        out.add("model-index-missing-field", locate(*path, "dataset"), "result lacks dataset.type or dataset.name")
-        dataset = dataset if isinstance(dataset, dict) else {}
-    if not isinstance(metrics, list) or not metrics:
-        out.add("model-index-missing-field", locate(*path), "result lacks a non-empty metrics list")
-        metrics = []
-    for field_name in ("type", "name"):
-        _want_str(task, field_name, "task", locate(*path, "task", field_name), out)
-    for field_name in ("type", "name", "config", "split", "revision"):
-        _want_str(dataset, field_name, "dataset", locate(*path, "dataset", field_name), out)
-    if isinstance(task.get("type"), str) and task["type"] not in rules.task_types():
-        out.add("task-type-unknown", locate(*path, "task", "type"),
-                f"task.type {task['type']!r} is not a Hub task or subtask")
-    if "source" in result and not (isinstance(result["source"], dict) and isinstance(result["source"].get("url"), str)):
-        out.add("model-index-field-type", locate(*path, "source"), "source must be a mapping with a url string")
-    for k, metric in enumerate(metrics):
-        mpath = (*path, "metrics", k)
-        if not isinstance(metric, dict):
-            out.add("model-index-structure", locate(*mpath), "a metric must be a mapping")
-            continue
-        if "type" not in metric or "value" not in metric:
-            out.add("model-index-missing-field", locate(*mpath), "metric lacks type or value")
-        for field_name in ("type", "name", "config"):
-            _want_str(metric, field_name, "metric", locate(*mpath, field_name), out)
-        if "verified" in metric and not isinstance(metric["verified"], bool):
-            out.add("model-index-field-type", locate(*mpath, "verified"), "metric.verified must be true or false")
-        if "value" in metric:
-            _check_value(metric["value"], locate(*mpath, "value"), out)
-        identity = (task.get("type"), dataset.get("type"), dataset.get("config"), dataset.get("split"),
-                    dataset.get("revision"), metric.get("type"), metric.get("config"), metric.get("name"))
-        if identity in identities:
-            out.add("model-index-duplicate", locate(*mpath),
-                    f"this metric repeats the one on line {identities[identity]} (same task, dataset, "
-                    "split, metric type, name and config): parsers merge them; give each a distinct "
-                    "metric config or name")
-        else:
-            identities[identity] = locate(*mpath)
-
-
-def _want_str(mapping: dict[str, Any], key: str, owner: str, line: int, out: _Collector) -> None:
-    if key in mapping and mapping[key] is not None and not isinstance(mapping[key], str):
-        out.add("model-index-field-type", line,
-                f"{owner}.{key} must be a string, not {_kind(mapping[key])} (quote it)")
-
-
-def _check_value(value: Any, line: int, out: _Collector) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        out.add("metric-value-not-number", line,
-                f"metric value {value!r} is not a number; write it as a plain number (e.g. 0.9128)")
-    elif not math.isfinite(value):
-        out.add("metric-value-not-finite", line, f"metric value {value!r} is not finite")
+            path = ("model-index", i, "results", j)
+            task = result.get("task") if isinstance(result.get("task"), dict) else {}
+            dataset = result.get("dataset") if isinstance(result.get("dataset"), dict) else {}
+            if isinstance(task.get("type"), str) and task["type"] not in rules.task_types():
+                out.add("task-type-unknown", locate(*path, "task", "type"),
+                        f"task.type {task['type']!r} is not a Hub task or subtask")
+            metrics = result.get("metrics")
+            for k, metric in enumerate(metrics if isinstance(metrics, list) else []):
+                if not isinstance(metric, dict):
+                    continue
+                mpath = (*path, "metrics", k)
+                identity = (task.get("type"), dataset.get("type"), dataset.get("config"), dataset.get("split"),
+                            dataset.get("revision"), metric.get("type"), metric.get("config"), metric.get("name"))
+                if identity in identities:
+                    out.add("model-index-duplicate", locate(*mpath),
+                            f"this metric repeats the one on line {identities[identity]} (same task, dataset, "
+                            "split, metric type, name and config): parsers merge them; give each a distinct "
+                            "metric config or name")
+                else:
+                    identities[identity] = locate(*mpath)
 
 
 def _check_metadata_against_report(meta: dict[str, Any], report: Report, locate: _Locator,
@@ -341,6 +268,17 @@ def _check_metadata_against_report(meta: dict[str, Any], report: Report, locate:
     if base and isinstance(meta.get("base_model"), str) and meta["base_model"] != base:
         out.add("base-model-mismatch", locate("base_model"),
                 f"base_model is {meta['base_model']!r}, the report says {base!r}")
+    stated = meta.get("base_model_relation")
+    if isinstance(stated, str) and stated in schema.BASE_MODEL_RELATIONS:
+        derived = claims.report_relation(report)
+        if derived.value is None:
+            out.add("base-model-relation-mismatch", locate("base_model_relation"),
+                    f"base_model_relation is {stated!r}, but the report cannot tell ({derived.reason}); "
+                    "state it at publish time with --base-model-relation, or remove it")
+        elif derived.value != stated:
+            out.add("base-model-relation-mismatch", locate("base_model_relation"),
+                    f"base_model_relation is {stated!r}, the report says {derived.value!r} "
+                    f"({derived.reason}); run `publisher card regenerate`")
 
 
 def _check_body(body: str, first_line: int, report: Report | None, out: _Collector) -> None:

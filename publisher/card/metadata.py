@@ -11,13 +11,13 @@ bytes.
 from __future__ import annotations
 
 import numbers
-import re
 from typing import Any
 
 import yaml
 
-from publisher.card import facts
+from publisher.card import claims, facts
 from publisher.card.rules import task_display_name
+from publisher.card.schema import FRONT_MATTER, split_front_matter  # noqa: F401 (re-exported)
 from publisher.errors import BadInputError
 from publisher.results import Report
 
@@ -47,8 +47,6 @@ _DATASET_ORDER = ("name", "type", "config", "split", "revision", "args")
 _METRIC_ORDER = ("name", "type", "value", "config", "args", "verified", "verifyToken")
 _SOURCE_ORDER = ("name", "url")
 
-# Same pattern the Hub server uses to find the YAML block (huggingface_hub.repocard keeps it in sync).
-FRONT_MATTER = re.compile(r"^(\s*---[\r\n]+)([\S\s]*?)([\r\n]+---(\r\n|\n|$))")
 
 
 def build_eval_results(report: Report) -> list[Any]:
@@ -82,8 +80,9 @@ def build_card_data(report: Report) -> Any:
     base = facts.base_model(report)
     hub_ds = facts.hub_dataset(report)
     extra: dict[str, Any] = {}
-    if base:
-        extra["base_model_relation"] = "quantized"
+    relation = claims.report_relation(report).value
+    if base and relation:
+        extra["base_model_relation"] = relation
     return ModelCardData(
         license=facts.license_id(report),
         language=facts.languages(report) or None,
@@ -226,14 +225,6 @@ def canonical_yaml(meta: dict[str, Any]) -> str:
 
 def front_matter(meta: dict[str, Any]) -> str:
     return f"---\n{canonical_yaml(meta)}---\n"
-
-
-def split_front_matter(text: str) -> tuple[str | None, str]:
-    """(YAML text or None, body) the way the Hub splits a README."""
-    match = FRONT_MATTER.search(text)
-    if not match:
-        return None, text
-    return match.group(2), text[match.end():]
 
 
 def parse_metadata(text: str) -> dict[str, Any]:

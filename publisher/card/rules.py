@@ -11,7 +11,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-BASE_MODEL_RELATIONS = ("adapter", "merge", "quantized", "finetune")
+from publisher.card.schema import BASE_MODEL_RELATIONS  # noqa: F401 (the one list, re-exported)
 
 
 @cache

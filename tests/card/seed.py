@@ -114,6 +114,7 @@ def seed_report(**card_changes: Any) -> Report:
         license="apache-2.0",
         language=["en"],
         model_creator="Google",
+        training_dataset="GLUE SST2",
     )
     checkpoint = CheckpointInfo(
         path="/ckpt/bert-base-uncased-sst2-int8-unstructured80",
@@ -126,6 +127,8 @@ def seed_report(**card_changes: Any) -> Report:
         nncf_compressed=True,
         files=[],
         training=training,
+        # The seed was trained with NNCF QAT and magnitude sparsity: its checkpoint carries both.
+        nncf_state=["pruning_masks", "quantizer_state"],
     )
     export = ExportResult(
         output_dir="/out/ov",

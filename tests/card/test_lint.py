@@ -93,7 +93,7 @@ def test_unknown_pipeline_tag(card):
 
 
 def test_invalid_base_model_relation(card):
-    text = card.replace("base_model_relation: quantized", "base_model_relation: quantised", 1)
+    text = card.replace("base_model_relation: finetune", "base_model_relation: fine-tune", 1)
     assert "base-model-relation-invalid" in _rules(text)
 
 

@@ -121,7 +121,7 @@ def test_a_training_command_with_backticks_gets_a_longer_fence(seed):
 
     report = replace_training(seed, training_command="echo ```\npython train.py")
     body = render_body(report)
-    assert "````\necho ```\npython train.py\n````" in body
+    assert "   ````\n   echo ```\n   python train.py\n   ````" in body
 
 
 def test_the_usage_snippet_loads_the_repo_the_card_lives_in(seed):
