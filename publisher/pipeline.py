@@ -334,7 +334,7 @@ def _check_card_options(settings: PublishSettings) -> None:
             "name the license in the card",
         )
     if settings.card.template is not None or settings.card.sections_dir is not None:
-        from publisher.card.render import check_template
+        from publisher.card.variables import check_template
 
         check_template(settings.card.template, settings.card.sections_dir)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from pathlib import Path
 from publisher.hub.server.errors import Forbidden, Unauthorized
 from publisher.hub.server.layout import LFS_SECRET_FILE, TOKEN_FILE
 INVALID_TOKEN = "Invalid credentials in Authorization header"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,8 @@ class LfsSigner:
             raise Forbidden("Unsigned LFS upload URL: ask the LFS batch API for one") from exc
         if expires < time.time():
             raise Forbidden("Expired LFS upload URL: ask the LFS batch API for a new one")
-        if not hmac.compare_digest(signature, self._mac(oid, size, expires)):
+        # compare_digest refuses non-ASCII text with a TypeError: check the form first.
+        if not _HEX64.fullmatch(signature) or not hmac.compare_digest(
+                signature, self._mac(oid, size, expires)):
             raise Forbidden("Invalid LFS upload URL signature")
         return size
