@@ -216,23 +216,61 @@ def _check_compression(compression: WeightCompression, model: Any,
                             "Pass an evaluation text (it is used for calibration), or drop those options")
 
 
+def nncf_rt_info(ir_xml: Path) -> dict[str, str]:
+    """NNCF's record of the weight compression it applied, from the IR's rt_info (all strings).
+
+    optimum-intel's openvino_config.json does not say it (2.2 saves an empty pipeline config), but
+    NNCF writes mode, group size, ratio, AWQ, scale estimation and backup mode into the model.
+    """
+    import xml.etree.ElementTree as ET
+
+    for _, elem in ET.iterparse(str(ir_xml), events=("end",)):
+        if elem.tag == "weight_compression":
+            return {child.tag: child.get("value", "") for child in elem
+                    if child.tag != "advanced_parameters"}
+        if elem.tag == "layer":
+            elem.clear()  # keep memory flat on a large IR
+    return {}
+
+
 def applied_compression(ir_dir: Path, requested: WeightCompression) -> WeightCompression:
-    """``requested`` completed with what optimum-intel/NNCF wrote to openvino_config.json."""
+    """``requested`` completed with what NNCF recorded in the IR (``applied``: its own words)."""
     import dataclasses
+
+    applied = nncf_rt_info(Path(ir_dir) / IR_XML)
+    if not applied:
+        return dataclasses.replace(requested, applied={})
+    if requested.mode != "int4":
+        return dataclasses.replace(requested, applied=applied, sym=applied.get("mode", "").endswith("_sym"))
+
+    def num(key: str, cast: Any, default: Any) -> Any:
+        try:
+            return cast(applied[key])
+        except (KeyError, ValueError):
+            return default
+
+    return dataclasses.replace(
+        requested, applied=applied,
+        group_size=num("group_size", int, requested.group_size),
+        ratio=num("ratio", float, requested.ratio),
+        sym=applied.get("mode", "").endswith("_sym"),
+        awq=applied.get("awq") == "True",
+        scale_estimation=applied.get("scale_estimation") == "True",
+        backup_mode=applied.get("backup_mode") or requested.backup_mode)
+
+
+def _scrub_openvino_config(folder: Path) -> None:
+    """Drop the staging tokenizer path optimum-intel records (a local path has no place in a release)."""
     import json
 
-    cfg_path = Path(ir_dir) / "openvino_config.json"
-    applied: dict[str, Any] = {}
-    if cfg_path.is_file():
-        applied = json.loads(cfg_path.read_text()).get("quantization_config") or {}
-    if requested.mode == "int4":
-        return dataclasses.replace(
-            requested, applied=applied,
-            group_size=applied.get("group_size", requested.group_size),
-            ratio=applied.get("ratio", requested.ratio),
-            sym=bool(applied.get("sym", requested.sym)),
-            backup_mode=applied.get("backup_precision") or requested.backup_mode or "int8_asym")
-    return dataclasses.replace(requested, applied=applied)
+    path = folder / "openvino_config.json"
+    if not path.is_file():
+        return
+    cfg = json.loads(path.read_text())
+    q = cfg.get("quantization_config")
+    if isinstance(q, dict) and q.get("tokenizer"):
+        q["tokenizer"] = None
+        path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
 
 
 def _convert_tokenizer(tokenizer: Any, folder: Path) -> None:
@@ -291,6 +329,7 @@ def export_causal_lm(
                 str(raw), quantization_config=qconfig, compile=False)
             quantized.save_pretrained(str(final))
             del quantized
+            _scrub_openvino_config(final)
         else:
             final.mkdir()
             ov_model = ov.Core().read_model(str(raw / IR_XML))

@@ -1,0 +1,119 @@
+"""Greedy generation with torch and with the release through ``openvino_genai.LLMPipeline``.
+
+Each prompt is rendered with the tokenizer's chat template when it has one (a user turn and the
+generation prompt), otherwise used as is. torch encodes the rendered text with the transformers
+tokenizer; the IR side encodes it with the release's own tokenizer IR (``openvino_tokenizer.xml``)
+and decodes with its detokenizer IR, so the check covers the files as pushed, not just the model.
+Both decode greedily for ``max_new_tokens`` (stopping at EOS); generated token ids are compared, and
+the first index where they differ is reported per prompt.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from publisher.progress import Progress
+from publisher.results import GenerationCheck, GenerationSample
+
+
+def render_prompt(tokenizer: Any, prompt: str) -> tuple[str, bool]:
+    if getattr(tokenizer, "chat_template", None):
+        text = tokenizer.apply_chat_template([{"role": "user", "content": prompt}],
+                                             add_generation_prompt=True, tokenize=False)
+        return text, True
+    return prompt, False
+
+
+def first_divergence(a: list[int], b: list[int]) -> int | None:
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return i
+    return None if len(a) == len(b) else min(len(a), len(b))
+
+
+def load_pipeline(ir_dir: str | Path) -> Any:
+    import openvino_genai
+
+    from publisher.cpus import available_cpus
+
+    return openvino_genai.LLMPipeline(str(ir_dir), "CPU",
+                                      INFERENCE_NUM_THREADS=available_cpus(), CACHE_DIR="")
+
+
+def greedy_config(max_new_tokens: int, eos_token_id: int | None) -> Any:
+    import openvino_genai
+
+    cfg = openvino_genai.GenerationConfig()
+    cfg.max_new_tokens = max_new_tokens
+    cfg.do_sample = False
+    cfg.num_beams = 1
+    if eos_token_id is not None:
+        cfg.eos_token_id = int(eos_token_id)
+    if hasattr(cfg, "apply_chat_template"):
+        cfg.apply_chat_template = False  # the prompt is already rendered
+    return cfg
+
+
+def _strip_eos(ids: list[int], eos: set[int]) -> list[int]:
+    return ids[:-1] if ids and ids[-1] in eos else ids
+
+
+def check_generation(model: Any, tokenizer: Any, ir_dir: str | Path, prompts: list[str], *,
+                     max_new_tokens: int = 32, pipeline: Any = None,
+                     progress: Progress | None = None) -> GenerationCheck:
+    import torch
+
+    progress = progress or Progress(quiet=True)
+    pipe = pipeline or load_pipeline(ir_dir)
+    ov_tok = pipe.get_tokenizer()
+    gen_cfg = getattr(model, "generation_config", None)
+    eos_ids = getattr(gen_cfg, "eos_token_id", None) if gen_cfg is not None else None
+    if eos_ids is None:
+        eos_ids = tokenizer.eos_token_id
+    eos = set(eos_ids if isinstance(eos_ids, list) else [eos_ids]) - {None}
+    cfg = greedy_config(max_new_tokens, next(iter(eos)) if len(eos) == 1 else None)
+    if len(eos) > 1:
+        cfg.stop_token_ids = set(eos)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else next(iter(eos), 0)
+    samples = []
+    secs = {"torch": 0.0, "openvino": 0.0}
+    with progress.bar("greedy generation (torch + openvino_genai)", len(prompts)) as advance:
+        for prompt in prompts:
+            text, templated = render_prompt(tokenizer, prompt)
+            # The rendered template already holds any BOS it wants; adding special tokens again
+            # would double it. A raw prompt gets the tokenizer's usual special tokens.
+            hf_ids = tokenizer(text, add_special_tokens=not templated, return_tensors="pt")["input_ids"]
+            t0 = time.perf_counter()
+            with torch.inference_mode():
+                out = model.generate(input_ids=hf_ids, attention_mask=torch.ones_like(hf_ids),
+                                     do_sample=False, num_beams=1, max_new_tokens=max_new_tokens,
+                                     eos_token_id=list(eos) or None, pad_token_id=pad,
+                                     temperature=None, top_p=None, top_k=None)
+            t1 = time.perf_counter()
+            torch_new = _strip_eos(out[0, hf_ids.shape[1]:].tolist(), eos)
+            enc = ov_tok.encode(text, add_special_tokens=not templated)
+            ov_prompt = [int(x) for x in enc.input_ids.data[0]]
+            t2 = time.perf_counter()
+            res = pipe.generate(enc, cfg)
+            t3 = time.perf_counter()
+            ov_new = _strip_eos([int(x) for x in res.tokens[0]], eos)
+            secs["torch"] += t1 - t0
+            secs["openvino"] += t3 - t2
+            div = first_divergence(torch_new, ov_new)
+            samples.append(GenerationSample(
+                prompt=prompt, chat_template_applied=templated,
+                torch_text=tokenizer.decode(torch_new, skip_special_tokens=True),
+                openvino_text=ov_tok.decode(ov_new, skip_special_tokens=True),
+                match=div is None, first_divergence_token=div,
+                tokenizer_match=ov_prompt == hf_ids[0].tolist(),
+                torch_tokens=len(torch_new), openvino_tokens=len(ov_new)))
+            advance(1)
+    return GenerationCheck(
+        samples=samples,
+        exact_match_rate=sum(s.match for s in samples) / len(samples) if samples else 0.0,
+        max_new_tokens=max_new_tokens,
+        greedy=True,
+        seconds={k: round(v, 3) for k, v in secs.items()},
+    )

@@ -1,0 +1,186 @@
+"""Perplexity of the torch model and of the IR on the same token windows, and their logit parity.
+
+The evaluation text is tokenized once with the checkpoint's tokenizer. Windows of ``window`` tokens
+start every ``stride`` tokens (the strided recipe of the transformers perplexity guide): the first
+window scores all its next-token predictions, each later window only its last ``stride`` tokens,
+which then see at least ``window - stride`` tokens of context; the last window ends at the text's
+end. Perplexity is ``exp(sum NLL / tokens scored)``, the NLL summed in float64.
+
+Both models see exactly the same windows, one window at a time: torch first, then the IR through
+``OVModelForCausalLM`` called without ``past_key_values`` (a stateful IR then starts from a fresh
+state and returns logits for every position). Only the scored positions' logits of one window are
+held at once (vocabulary x positions is large), and the parity figures (top-1 agreement, max and
+mean absolute logit difference) come from the same two passes, so the IR runs once.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from publisher.errors import BadInputError
+from publisher.progress import Progress
+from publisher.results import LogitParity, PerplexityResult, TextDatasetInfo
+
+METHOD = ("exp(mean next-token NLL) over strided windows: each window is {window} tokens, windows "
+          "start every {stride} tokens, the first window scores all its predictions and later "
+          "windows their last {stride} tokens; the same token windows for torch and the IR (IR: "
+          "OVModelForCausalLM forward without past, fresh state per window)")
+
+
+@dataclass(frozen=True)
+class Window:
+    begin: int  # first token of the window in the tokenized text
+    end: int  # one past its last token
+    first_scored: int  # index (within the window) of the first token whose prediction is scored
+
+
+def tokenize(tokenizer: Any, text: str) -> list[int]:
+    """Token ids of the whole text, as the tokenizer encodes it by default (special tokens included)."""
+    return list(tokenizer(text, return_attention_mask=False)["input_ids"])
+
+
+def make_windows(num_tokens: int, window: int, stride: int, max_windows: int | None = None) -> list[Window]:
+    if window < 2:
+        raise BadInputError(f"The perplexity window is {window} tokens", "Use a window of at least 2 tokens")
+    if not 0 < stride <= window:
+        raise BadInputError(f"The stride {stride} is not between 1 and the window ({window})",
+                            "Pass a stride of at most the window, e.g. half of it")
+    if num_tokens < window:
+        raise BadInputError(
+            f"The evaluation text has {num_tokens} tokens, fewer than one perplexity window of "
+            f"{window} tokens",
+            f"Pass a longer text (at least {window} tokens with this tokenizer) or a smaller window")
+    out: list[Window] = []
+    prev_end = 0
+    for begin in range(0, num_tokens, stride):
+        end = min(begin + window, num_tokens)
+        # Tokens already scored by the previous window are context only; token 0 has no prediction.
+        first = max(prev_end - begin, 1)
+        out.append(Window(begin, end, first))
+        prev_end = end
+        if end == num_tokens or (max_windows and len(out) >= max_windows):
+            break
+    return out
+
+
+def _scored_logits_torch(model: Any, ids: Any, first: int) -> Any:
+    import torch
+
+    with torch.inference_mode():
+        logits = model(input_ids=ids).logits[0]
+    # Position p predicts token p + 1: the predictions of tokens first..end-1.
+    return logits[first - 1:-1].float()
+
+
+def _scored_logits_ir(ov_model: Any, ids: Any, first: int) -> Any:
+    import torch
+
+    with torch.inference_mode():
+        out = ov_model(input_ids=ids, attention_mask=torch.ones_like(ids))
+    logits = out.logits
+    logits = torch.from_numpy(logits) if not isinstance(logits, torch.Tensor) else logits
+    return logits[0, first - 1:-1].float()
+
+
+def _nll(logits: Any, targets: Any) -> float:
+    import torch
+
+    return float(torch.nn.functional.cross_entropy(logits.double(), targets, reduction="sum"))
+
+
+def load_ir(ir_dir: str | Path) -> Any:
+    from optimum.intel import OVModelForCausalLM
+
+    from publisher.cpus import available_cpus
+
+    # A single stream on all allowed CPUs: windows are scored one after another.
+    config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": str(available_cpus()),
+              "CACHE_DIR": ""}
+    return OVModelForCausalLM.from_pretrained(str(ir_dir), ov_config=config, device="CPU")
+
+
+def perplexity_and_parity(
+    model: Any,
+    ov_model: Any,
+    token_ids: list[int],
+    dataset: TextDatasetInfo,
+    *,
+    window: int,
+    stride: int,
+    max_windows: int | None = None,
+    progress: Progress | None = None,
+) -> tuple[PerplexityResult, LogitParity]:
+    """Score the same windows with ``model`` (torch) and ``ov_model`` (OVModelForCausalLM)."""
+    import dataclasses
+
+    import torch
+
+    progress = progress or Progress(quiet=True)
+    windows = make_windows(len(token_ids), window, stride, max_windows)
+    ids_all = torch.tensor(token_ids, dtype=torch.long)
+    nll = {"torch": 0.0, "openvino": 0.0}
+    secs = {"torch": 0.0, "openvino": 0.0}
+    scored = agree = 0
+    max_diff = 0.0
+    abs_sum = 0.0
+    with progress.bar("perplexity windows (torch + IR)", len(windows)) as advance:
+        for w in windows:
+            ids = ids_all[w.begin:w.end].unsqueeze(0)
+            targets = ids_all[w.begin + w.first_scored:w.end]
+            t0 = time.perf_counter()
+            a = _scored_logits_torch(model, ids, w.first_scored)
+            t1 = time.perf_counter()
+            b = _scored_logits_ir(ov_model, ids, w.first_scored)
+            t2 = time.perf_counter()
+            secs["torch"] += t1 - t0
+            secs["openvino"] += t2 - t1
+            if not (torch.isfinite(a).all() and torch.isfinite(b).all()):
+                which = "torch model" if not torch.isfinite(a).all() else "OpenVINO IR"
+                raise BadInputError(
+                    f"The {which} produced NaN or infinite logits on the evaluation text; its "
+                    "perplexity would be meaningless",
+                    "Check the checkpoint's weights (a diverged training run, or a broken conversion)")
+            nll["torch"] += _nll(a, targets)
+            nll["openvino"] += _nll(b, targets)
+            diff = (a - b).abs()
+            max_diff = max(max_diff, float(diff.max()))
+            abs_sum += float(diff.double().mean()) * len(targets)
+            agree += int((a.argmax(-1) == b.argmax(-1)).sum())
+            scored += len(targets)
+            del a, b, diff
+            advance(1)
+    result = PerplexityResult(
+        dataset=dataclasses.replace(dataset, num_tokens=len(token_ids)),
+        window=window,
+        stride=stride,
+        windows=len(windows),
+        tokens_scored=scored,
+        torch=math.exp(nll["torch"] / scored),
+        openvino=math.exp(nll["openvino"] / scored),
+        seconds_per_pass={k: round(v, 3) for k, v in secs.items()},
+        method=METHOD.format(window=window, stride=stride),
+    )
+    parity = LogitParity(positions=scored, top1_agreement=agree / scored,
+                         max_abs_logit_diff=max_diff, mean_abs_logit_diff=abs_sum / scored)
+    return result, parity
+
+
+def torch_perplexity(model: Any, token_ids: list[int], *, window: int, stride: int,
+                     max_windows: int | None = None,
+                     advance: Callable[[int], None] | None = None) -> tuple[float, int]:
+    """Torch-only perplexity over the same windows (for the benchmark's floor and the hand route)."""
+    import torch
+
+    ids_all = torch.tensor(token_ids, dtype=torch.long)
+    total, n = 0.0, 0
+    for w in make_windows(len(token_ids), window, stride, max_windows):
+        targets = ids_all[w.begin + w.first_scored:w.end]
+        total += _nll(_scored_logits_torch(model, ids_all[w.begin:w.end].unsqueeze(0), w.first_scored), targets)
+        n += len(targets)
+        if advance:
+            advance(1)
+    return math.exp(total / n), n
