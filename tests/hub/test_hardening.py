@@ -169,3 +169,10 @@ def test_malformed_json_shapes_are_400s_not_crashes(client, repo_id):
     batch = client.post(f"/{repo_id}.git/info/lfs/objects/batch",
                         content=b'{"operation": "upload", "objects": [7]}')
     assert batch.status_code == 200 and batch.json()["objects"][0]["error"]["code"] == 422
+
+
+def test_an_lfs_upload_with_a_non_ascii_signature_is_a_403(client):
+    # Found by the fuzzer: hmac.compare_digest raised TypeError on non-ASCII text (a 500).
+    response = client.put(f"/api/lfs-upload/{'a' * 64}?size=3&expires=9999999999&signature=%C2%80",
+                          content=b"abc")
+    assert_json_error(response, 403)
