@@ -239,24 +239,6 @@ def template_error(exc: jinja2.TemplateError, ref: "TemplateRef") -> BadInputErr
     return BadInputError(f"Card template {ref.name} cannot be rendered: {exc}", "Fix the template")
 
 
-def check_template(template: str | Path | None, sections_dir: Path | None) -> None:
-    """Refuse a template (or sections folder) that cannot render, before any slow work runs."""
-    from publisher.card.variables import template_variables
-
-    ref = resolve_template(template)
-    try:
-        variables = template_variables(template, sections_dir)
-    except jinja2.TemplateError as exc:
-        raise template_error(exc, ref) from exc
-    unknown = [v.name for v in variables if not v.known]
-    if unknown:
-        raise BadInputError(
-            f"Card template {template or sections_dir} uses undefined variable(s): {', '.join(unknown)}",
-            "Fix the names (run `publisher card variables` to list what templates can use), or "
-            "set them in the template with {% set %}",
-        )
-
-
 def _template_location(exc: BaseException) -> str | None:
     """"file, line N" of the innermost template frame in a Jinja traceback."""
     found = None

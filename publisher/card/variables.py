@@ -10,9 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import jinja2
 from jinja2 import meta, nodes
 
-from publisher.card.render import USER_SECTIONS, make_environment, resolve_template, section_files
+from publisher.card.render import (
+    USER_SECTIONS,
+    make_environment,
+    resolve_template,
+    section_files,
+    template_error,
+)
+from publisher.errors import BadInputError
 
 CATALOGUE: dict[str, str] = {
     "model_name": "Card title: the release's repo name (CardInputs.model_name).",
@@ -124,3 +132,19 @@ def _dotted(node: nodes.Node) -> str | None:
         inner = _dotted(node.node)
         return f"{inner}.{node.arg.value}" if inner else None
     return None
+
+
+def check_template(template: str | Path | None, sections_dir: Path | None) -> None:
+    """Refuse a template (or sections folder) that cannot render, before any slow work runs."""
+    ref = resolve_template(template)
+    try:
+        variables = template_variables(template, sections_dir)
+    except jinja2.TemplateError as exc:
+        raise template_error(exc, ref) from exc
+    unknown = [v.name for v in variables if not v.known]
+    if unknown:
+        raise BadInputError(
+            f"Card template {template or sections_dir} uses undefined variable(s): {', '.join(unknown)}",
+            "Fix the names (run `publisher card variables` to list what templates can use), or "
+            "set them in the template with {% set %}",
+        )

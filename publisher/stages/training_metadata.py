@@ -114,3 +114,27 @@ def find_training_files(folder: Path, command: str | None) -> dict[str, str]:
         if found is not None:
             out[f"{TRAINING_FOLDER}/{found.name}"] = str(found.resolve())
     return out
+
+
+def training_files(source: Any) -> dict[str, Path]:
+    """Extra files for the release: ``training/NAME`` -> local file, from a Report or TrainingMetadata.
+
+    These are the files the card's training section lists (the script the training command runs,
+    the recipe's record), so a release that lists them must ship them: a file that has gone since
+    the checkpoint was read is an error, not a silent gap in the card.
+    """
+    training = source.checkpoint.training if hasattr(source, "checkpoint") else source
+    out: dict[str, Path] = {}
+    for release_path, local in sorted(training.training_files.items()):
+        name = release_path.removeprefix(f"{TRAINING_FOLDER}/")
+        if not release_path.startswith(f"{TRAINING_FOLDER}/") or not name or "/" in name or name.startswith("."):
+            raise BadInputError(f"The training file path {release_path!r} is not a file of {TRAINING_FOLDER}/",
+                                "Re-read the checkpoint (publisher writes these paths itself)")
+        path = Path(local)
+        if not path.is_file():
+            raise BadInputError(
+                f"The training file {local} (shipped as {release_path} and listed on the card) is gone",
+                "Restore it, or re-run with --no-cache so the checkpoint's records are read again",
+            )
+        out[release_path] = path
+    return out
