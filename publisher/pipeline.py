@@ -1,47 +1,45 @@
-"""``publish``: checkpoint -> IR -> verification -> sparsity -> accuracy -> card -> gates -> Hub.
+"""``publish``: check -> measure -> report -> card -> gates -> push, for any task.
 
-Stage results are cached in ``OUTPUT/.publisher/cache.json``, keyed by the hashes of their inputs
-and settings, so a re-run with unchanged inputs re-uses the export and the measurements without
-loading the model. The files pushed are exactly the release set (IR, config, tokenizer, README.md,
-report.json), compared with the remote revision first, so an unchanged release makes no commit.
+The task (``publisher.tasks``) decides how the checkpoint is loaded, exported and measured; the
+runner owns everything around it. Stage results are cached in ``OUTPUT/.publisher/cache.json``,
+keyed by the hashes of their inputs and settings, so a re-run with unchanged inputs re-uses the
+export and the measurements without loading the model. The files pushed are exactly the release
+set (IR, config, tokenizer, README.md, report.json, and any training files the card names),
+compared with the remote revision first, so an unchanged release makes no commit.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
-import shutil
-import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from publisher import __version__
-from publisher.errors import BadInputError, GateFailedError
+from publisher.errors import EXIT_INTERNAL, BadInputError, GateFailedError, PublisherError
 from publisher.hub.client import FileChanges, HubClient, HubTarget, resolve_target
 from publisher.progress import Progress
 from publisher.results import (
     SCHEMA_VERSION,
-    AccuracyResult,
     CardInputs,
     CheckpointInfo,
     ExportResult,
     GateResult,
     HubResult,
+    Measurements,
     PerformanceResult,
     Report,
-    SparsityResult,
     TrainingMetadata,
-    VerificationResult,
     from_dict,
     to_jsonable,
 )
-from publisher.settings import Gates, PublishSettings
-from publisher.stages.verify import rejudge, thresholds_from
+from publisher.settings import PublishSettings
+from publisher.tasks import TaskSpec, infer_task
+from publisher.tasks.run import CACHE_DIR, MeasureRequest, StageTimer
 
-CACHE_DIR = ".publisher"
 RELEASE_REPORT = "report.json"
 CARD = "README.md"
 
@@ -54,9 +52,252 @@ class PublishOutcome:
     notice: str | None  # e.g. "started the local hub"
 
 
+@dataclass(frozen=True)
+class Checked:
+    """What the cheap checks found, before any heavy work."""
+
+    task: TaskSpec
+    output: Path
+    target: HubTarget | None  # None: nothing is pushed (--no-push)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """The export and the measurements of this run, fresh or from the cache."""
+
+    export: ExportResult
+    measurements: Measurements
+    performance: PerformanceResult | None
+    cache_hits: dict[str, bool]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    report: Report
+    card: str
+    failed: list[GateResult]
+
+
 def _key(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
+
+LIBRARY_LOG = "library.log"
+
+
+def publish(settings: PublishSettings, progress: Progress | None = None, *,
+            library_output: bool = False) -> PublishOutcome:
+    """Run the whole release. Raises ``PublisherError`` subclasses; pushes only if gates pass.
+
+    Other libraries' output goes to ``OUTPUT/.publisher/library.log`` unless ``library_output``.
+    """
+    from publisher.quiet import library_output_to
+
+    progress = progress or Progress(quiet=True)
+    timer = StageTimer()
+    checked = check(settings)
+    log = None if library_output else checked.output / CACHE_DIR / LIBRARY_LOG
+    with library_output_to(log) as terminal, progress.writing_to(terminal):
+        measured = measure(settings, checked, progress, timer)
+        rendered = render(settings, checked, measured)
+    if rendered.failed:
+        _finish(checked, rendered.report, timer, measured)
+        raise _gate_error(rendered.failed, checked.output)
+    if checked.target is None:
+        return _finish(checked, rendered.report.replace(status="built"), timer, measured)
+    with timer.timed("push"), library_output_to(log) as terminal, progress.writing_to(terminal):
+        report, changes, card_diff = push(settings, checked, rendered.report, progress)
+    return _finish(checked, report, timer, measured, changes=changes, card_diff=card_diff)
+
+
+def publish_batch(all_settings: list[Callable[[], PublishSettings]], *, fail_fast: bool,
+                  progress: Progress, on_error: Callable[[str, PublisherError], None] | None = None,
+                  library_output: bool = False) -> list[dict[str, Any]]:
+    """Publish several models, one after another; one model's failure does not hide the others'.
+
+    ``all_settings`` are thunks, so that a model whose options are wrong fails as that model's
+    outcome. Returns one row per model tried: model, status, exit_code and report or error.
+    """
+    rows: list[dict[str, Any]] = []
+    for make in all_settings:
+        name = None
+        try:
+            settings = make()
+            name = settings.repo_id or str(settings.checkpoint)
+            outcome = publish(settings, progress, library_output=library_output)
+            rows.append({"model": name, "status": outcome.report.status, "exit_code": 0,
+                         "report": outcome_document(outcome)})
+        except PublisherError as exc:
+            rows.append({"model": name, "status": exc.kind, "exit_code": exc.exit_code,
+                         "error": error_document(exc)})
+            if on_error:
+                on_error(name or "?", exc)
+            if fail_fast:
+                break
+        except Exception as exc:  # a bug in one model's run must not hide the others' outcomes
+            rows.append({"model": name, "status": "internal_error", "exit_code": EXIT_INTERNAL,
+                         "error": {"exit_code": EXIT_INTERNAL, "kind": "internal",
+                                   "message": f"{type(exc).__name__}: {exc}"}})
+            if fail_fast:
+                break
+    return rows
+
+
+def outcome_document(outcome: PublishOutcome) -> dict[str, Any]:
+    """The JSON document of one publish: the report plus status, changes and card diff."""
+    doc = outcome.report.to_dict()
+    doc["status"] = outcome.report.status
+    if outcome.changes is not None:
+        doc["changes"] = {"added": outcome.changes.added, "changed": outcome.changes.changed,
+                          "deleted": outcome.changes.deleted}
+    if outcome.card_diff is not None:
+        doc["card_diff"] = outcome.card_diff
+    return doc
+
+
+def error_document(exc: PublisherError) -> dict[str, Any]:
+    return {"exit_code": exc.exit_code, "kind": exc.kind, "message": exc.paragraph()}
+
+
+# --- the steps ------------------------------------------------------------------------------------
+
+def check(settings: PublishSettings) -> Checked:
+    """Everything that can be refused cheaply is refused before any heavy work."""
+    from publisher.stages.load import read_config
+
+    push = settings.hub.push or settings.hub.dry_run
+    if push:
+        if not settings.repo_id:
+            raise BadInputError("No --repo-id was given", "Pass --repo-id NAMESPACE/NAME, or --no-push")
+        validate_repo_id(settings.repo_id)
+    ckpt = Path(settings.checkpoint)
+    task = infer_task(read_config(ckpt), ckpt, settings.task)
+    if settings.weight_format not in task.weight_formats:
+        raise BadInputError(
+            f"--weight-format {settings.weight_format} is not offered for a {task.title}: "
+            f"{_WEIGHT_FORMAT_REASONS.get((task.name, settings.weight_format), '')}".rstrip(": "),
+            f"Use one of {', '.join(task.weight_formats)}",
+        )
+    out = settings.output_dir
+    _check_output_is_not_the_checkpoint(out, ckpt)
+    _check_card_options(settings)
+    _prepare_output(out)
+    target = resolve_target(settings.hub.endpoint, settings.hub.token) if push else None
+    if target is not None and not settings.hub.dry_run:
+        # A missing, refused or read-only token is found now, not after a long export.
+        HubClient(target).check_write_access()
+    return Checked(task=task, output=out, target=target)
+
+
+# Why a weight format is not offered for a task (said in the refusal).
+_WEIGHT_FORMAT_REASONS = {
+    ("text-classification", "int4"): (
+        "INT4 weight compression is a large-language-model technique (NNCF's data-free INT4 groups "
+        "assume large matrices); on an encoder classifier it costs accuracy for a size that INT8 "
+        "already makes small, and its accuracy is measured here only for INT8, FP16 and FP32"),
+}
+
+
+def measure(settings: PublishSettings, checked: Checked, progress: Progress, timer: StageTimer) -> Measured:
+    """The task's export and measurements, from the cache when their inputs are unchanged."""
+    from publisher.stages.export import library_versions
+    from publisher.stages.load import digest_folder
+
+    out, task = checked.output, checked.task
+    with timer.timed("hash"):
+        digests = digest_folder(Path(settings.checkpoint))
+        export_key = _key("export", [d.__dict__ for d in digests], task.name, settings.compression,
+                          library_versions(), settings.trust_pickle)
+        measure_key = _key("measure", export_key, settings.eval, settings.batch_size, settings.text_eval)
+    cache = StageCache(out, settings.use_cache)
+    export = cache.get("export", export_key, ExportResult)
+    if export is not None and not _export_intact(out, export):
+        export = None
+    measurements = cache.get("measure", measure_key, Measurements) if export else None
+    hits = {"export": export is not None, "measure": measurements is not None}
+    runner = task.module()
+    if measurements is None:
+        request = MeasureRequest(settings=settings, output=out, export=export, progress=progress,
+                                 timer=timer, on_export=lambda e: cache.put("export", export_key, e))
+        measurements, export = runner.measure(request)
+        cache.put("measure", measure_key, measurements)
+    else:
+        progress.note(f"Re-using the cached export and measurements in {out}")
+    measurements = runner.rejudged(measurements, settings.gates)
+    performance = _performance(settings, task, out, export_key, cache, progress, timer, hits)
+    return Measured(export=export, measurements=measurements, performance=performance, cache_hits=hits)
+
+
+def render(settings: PublishSettings, checked: Checked, measured: Measured) -> Rendered:
+    """The report and the card, written to the output folder; gates judged (a failed gate marks
+    both "not released")."""
+    from publisher.card import render_card
+
+    m = measured.measurements
+    training = _training_with_overrides(settings, m.checkpoint, m.training_args)
+    report = Report(
+        schema_version=SCHEMA_VERSION,
+        tool_version=__version__,
+        created=m.created,
+        status="released",
+        checkpoint=dataclasses.replace(m.checkpoint, training=training),
+        export=measured.export,
+        verification=m.verification,
+        sparsity=m.sparsity,
+        accuracy=m.accuracy,
+        card=card_inputs(settings, training, checked.task),
+        task=checked.task.name,
+        performance=measured.performance,
+        text_generation=m.text_generation,
+    )
+    report = report.replace(gates=checked.task.module().evaluate_gates(settings.gates, report))
+    template = settings.card.template or checked.task.template
+    card = render_card(report, template=template, sections_dir=settings.card.sections_dir)
+    _check_card_vocabulary(card)
+    failed = [g for g in report.gates if not g.passed]
+    if failed:
+        report = report.replace(status="not_released")
+        card = _mark_not_released(card, failed)
+    _write_text(checked.output / CARD, card)
+    _write_text(checked.output / CACHE_DIR / RELEASE_REPORT, report.to_json())
+    return Rendered(report=report, card=card, failed=failed)
+
+
+def push(settings: PublishSettings, checked: Checked, report: Report, progress: Progress
+         ) -> tuple[Report, FileChanges, str | None]:
+    out = checked.output
+    files = {f.path: out / f.path for f in report.export.files}
+    files[CARD] = out / CARD
+    files[RELEASE_REPORT] = out / CACHE_DIR / RELEASE_REPORT
+    return _push(settings, HubClient(checked.target), report, _release_set(out, files), progress)
+
+
+def _finish(checked: Checked, report: Report, timer: StageTimer, measured: Measured, *,
+            changes: FileChanges | None = None, card_diff: str | None = None) -> PublishOutcome:
+    report = report.replace(timings=timer.rounded(), cache=measured.cache_hits)
+    _write_text(checked.output / RELEASE_REPORT, report.to_json())
+    notice = checked.target.notice if checked.target else None
+    return PublishOutcome(report=report, changes=changes, card_diff=card_diff, notice=notice)
+
+
+def _gate_error(failed: list[GateResult], out: Path) -> GateFailedError:
+    names = ", ".join(f"{g.name} ({g.measured:.4f} vs {g.comparison} {g.threshold})" for g in failed)
+    flags = ", ".join("--" + g.name.replace("_", "-") for g in failed)
+    return GateFailedError(
+        f"Quality gates failed: {names}. Nothing was pushed; the report and the card are in "
+        f"{out}, marked as not released",
+        f"Improve the model, or change the thresholds ({flags}) if they are wrong",
+    )
+
+
+def default_commit_message(report: Report) -> str:
+    from publisher.tasks import get_task
+
+    return get_task(report.task).module().commit_message(report)
+
+
+
+# --- the pieces -----------------------------------------------------------------------------------
 
 def validate_repo_id(repo_id: str) -> None:
     from huggingface_hub.utils import HFValidationError, validate_repo_id as hf_validate
@@ -71,27 +312,8 @@ def validate_repo_id(repo_id: str) -> None:
                             "Use NAMESPACE/NAME, for example my-org/bert-sst2-int8-ov")
 
 
-def evaluate_gates(gates: Gates, verification: VerificationResult, sparsity: SparsityResult,
-                   accuracy: AccuracyResult) -> list[GateResult]:
-    checks = [
-        ("min_ir_accuracy", accuracy.openvino, gates.min_ir_accuracy, ">="),
-        ("max_accuracy_drop", accuracy.torch - accuracy.openvino, gates.max_accuracy_drop, "<="),
-        ("min_sparsity", sparsity.openvino.overall, gates.min_sparsity, ">="),
-        ("min_argmax_agreement", verification.argmax_agreement, gates.min_argmax_agreement, ">="),
-        ("max_logit_diff", verification.max_abs_logit_diff, gates.max_logit_diff, "<="),
-    ]
-    out = []
-    for name, measured, threshold, op in checks:
-        if threshold is None:
-            continue
-        # A tolerance of 1e-9 keeps float noise (0.1 - 0.1 = 1e-17) from failing a gate at 0.
-        passed = measured >= threshold - 1e-9 if op == ">=" else measured <= threshold + 1e-9
-        out.append(GateResult(name, float(measured), float(threshold), op, passed))
-    return out
-
-
-class _Cache:
-    """JSON records keyed by input hashes; a missing or corrupt file is an empty cache."""
+class StageCache:
+    """Typed records keyed by input hashes, in one JSON file; a missing or corrupt file is empty."""
 
     def __init__(self, folder: Path, enabled: bool) -> None:
         self.path = folder / CACHE_DIR / "cache.json"
@@ -101,12 +323,17 @@ class _Cache:
         except (OSError, ValueError):
             self.data = {}
 
-    def get(self, stage: str, key: str) -> dict[str, Any] | None:
+    def get(self, stage: str, key: str, cls: type) -> Any:
         rec = self.data.get(stage)
-        return rec["value"] if self.enabled and rec and rec.get("key") == key else None
+        if not (self.enabled and rec and rec.get("key") == key):
+            return None
+        try:
+            return from_dict(cls, rec["value"])
+        except (TypeError, KeyError, ValueError, AttributeError):
+            return None  # written by another version: measure again
 
-    def put(self, stage: str, key: str, value: dict[str, Any]) -> None:
-        self.data[stage] = {"key": key, "value": value}
+    def put(self, stage: str, key: str, value: Any) -> None:
+        self.data[stage] = {"key": key, "value": to_jsonable(dataclasses.asdict(value))}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.data, indent=1))
@@ -123,7 +350,7 @@ def _export_intact(output: Path, export: ExportResult) -> bool:
     return True
 
 
-def _card_inputs(settings: PublishSettings, training: TrainingMetadata) -> CardInputs:
+def card_inputs(settings: PublishSettings, training: TrainingMetadata, task: TaskSpec) -> CardInputs:
     language = list(settings.card.language) or list(training.language or []) or ["en"]
     return CardInputs(
         model_name=settings.card.model_name or settings.name,
@@ -131,14 +358,13 @@ def _card_inputs(settings: PublishSettings, training: TrainingMetadata) -> CardI
         license=settings.card.license or training.license,
         language=language,
         tags=list(settings.card.tags),
+        pipeline_tag=task.name,
     )
 
 
 def _training_with_overrides(settings: PublishSettings, info: CheckpointInfo,
                              training_args: dict | None) -> TrainingMetadata:
     """Card inputs from flags override what the checkpoint folder says."""
-    import dataclasses
-
     t = info.training
     sources = dict(t.sources)
     changes: dict[str, Any] = {}
@@ -162,7 +388,7 @@ def _training_with_overrides(settings: PublishSettings, info: CheckpointInfo,
 
         changes["training_command"] = reconstruct_training_command(training_args)
         sources["training_command"] = "training_args.json (reconstructed)"
-    for name in ("base_model", "teacher_model", "license"):
+    for name in ("base_model", "base_model_relation", "teacher_model", "license"):
         value = getattr(c, name)
         if value:
             changes[name], sources[name] = value, "flag"
@@ -177,137 +403,6 @@ def _mark_not_released(card: str, failed: list[GateResult]) -> str:
         end = card.index("\n---\n", 4) + 5
         return card[:end] + "\n" + banner + card[end:].lstrip("\n")
     return banner + card
-
-
-def default_commit_message(report: Report) -> str:
-    a, s = report.accuracy, report.sparsity
-    return (f"Release {report.card.model_name.split('/')[-1]}: IR accuracy {a.openvino:.4f} "
-            f"(torch {a.torch:.4f}), sparsity {s.openvino.overall:.2f}, "
-            f"{report.export.weight_format.upper()} weights")
-
-
-def publish(settings: PublishSettings, progress: Progress | None = None) -> PublishOutcome:
-    """Run the whole release. Raises ``PublisherError`` subclasses; pushes only if gates pass."""
-    from publisher.stages.load import check_architecture, digest_folder, read_config
-
-    progress = progress or Progress(quiet=True)
-    timings: dict[str, float] = {}
-    cache_hits: dict[str, bool] = {}
-    out = settings.output_dir
-    push = settings.hub.push or settings.hub.dry_run
-
-    # Everything that can be refused cheaply is refused before any heavy work.
-    if push:
-        if not settings.repo_id:
-            raise BadInputError("No --repo-id was given", "Pass --repo-id NAMESPACE/NAME, or --no-push")
-        validate_repo_id(settings.repo_id)
-    ckpt = Path(settings.checkpoint)
-    check_architecture(read_config(ckpt), ckpt)
-    _check_output_is_not_the_checkpoint(out, ckpt)
-    _check_card_options(settings)
-    _prepare_output(out)
-    target: HubTarget | None = resolve_target(settings.hub.endpoint, settings.hub.token) if push else None
-    if target is not None and not settings.hub.dry_run:
-        # A missing, refused or read-only token is found now, not after a long export.
-        HubClient(target).check_write_access()
-
-    t0 = time.perf_counter()
-    digests = digest_folder(ckpt)
-    from publisher.stages.export import library_versions
-
-    versions = library_versions()
-    export_key = _key("export", [d.__dict__ for d in digests], settings.weight_format, versions,
-                      settings.trust_pickle)
-    measure_key = _key("measure", export_key, settings.eval, settings.batch_size)
-    timings["hash"] = time.perf_counter() - t0
-    cache = _Cache(out, settings.use_cache)
-
-    export = measured = None
-    rec = cache.get("export", export_key)
-    if rec:
-        export = from_dict(ExportResult, rec)
-        if not _export_intact(out, export):
-            export = None
-    if export:
-        rec = cache.get("measure", measure_key)
-        measured = rec if rec else None
-    cache_hits["export"] = export is not None
-    cache_hits["measure"] = measured is not None
-
-    if measured is None:
-        measured, export = _measure(settings, out, export, export_key, measure_key, cache, progress,
-                                    timings)
-    else:
-        progress.note(f"Re-using the cached export and measurements in {out}")
-
-    info = from_dict(CheckpointInfo, measured["checkpoint"])
-    training = _training_with_overrides(settings, info, measured.get("training_args"))
-    import dataclasses
-
-    info = dataclasses.replace(info, training=training)
-    # Thresholds are settings, not measurements: a cached verification is judged afresh.
-    verification = rejudge(from_dict(VerificationResult, measured["verification"]),
-                           thresholds_from(settings.gates))
-    sparsity = from_dict(SparsityResult, measured["sparsity"])
-    accuracy = from_dict(AccuracyResult, measured["accuracy"])
-    performance = _performance(settings, out, export_key, cache, progress, timings, cache_hits)
-    gate_results = evaluate_gates(settings.gates, verification, sparsity, accuracy)
-
-    release = Report(
-        schema_version=SCHEMA_VERSION,
-        tool_version=__version__,
-        created=measured["created"],
-        status="released",
-        checkpoint=info,
-        export=export,
-        verification=verification,
-        sparsity=sparsity,
-        accuracy=accuracy,
-        card=_card_inputs(settings, training),
-        gates=gate_results,
-        performance=performance,
-    )
-
-    t0 = time.perf_counter()
-    from publisher.card import render_card
-
-    card = render_card(release, template=settings.card.template, sections_dir=settings.card.sections_dir)
-    timings["card"] = time.perf_counter() - t0
-    _check_card_vocabulary(card)
-    failed = [g for g in gate_results if not g.passed]
-    if failed:
-        release = release.replace(status="not_released")
-        card = _mark_not_released(card, failed)
-    _write_text(out / CARD, card)
-    release_report_path = out / CACHE_DIR / RELEASE_REPORT
-    _write_text(release_report_path, release.to_json())
-
-    def finish(report: Report, **kw: Any) -> PublishOutcome:
-        report = report.replace(timings={k: round(v, 3) for k, v in timings.items()}, cache=cache_hits)
-        _write_text(out / RELEASE_REPORT, report.to_json())
-        return PublishOutcome(report=report, notice=target.notice if target else None, **kw)
-
-    if failed:
-        finish(release, changes=None, card_diff=None)
-        names = ", ".join(f"{g.name} ({g.measured:.4f} vs {g.comparison} {g.threshold})" for g in failed)
-        raise GateFailedError(
-            f"Quality gates failed: {names}. Nothing was pushed; the report and the card are in "
-            f"{out}, marked as not released",
-            "Improve the model, or change the thresholds (--min-ir-accuracy, --max-accuracy-drop, "
-            "--min-sparsity, --min-argmax-agreement, --max-logit-diff) if they are wrong",
-        )
-    if not push:
-        return finish(release.replace(status="built"), changes=None, card_diff=None)
-
-    files = {f.path: out / f.path for f in export.files}
-    files[CARD] = out / CARD
-    files[RELEASE_REPORT] = release_report_path
-    files = _release_set(out, files)
-    t0 = time.perf_counter()
-    client = HubClient(target)
-    outcome = _push(settings, client, release, files, progress)
-    timings["push"] = time.perf_counter() - t0
-    return finish(outcome[0], changes=outcome[1], card_diff=outcome[2])
 
 
 def _check_output_is_not_the_checkpoint(out: Path, ckpt: Path) -> None:
@@ -402,24 +497,20 @@ def _release_set(out: Path, paths: dict[str, Path]) -> dict[str, Path]:
     return paths
 
 
-def _performance(settings, out, export_key, cache, progress, timings, cache_hits):
-    """IR latency/throughput for the card, cached with the export so a re-run changes nothing."""
+def _performance(settings: PublishSettings, task: TaskSpec, out: Path, export_key: str,
+                 cache: StageCache, progress: Progress, timer: StageTimer, hits: dict[str, bool]) -> Any:
+    """IR performance for the card, cached with the export so a re-run changes nothing."""
     if not settings.bench:
         return None
-    from publisher.bench import benchmark_ir
-
+    runner = task.module()
     key = _key("bench", export_key)
-    rec = cache.get("bench", key)
-    cache_hits["bench"] = rec is not None
-    if rec is None:
-        import dataclasses
-
-        with progress.stage("Benchmarking the IR on this CPU"):
-            t0 = time.perf_counter()
-            rec = dataclasses.asdict(benchmark_ir(out))
-            timings["bench"] = time.perf_counter() - t0
-        cache.put("bench", key, to_jsonable(rec))
-    return from_dict(PerformanceResult, rec)
+    result = cache.get("bench", key, runner.PERFORMANCE_RESULT)
+    hits["bench"] = result is not None
+    if result is None:
+        with progress.stage("Benchmarking the IR on this CPU"), timer.timed("bench"):
+            result = runner.benchmark(out)
+        cache.put("bench", key, result)
+    return result
 
 
 def _prepare_output(out: Path) -> None:
@@ -431,108 +522,6 @@ def _prepare_output(out: Path) -> None:
     except OSError as exc:
         raise BadInputError(f"The output folder {out} is not writable ({exc.strerror or exc})",
                             "Pass --output with a folder you can write to") from exc
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    """The model loaded once, and the evaluation data tokenized once, shared by every pass."""
-
-    loaded: Any
-    data: Any
-    mapping: dict[int, int]
-    tokenized: Any
-    tokenize_seconds: float
-
-
-def _prepare(checkpoint: Path, settings: PublishSettings, progress: Progress,
-             timings: dict[str, float]) -> _Prepared:
-    from publisher.stages import data as data_stage
-    from publisher.stages.load import load_checkpoint
-
-    with progress.stage(f"Loading {checkpoint}"):
-        t0 = time.perf_counter()
-        loaded = load_checkpoint(checkpoint, trust_pickle=settings.trust_pickle)
-        timings["load"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    data = data_stage.load_eval_data(settings.eval)
-    mapping = data_stage.map_labels(loaded.info.id2label, data)
-    tokenized = data_stage.tokenize(loaded.tokenizer, data.texts, max_length=settings.eval.max_length,
-                                    batch_size=settings.batch_size)
-    timings["data"] = time.perf_counter() - t0
-    return _Prepared(loaded, data, mapping, tokenized, timings["data"])
-
-
-def _torch_pass(p: _Prepared, progress: Progress, timings: dict[str, float]) -> Any:
-    from publisher.stages.inference import run_torch
-    from publisher.stages.verify import check_finite
-
-    with progress.bar("torch    ", p.data.info.num_samples) as advance:
-        logits = run_torch(p.loaded.model, p.tokenized, advance)
-    timings["eval_torch"] = logits.seconds
-    check_finite("torch model", logits.values)
-    return logits
-
-
-def _measure_against_ir(p: _Prepared, torch_logits: Any, ir_xml: Path, settings: PublishSettings,
-                        progress: Progress, timings: dict[str, float]):
-    """One IR pass; verification re-uses both passes' logits, sparsity reads the IR's weights."""
-    from publisher.stages import accuracy as acc
-    from publisher.stages.inference import compile_ir, run_openvino
-    from publisher.stages.sparsity import measure_sparsity
-    from publisher.stages.verify import verify
-
-    t0 = time.perf_counter()
-    compiled = compile_ir(ir_xml)
-    timings["compile"] = time.perf_counter() - t0
-    with progress.bar("OpenVINO ", p.data.info.num_samples) as advance:
-        ir_logits = run_openvino(compiled, p.tokenized, advance)
-    timings["eval_openvino"] = ir_logits.seconds
-    verification = verify(torch_logits, ir_logits, thresholds_from(settings.gates))
-    t0 = time.perf_counter()
-    sparsity = measure_sparsity(p.loaded.model, _read_ir(ir_xml))
-    timings["sparsity"] = time.perf_counter() - t0
-    accuracy = acc.measure_accuracy(p.data, p.mapping, torch_logits, ir_logits, p.tokenize_seconds)
-    return verification, sparsity, accuracy
-
-
-def _measure(settings, out, export, export_key, measure_key, cache, progress, timings):
-    """Load the model once and run every measuring stage on it; cache what they return."""
-    import dataclasses
-
-    from publisher.stages.export import IR_XML, export_ir
-
-    # Bad evaluation data, and a model whose logits are NaN, are found before the (slow) export.
-    prepared = _prepare(settings.checkpoint, settings, progress, timings)
-    torch_logits = _torch_pass(prepared, progress, timings)
-    loaded = prepared.loaded
-    if export is None:
-        with progress.stage(f"Exporting to OpenVINO IR ({settings.weight_format} weights)"):
-            t0 = time.perf_counter()
-            export = export_ir(loaded.model, loaded.tokenizer, out, weight_format=settings.weight_format,
-                               staging_dir=out / CACHE_DIR / "staging")
-            timings["export"] = time.perf_counter() - t0
-        cache.put("export", export_key, dataclasses.asdict(export))
-    verification, sparsity, accuracy = _measure_against_ir(prepared, torch_logits, out / IR_XML,
-                                                           settings, progress, timings)
-    measured = {
-        "created": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
-        "checkpoint": dataclasses.asdict(loaded.info),
-        # Token-like keys (hub_token, ...) are never needed and never kept, not even in the cache.
-        "training_args": {k: v for k, v in loaded.training_args.items() if "token" not in str(k).lower()}
-        if loaded.training_args else loaded.training_args,
-        "verification": dataclasses.asdict(verification),
-        "sparsity": dataclasses.asdict(sparsity),
-        "accuracy": dataclasses.asdict(accuracy),
-    }
-    measured = to_jsonable(measured)
-    cache.put("measure", measure_key, measured)
-    return measured, export
-
-
-def _read_ir(xml: Path) -> Any:
-    import openvino as ov
-
-    return ov.Core().read_model(str(xml))
 
 
 def _push(settings: PublishSettings, client: HubClient, release: Report, files: dict[str, Path],
@@ -588,36 +577,37 @@ def inspect_checkpoint(checkpoint: Path, *, trust_pickle: bool = False) -> Check
     return load_checkpoint(checkpoint, trust_pickle=trust_pickle).info
 
 
-def export_checkpoint(checkpoint: Path, output: Path, *, weight_format: str = "int8",
-                      trust_pickle: bool = False) -> ExportResult:
-    from publisher.stages.export import export_ir
-    from publisher.stages.load import load_checkpoint
+def export_checkpoint(settings: PublishSettings, output: Path) -> ExportResult:
+    """Export only, as the task exports for a release (``publisher export``)."""
+    from publisher.stages.load import read_config
 
-    loaded = load_checkpoint(checkpoint, trust_pickle=trust_pickle)
+    ckpt = Path(settings.checkpoint)
+    task = infer_task(read_config(ckpt), ckpt, settings.task)
     _prepare_output(output)
-    return export_ir(loaded.model, loaded.tokenizer, output, weight_format=weight_format,
-                     staging_dir=output / CACHE_DIR / "staging")
+    return task.module().export_only(settings, output, output / CACHE_DIR / "staging")
 
 
 def measure_ir(checkpoint: Path, ir_dir: Path, settings: PublishSettings,
-               progress: Progress | None = None) -> tuple[VerificationResult, SparsityResult, AccuracyResult]:
+               progress: Progress | None = None) -> tuple[Any, Any, Any]:
     """Verification, sparsity and accuracy of an existing IR against its checkpoint (one pass each)."""
     from publisher.stages.export import IR_XML
+    from publisher.tasks import classification
 
     progress = progress or Progress(quiet=True)
-    timings: dict[str, float] = {}
-    prepared = _prepare(Path(checkpoint), settings, progress, timings)
-    torch_logits = _torch_pass(prepared, progress, timings)
-    return _measure_against_ir(prepared, torch_logits, Path(ir_dir) / IR_XML, settings, progress, timings)
+    timer = StageTimer()
+    prepared = classification.prepare(Path(checkpoint), settings, progress, timer)
+    torch_logits = classification.torch_pass(prepared, progress, timer)
+    return classification.measure_against_ir(prepared, torch_logits, Path(ir_dir) / IR_XML,
+                                             settings.gates, progress, timer)
 
 
-def measure_ir_sparsity(checkpoint: Path, ir_dir: Path, *, trust_pickle: bool = False) -> SparsityResult:
+def measure_ir_sparsity(checkpoint: Path, ir_dir: Path, *, trust_pickle: bool = False) -> Any:
     """Sparsity only: needs the weights of both models, no evaluation pass."""
     from publisher.stages.export import IR_XML
-    from publisher.stages.inference import compile_ir
+    from publisher.stages.inference import compile_ir, read_ir
     from publisher.stages.load import load_checkpoint
     from publisher.stages.sparsity import measure_sparsity
 
     loaded = load_checkpoint(checkpoint, trust_pickle=trust_pickle)
     compile_ir(Path(ir_dir) / IR_XML)  # refuses an .xml without (or with the wrong) .bin
-    return measure_sparsity(loaded.model, _read_ir(Path(ir_dir) / IR_XML))
+    return measure_sparsity(loaded.model, read_ir(Path(ir_dir) / IR_XML))

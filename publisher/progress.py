@@ -18,6 +18,19 @@ class Progress:
 
             self._console = Console(stderr=True, highlight=False)
 
+    @contextlib.contextmanager
+    def writing_to(self, stream) -> Iterator[None]:  # noqa: ANN001
+        """Print to ``stream`` meanwhile (the terminal's stderr while fd 2 goes to a log file)."""
+        if self._console is None or stream is None:
+            yield
+            return
+        saved = self._console.file
+        self._console.file = stream
+        try:
+            yield
+        finally:
+            self._console.file = saved
+
     def note(self, message: str) -> None:
         if self._console:
             self._console.print(message)

@@ -18,6 +18,7 @@ from typing import Any
 SCHEMA_VERSION = 1
 
 SPARSITY_SCOPE = "transformer block linear layers"
+_TASK_SECTIONS = ("text_generation",)
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,20 @@ class PerformanceResult:
 
 
 @dataclass(frozen=True)
+class Measurements:
+    """What the measuring stages of one task found; cached with the export, so that a re-run with
+    unchanged inputs re-uses them without loading the model. Each task fills its own parts."""
+
+    created: str  # ISO 8601 UTC, when the measurements were made
+    checkpoint: CheckpointInfo
+    training_args: dict[str, Any] | None  # JSON trainer arguments, token-like keys removed
+    verification: VerificationResult | None = None  # classifier: logits of torch vs the IR
+    sparsity: SparsityResult | None = None
+    accuracy: AccuracyResult | None = None  # classifier
+    text_generation: "TextGenerationMeasurements | None" = None  # causal language model
+
+
+@dataclass(frozen=True)
 class GateResult:
     name: str  # e.g. "min_ir_accuracy"
     measured: float
@@ -188,18 +203,25 @@ class Report:
     status: str  # "released" | "not_released" | "dry_run" | "unchanged" | "built"
     checkpoint: CheckpointInfo
     export: ExportResult
-    verification: VerificationResult
-    sparsity: SparsityResult
-    accuracy: AccuracyResult
+    verification: VerificationResult | None  # classifier
+    sparsity: SparsityResult | None
+    accuracy: AccuracyResult | None  # classifier
     card: CardInputs
+    task: str = "text-classification"  # publisher.tasks name; reports before it were classifiers
     gates: list[GateResult] = field(default_factory=list)
     hub: HubResult | None = None
-    performance: PerformanceResult | None = None  # only with publish --bench
+    performance: "PerformanceResult | LLMPerformanceResult | None" = None  # only with publish --bench
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds, this run
     cache: dict[str, bool] = field(default_factory=dict)  # stage -> re-used from cache
+    text_generation: "TextGenerationMeasurements | None" = None  # causal language model
 
     def to_dict(self) -> dict[str, Any]:
-        return to_jsonable(dataclasses.asdict(self))
+        data = to_jsonable(dataclasses.asdict(self))
+        # A task's own section appears only in that task's reports.
+        for key in _TASK_SECTIONS:
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
@@ -242,7 +264,16 @@ def _convert(tp: Any, value: Any) -> Any:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return _convert(args[0], value) if len(args) == 1 else value
+        if len(args) == 1:
+            return _convert(args[0], value)
+        # A union of dataclasses (e.g. a task's performance result): the one whose required
+        # fields the data holds.
+        for arg in args:
+            if dataclasses.is_dataclass(arg) and isinstance(value, dict) and all(
+                    f.name in value for f in dataclasses.fields(arg)
+                    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING):
+                return _convert(arg, value)
+        return value
     if dataclasses.is_dataclass(tp):
         hints = typing.get_type_hints(tp)
         kwargs = {}

@@ -1,23 +1,36 @@
-"""Everything a publish run is told, as frozen dataclasses (built by the CLI or the config file)."""
+"""Everything a publish run is told, as frozen dataclasses.
+
+Defaults come from the options table (``publisher.options``); ``settings_from_mapping`` builds the
+settings from a flat mapping of option keys (a config file's model merged with the CLI flags).
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from publisher.errors import BadInputError
+from publisher.options import BY_KEY, default
 from publisher.stages.data import EvalDataSpec
 
 
 @dataclass(frozen=True)
 class Gates:
-    """Quality gates, checked before anything is pushed. ``None`` switches a gate off."""
+    """Quality gates, checked before anything is pushed. ``None`` switches a gate off.
 
-    min_ir_accuracy: float | None = 0.0
-    max_accuracy_drop: float | None = 0.01  # torch accuracy - IR accuracy
-    min_sparsity: float | None = 0.0  # of the IR, over the transformer-block linear layers
-    min_argmax_agreement: float | None = 0.98
-    max_logit_diff: float | None = 0.5
+    Each task checks the gates that apply to it (``publisher.tasks``); the others are ignored.
+    """
+
+    min_ir_accuracy: float | None = default("min_ir_accuracy")
+    max_accuracy_drop: float | None = default("max_accuracy_drop")  # torch accuracy - IR accuracy
+    min_sparsity: float | None = default("min_sparsity")  # of the IR, over the block linear layers
+    min_argmax_agreement: float | None = default("min_argmax_agreement")
+    max_logit_diff: float | None = default("max_logit_diff")
+    max_perplexity_increase: float | None = default("max_perplexity_increase")  # (IR - torch) / torch
+    min_top1_agreement: float | None = default("min_top1_agreement")
+    min_generation_match: float | None = default("min_generation_match")
 
 
 @dataclass(frozen=True)
@@ -27,6 +40,7 @@ class CardOptions:
     language: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     base_model: str | None = None
+    base_model_relation: str | None = None
     teacher_model: str | None = None
     nncf_config: Path | None = None
     training_command: Path | None = None
@@ -38,13 +52,37 @@ class CardOptions:
 class HubOptions:
     endpoint: str | None = None  # "local", a URL, or None (HF_ENDPOINT / real Hub / local hub)
     token: str | None = field(default=None, repr=False)
-    revision: str = "main"
-    create_pr: bool = False
+    revision: str = default("revision")
+    create_pr: bool = default("create_pr")
     tag: str | None = None
     private: bool | None = None
     commit_message: str | None = None
-    push: bool = True
-    dry_run: bool = False
+    push: bool = default("push")
+    dry_run: bool = default("dry_run")
+
+
+@dataclass(frozen=True)
+class CompressionOptions:
+    """How the IR's weights are compressed (``--weight-format`` and NNCF's INT4 options)."""
+
+    weight_format: str = default("weight_format")
+    group_size: int | None = None  # None: NNCF's default, or a size that divides every layer
+    ratio: float = default("ratio")
+    sym: bool = default("sym")
+    awq: bool = default("awq")
+    scale_estimation: bool = default("scale_estimation")
+
+    @property
+    def data_aware(self) -> bool:
+        return self.awq or self.scale_estimation
+
+
+@dataclass(frozen=True)
+class TextEvalOptions:
+    """Language-model evaluation: the perplexity windows (the text itself is ``PublishSettings.eval``)."""
+
+    window: int = default("window")
+    stride: int = default("stride")
 
 
 @dataclass(frozen=True)
@@ -52,15 +90,21 @@ class PublishSettings:
     checkpoint: Path
     repo_id: str | None
     output: Path | None = None  # default artifacts/<repo name or checkpoint name>
-    weight_format: str = "int8"
-    trust_pickle: bool = False
+    task: str | None = None  # None: inferred from the checkpoint's architectures
+    compression: CompressionOptions = field(default_factory=CompressionOptions)
+    trust_pickle: bool = default("trust_pickle")
     eval: EvalDataSpec = field(default_factory=EvalDataSpec)
-    batch_size: int = 32
+    text_eval: TextEvalOptions = field(default_factory=TextEvalOptions)
+    batch_size: int = default("batch_size")
     gates: Gates = field(default_factory=Gates)
     card: CardOptions = field(default_factory=CardOptions)
     hub: HubOptions = field(default_factory=HubOptions)
-    use_cache: bool = True
-    bench: bool = False  # measure IR latency/throughput for the card's Performance section
+    use_cache: bool = default("cache")
+    bench: bool = default("bench")  # measure IR performance for the card's Performance section
+
+    @property
+    def weight_format(self) -> str:
+        return self.compression.weight_format
 
     @property
     def name(self) -> str:
@@ -71,3 +115,70 @@ class PublishSettings:
     @property
     def output_dir(self) -> Path:
         return Path(self.output) if self.output else Path("artifacts") / self.name
+
+
+def _read_token(path: str) -> str | None:
+    try:
+        return Path(path).read_text().strip() or None
+    except OSError as exc:
+        raise BadInputError(f"The token file {path} cannot be read ({exc.strerror})",
+                            "Check --token-file") from exc
+
+
+def _check_ranges(m: dict[str, Any]) -> None:
+    for key in ("batch_size", "window", "stride", "max_samples"):
+        if m.get(key) is not None and m[key] < 1:
+            raise BadInputError(f"{BY_KEY[key].cli_flag} must be at least 1, not {m[key]}",
+                                f"Fix {BY_KEY[key].cli_flag}")
+    if m.get("window") and m.get("stride") and m["stride"] > m["window"]:
+        raise BadInputError(f"--stride {m['stride']} is larger than --window {m['window']}, so some "
+                            "tokens would never be scored", "Use a stride no larger than the window")
+    ratio = m.get("ratio")
+    if ratio is not None and not 0.0 < ratio <= 1.0:
+        raise BadInputError(f"--ratio must be in (0, 1], not {ratio}",
+                            "Pass the share of layers to compress to INT4, e.g. --ratio 0.8")
+
+
+def settings_from_mapping(m: dict[str, Any]) -> PublishSettings:
+    """Build settings from a flat mapping of option keys (config file merged with CLI flags).
+
+    A key that is absent or None takes the option's default.
+    """
+    if not m.get("checkpoint"):
+        raise BadInputError("No checkpoint was given", "Pass CHECKPOINT, or set checkpoint in the config")
+    _check_ranges(m)
+    given = {k: v for k, v in m.items() if v is not None}
+
+    def pick(cls: type, keys: tuple[str, ...], **extra: Any) -> Any:
+        return cls(**{k: given[k] for k in keys if k in given}, **extra)
+
+    def path(key: str) -> Path | None:
+        return Path(given[key]) if given.get(key) else None
+
+    token = given.get("token") or (_read_token(given["token_file"]) if given.get("token_file") else None)
+    return PublishSettings(
+        checkpoint=Path(given["checkpoint"]),
+        repo_id=given.get("repo_id"),
+        output=path("output"),
+        task=given.get("task"),
+        compression=pick(CompressionOptions, ("weight_format", "group_size", "ratio", "sym", "awq",
+                                              "scale_estimation")),
+        trust_pickle=bool(given.get("trust_pickle", default("trust_pickle"))),
+        eval=pick(EvalDataSpec, ("eval_file", "dataset", "dataset_config", "split", "text_column",
+                                 "label_column", "max_samples", "max_length")),
+        text_eval=pick(TextEvalOptions, ("window", "stride")),
+        batch_size=given.get("batch_size", default("batch_size")),
+        gates=pick(Gates, tuple(f.name for f in Gates.__dataclass_fields__.values())),
+        card=CardOptions(
+            model_name=given.get("model_name"), license=given.get("license"),
+            language=tuple(given.get("language") or ()), tags=tuple(given.get("tags") or ()),
+            base_model=given.get("base_model"), base_model_relation=given.get("base_model_relation"),
+            teacher_model=given.get("teacher_model"), nncf_config=path("nncf_config"),
+            training_command=path("training_command"), template=path("template"),
+            sections_dir=path("sections_dir"),
+        ),
+        hub=pick(HubOptions, ("endpoint", "revision", "create_pr", "tag", "private", "commit_message",
+                              "push", "dry_run"), token=token),
+        use_cache=bool(given.get("cache", default("cache"))),
+        bench=bool(given.get("bench", default("bench"))),
+    )

@@ -34,10 +34,14 @@ def cli_reference() -> str:
 def config_keys() -> str:
     from publisher.config import KEYS
 
-    rows = ["| key | type | meaning |", "|---|---|---|"]
-    for key, (tp, text) in KEYS.items():
-        name = "list of strings" if tp is list else tp.__name__
-        rows.append(f"| `{key}` | {name} | {text} |")
+    rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
+    for key, o in KEYS.items():
+        name = {"list": "list of strings", "file": "path", "dir": "path",
+                "choice": " \\| ".join(o.choices)}.get(o.type, o.type)
+        shown = "" if o.default_text is None else o.default_text
+        if o.type == "bool" and o.default is not None:
+            shown = str(o.default).lower()
+        rows.append(f"| `{key}` | {name} | {shown} | {o.help} |")
     return "\n".join(rows)
 
 

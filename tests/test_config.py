@@ -2,7 +2,8 @@
 
 import pytest
 
-from publisher.config import KEYS, load_config, settings_from_mapping
+from publisher.config import KEYS, load_config
+from publisher.settings import settings_from_mapping
 from publisher.errors import BadInputError
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 
 import click
 
 from publisher import __version__
-from publisher.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_BAD_INPUT, PublisherError
+from publisher.cli import output
+from publisher.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, PublisherError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -25,48 +27,60 @@ def _register() -> None:
 
 
 def _quiet_libraries() -> None:
-    """Tracing and deprecation chatter from torch/transformers is noise to a person releasing a model."""
-    import logging
+    """Import-time chatter of torch/transformers, before any run redirects library output."""
     import warnings
 
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    for name in ("torch", "torch.utils._pytree", "torch.utils.cpp_extension", "transformers"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    from publisher.quiet import quiet_python_loggers
+
+    quiet_python_loggers()
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", message=".*TracerWarning.*")
     warnings.filterwarnings("ignore", module=r"torch\.jit.*|transformers\..*|optimum\..*")
 
 
+def _fail(ctx: click.Context | None, exit_code: int, kind: str, message: str, prefix: str) -> None:
+    """The one way a command fails: one paragraph on stderr (and one JSON document on stdout when
+    --json was given), then the exit code. PUBLISHER_DEBUG=1 adds the traceback, nothing else."""
+    if os.environ.get("PUBLISHER_DEBUG") == "1":
+        traceback.print_exc()
+    click.echo(f"{prefix}{message}", err=True)
+    if ctx is not None and ctx.meta.get(output.JSON_REQUESTED):
+        output.print_json({"status": "error" if kind != "gate_failed" else "not_released",
+                           "error": {"exit_code": exit_code, "kind": kind, "message": message}})
+    sys.exit(exit_code)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and map every failure to one paragraph on stderr and an exit code."""
     _register()
-    debug = os.environ.get("PUBLISHER_DEBUG") == "1"
-    if not debug:
+    if os.environ.get("PUBLISHER_DEBUG") != "1":
         _quiet_libraries()
+    args = sys.argv[1:] if argv is None else list(argv)
+    ctx: click.Context | None = None
     try:
-        rv = cli.main(args=argv, prog_name="publisher", standalone_mode=False)
-    except PublisherError as exc:
-        if debug:
-            raise
-        click.echo(f"Error: {exc.paragraph()}", err=True)
+        try:
+            with cli.make_context("publisher", args) as ctx:
+                rv = cli.invoke(ctx)
+        except (EOFError, KeyboardInterrupt):
+            raise click.exceptions.Abort() from None
+    except click.exceptions.Exit as exc:  # --help, --version
         sys.exit(exc.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except PublisherError as exc:
+        _fail(ctx, exc.exit_code, exc.kind, exc.paragraph(), "Error: ")
+    except click.exceptions.Abort:
         # click turns Ctrl-C into Abort; stages write their cache only when complete.
-        click.echo("Interrupted: finished stages are cached in the output folder; re-run the same "
-                   "command to resume.", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        _fail(ctx, EXIT_INTERRUPTED, "interrupted", "Interrupted: finished stages are cached in the "
+              "output folder; re-run the same command to resume.", "")
     except click.ClickException as exc:
         exc.show()
-        sys.exit(EXIT_BAD_INPUT if exc.exit_code == 2 else exc.exit_code)
+        code = EXIT_BAD_INPUT if exc.exit_code == 2 else exc.exit_code
+        if ctx is not None and ctx.meta.get(output.JSON_REQUESTED):
+            output.print_json({"status": "error", "error": {
+                "exit_code": code, "kind": "bad_input", "message": exc.format_message()}})
+        sys.exit(code)
     except Exception as exc:  # the last line of defence: a bug, not a user error
-        if debug:
-            raise
-        click.echo(
-            f"Internal error: {type(exc).__name__}: {exc}. This is a bug in publisher; re-run with "
-            "PUBLISHER_DEBUG=1 for the traceback and report it.",
-            err=True,
-        )
-        sys.exit(EXIT_INTERNAL)
+        _fail(ctx, EXIT_INTERNAL, "internal",
+              f"{type(exc).__name__}: {exc}. This is a bug in publisher; re-run with "
+              "PUBLISHER_DEBUG=1 for the traceback and report it.", "Internal error: ")
     sys.exit(rv if isinstance(rv, int) else 0)

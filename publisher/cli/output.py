@@ -38,6 +38,16 @@ def stdout_reserved_for_json(enabled: bool = True) -> Iterator[None]:
         os.close(saved)
 
 
+JSON_REQUESTED = "publisher.json"  # key in the click context's meta, shared by every context
+
+
+def json_requested(ctx: Any, param: Any, value: bool) -> bool:
+    """--json callback: remember it, so the error boundary answers in JSON too."""
+    if value:
+        ctx.meta[JSON_REQUESTED] = True
+    return value
+
+
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
     sys.stdout.flush()

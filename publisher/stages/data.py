@@ -17,6 +17,7 @@ from publisher.results import DatasetInfo
 
 BUNDLED_SST2_SHA256 = "54a9c12c77e402fc14d6a66a506f24d999f596b0176eb777c972cccc2f9cc4b0"
 BUNDLED_SST2_LABELS = ["negative", "positive"]
+CLASSIFIER_TEXT_COLUMN = "sentence"
 _GENERIC_LABEL = re.compile(r"^LABEL_\d+$")
 
 
@@ -28,7 +29,7 @@ class EvalDataSpec:
     dataset: str | None = None  # a Hub dataset id (needs network) or a local datasets folder
     dataset_config: str | None = None
     split: str = "validation"
-    text_column: str = "sentence"
+    text_column: str | None = None  # None: "sentence" (a language model's text field: "text")
     label_column: str = "label"
     max_samples: int | None = None
     max_length: int = 128
@@ -123,7 +124,8 @@ def load_eval_data(spec: EvalDataSpec) -> EvalData:
         info_kw = dict(name="GLUE SST2", type="glue", config="sst2", split="validation",
                        source="bundled:glue-sst2-validation", args="sst2")
 
-    for col, flag in ((spec.text_column, "--text-column"), (spec.label_column, "--label-column")):
+    text_column = spec.text_column or CLASSIFIER_TEXT_COLUMN
+    for col, flag in ((text_column, "--text-column"), (spec.label_column, "--label-column")):
         if col not in ds.column_names:
             raise BadInputError(
                 f"The evaluation data has no column {col!r} (columns: {', '.join(ds.column_names)})",
@@ -147,8 +149,8 @@ def load_eval_data(spec: EvalDataSpec) -> EvalData:
         except (TypeError, ValueError) as exc:
             raise BadInputError(f"The label column {spec.label_column!r} holds non-integer values",
                                 "Use integer class ids or class names as labels") from exc
-    texts = [str(t) if t is not None else "" for t in ds[spec.text_column]]
-    info = DatasetInfo(num_samples=len(texts), sha256=sha, text_column=spec.text_column,
+    texts = [str(t) if t is not None else "" for t in ds[text_column]]
+    info = DatasetInfo(num_samples=len(texts), sha256=sha, text_column=text_column,
                        label_column=spec.label_column, **info_kw)
     return EvalData(info=info, texts=texts, labels=labels, label_names=label_names,
                     labels_are_names=bool(raw_labels) and isinstance(raw_labels[0], str))

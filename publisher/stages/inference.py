@@ -129,3 +129,10 @@ def run_openvino(compiled: Any, data: TokenizedBatches, progress: Any = None) ->
         if progress:
             progress(len(rows[-1]))
     return Logits(_unsort(rows, data.order), time.perf_counter() - start)
+
+
+def read_ir(xml_path: Path) -> Any:
+    """The IR's graph (weights included), uncompiled: for reading its constants."""
+    import openvino as ov
+
+    return ov.Core().read_model(str(xml_path))

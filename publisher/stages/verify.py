@@ -7,14 +7,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from publisher.errors import BadInputError
+from publisher.options import default
 from publisher.results import VerificationResult
 from publisher.stages.inference import Logits
 
 
 @dataclass(frozen=True)
 class VerifyThresholds:
-    max_abs_logit_diff: float = 0.5  # INT8 weights move logits by a few hundredths to tenths
-    min_argmax_agreement: float = 0.98
+    max_abs_logit_diff: float = default("max_logit_diff")  # INT8 weights move logits by 0.01 to 0.1
+    min_argmax_agreement: float = default("min_argmax_agreement")
 
 
 def check_finite(name: str, values) -> None:

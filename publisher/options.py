@@ -1,0 +1,163 @@
+"""Every option a command takes, declared once.
+
+From this table come the settings dataclasses' defaults (``publisher.settings``), the click options
+(``publisher.cli.options``), the validation of ``publish.toml`` (``publisher.config``) and the
+README's CLI and config references (``scripts/update_readme.py``). Changing a default is a one-line
+change here; ``tests/test_options.py`` proves the CLI, the config file and the README agree.
+
+This module is plain data: it imports nothing from publisher, so any layer may read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# Commands that take options from the table. "publish" takes every option that names it.
+PUBLISH = "publish"
+EXPORT = "export"
+INSPECT = "inspect"
+VERIFY = "verify"
+ACCURACY = "accuracy"
+SPARSITY = "sparsity"
+
+_MEASURE = frozenset({PUBLISH, VERIFY, ACCURACY})
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option: its config key, its flag, its type, its default and which commands take it."""
+
+    key: str  # config key and Python name, e.g. "batch_size"
+    type: str  # "str" | "int" | "float" | "bool" | "list" | "file" | "dir" | "choice"
+    default: Any
+    help: str  # one sentence, no trailing default (added where shown)
+    commands: frozenset[str] = frozenset({PUBLISH})
+    flag: str | None = None  # e.g. "--model-tag"; default: "--" + key with "-"
+    short: str | None = None  # e.g. "-o"
+    choices: tuple[str, ...] = ()
+    negatable: bool = False  # "--push/--no-push" instead of a plain "--flag"
+    off_flag: str | None = None  # the "--no-..." half of a negatable option, when not "--no-" + name
+    config: bool = True  # settable in publish.toml
+    show_default: str | None = None  # how the default reads in help, when not str(default)
+
+    @property
+    def cli_flag(self) -> str:
+        return self.flag or "--" + self.key.replace("_", "-")
+
+    @property
+    def config_type(self) -> type:
+        return {"str": str, "file": str, "dir": str, "choice": str, "int": int, "float": float,
+                "bool": bool, "list": list}[self.type]
+
+    @property
+    def is_path(self) -> bool:
+        """Relative to the config file when read from publish.toml."""
+        return self.type in ("file", "dir")
+
+    @property
+    def default_text(self) -> str | None:
+        if self.show_default is not None:
+            return self.show_default
+        if self.default is None or self.type == "bool":
+            return None
+        return str(self.default)
+
+
+WEIGHT_FORMATS = ("int8", "int4", "fp16", "fp32")
+TASKS = ("text-classification", "text-generation")
+BASE_MODEL_RELATIONS = ("finetune", "quantized", "adapter", "merge")
+
+OPTIONS: tuple[Option, ...] = (
+    # What to release and how to export it.
+    Option("checkpoint", "dir", None, "Hugging Face model folder to release", config=True,
+           commands=frozenset()),  # the CHECKPOINT argument on the command line
+    Option("repo_id", "str", None, "Target repo NAMESPACE/NAME"),
+    Option("output", "dir", None, "Output folder", short="-o", show_default="artifacts/<name>"),
+    Option("task", "choice", None, "Task of the release", choices=TASKS,
+           show_default="inferred from the checkpoint's architectures"),
+    Option("weight_format", "choice", "int8", "IR weight format", choices=WEIGHT_FORMATS,
+           commands=frozenset({PUBLISH, EXPORT})),
+    Option("group_size", "int", None, "INT4: weights per quantization group (-1: per channel)",
+           commands=frozenset({PUBLISH, EXPORT}), show_default="NNCF's, 128, or 64 when 128 does not divide the layers"),
+    Option("ratio", "float", 1.0, "INT4: share of the linear layers in INT4 (the rest INT8)",
+           commands=frozenset({PUBLISH, EXPORT})),
+    Option("sym", "bool", False, "INT4/INT8: symmetric weight quantization (no zero point)",
+           commands=frozenset({PUBLISH, EXPORT})),
+    Option("awq", "bool", False, "INT4: data-aware AWQ on the evaluation text",
+           commands=frozenset({PUBLISH, EXPORT})),
+    Option("scale_estimation", "bool", False, "INT4: data-aware scale estimation on the evaluation text",
+           commands=frozenset({PUBLISH, EXPORT})),
+    Option("trust_pickle", "bool", False, "Allow loading pytorch_model.bin (pickle)",
+           commands=frozenset({PUBLISH, EXPORT, INSPECT, VERIFY, ACCURACY, SPARSITY})),
+    # Evaluation data.
+    Option("eval_file", "file", None, "Local evaluation file: .tsv/.csv/.jsonl for a classifier, "
+           ".txt/.jsonl (a text field) for a language model", commands=_MEASURE,
+           show_default="the bundled GLUE SST-2 validation split, or the bundled text for a language model"),
+    Option("dataset", "str", None, "datasets id of the evaluation data (needs network or a local copy)",
+           commands=_MEASURE),
+    Option("dataset_config", "str", None, "Dataset config name", commands=_MEASURE),
+    Option("split", "str", "validation", "Evaluation split", commands=_MEASURE),
+    Option("text_column", "str", None, "Text column", commands=_MEASURE,
+           show_default="sentence; text for a language model"),
+    Option("label_column", "str", "label", "Label column", commands=_MEASURE),
+    Option("max_samples", "int", None, "Evaluate on the first N rows only", commands=_MEASURE),
+    Option("max_length", "int", 128, "Tokenizer max length (classifier)", commands=_MEASURE),
+    Option("batch_size", "int", 32, "Evaluation batch size (classifier)", commands=_MEASURE),
+    Option("window", "int", 512, "Perplexity window in tokens (language model)", commands=_MEASURE),
+    Option("stride", "int", 256, "Perplexity stride in tokens (language model)", commands=_MEASURE),
+    # Quality gates: None switches a gate off.
+    Option("min_ir_accuracy", "float", 0.0, "Gate: minimum IR accuracy (classifier)"),
+    Option("max_accuracy_drop", "float", 0.01, "Gate: maximum torch - IR accuracy drop (classifier)"),
+    Option("min_sparsity", "float", 0.0, "Gate: minimum IR sparsity"),
+    Option("min_argmax_agreement", "float", 0.98, "Gate: minimum torch/IR argmax agreement (classifier)",
+           commands=_MEASURE),
+    Option("max_logit_diff", "float", 0.5, "Gate: maximum |torch - IR| logit (classifier)",
+           commands=_MEASURE),
+    Option("max_perplexity_increase", "float", 0.10,
+           "Gate: maximum relative IR perplexity increase over torch (language model)"),
+    Option("min_top1_agreement", "float", 0.80,
+           "Gate: minimum teacher-forced top-1 next-token agreement (language model)"),
+    Option("min_generation_match", "float", 0.0,
+           "Gate: minimum share of prompts whose greedy IR output equals torch's (language model)"),
+    # The card.
+    Option("model_name", "str", None, "Card title", show_default="the repo name"),
+    Option("license", "str", None, "License id for the card (e.g. apache-2.0)"),
+    Option("language", "list", None, "Card language", show_default="en"),
+    Option("tags", "list", None, "Extra card tag", flag="--model-tag"),
+    Option("base_model", "str", None, "Hub id of the original model"),
+    Option("base_model_relation", "choice", None, "How the release relates to --base-model",
+           choices=BASE_MODEL_RELATIONS, show_default="derived from the evidence"),
+    Option("teacher_model", "str", None, "Hub id of the distillation teacher"),
+    Option("nncf_config", "file", None, "nncf_config.json", show_default="the checkpoint's"),
+    Option("training_command", "file", None, "File holding the training command"),
+    Option("template", "file", None, "Card template (Jinja2)", show_default="the bundled card of the task"),
+    Option("sections_dir", "dir", None, "Folder of card sections to add or override"),
+    # The Hub.
+    Option("endpoint", "str", None, "'local', a URL, or unset: HF_ENDPOINT, else the real Hub when a "
+           "token is found, else the local hub"),
+    Option("token_file", "file", None, "File holding the Hub token",
+           show_default="HF_TOKEN or the huggingface_hub login"),
+    Option("revision", "str", "main", "Branch to commit to"),
+    Option("create_pr", "bool", False, "Open a pull request instead of committing", negatable=True),
+    Option("tag", "str", None, "Hub tag to create on the new commit (e.g. v1.0)"),
+    Option("private", "bool", None, "Visibility when the repo is created", negatable=True,
+           off_flag="--public"),
+    Option("commit_message", "str", None, "Commit message", show_default="states the key figures"),
+    Option("push", "bool", True, "Push to the Hub", negatable=True),
+    Option("dry_run", "bool", False, "Show the files and card diff against the remote; push nothing"),
+    Option("cache", "bool", True, "Re-use cached stage results", negatable=True),
+    Option("bench", "bool", False, "Measure IR performance on this CPU for the card's Performance "
+           "section (cached with the measurements)"),
+)
+
+BY_KEY: dict[str, Option] = {o.key: o for o in OPTIONS}
+
+
+def default(key: str) -> Any:
+    """The default of option ``key`` (for dataclass fields and the stages)."""
+    return BY_KEY[key].default
+
+
+def for_command(command: str) -> list[Option]:
+    return [o for o in OPTIONS if command in o.commands]
