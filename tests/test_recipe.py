@@ -36,6 +36,7 @@ CONTRACT = (
     "training_command.txt",
     "training_metadata.json",
     "eval_log.json",
+    "recipe_record.json",
 )
 
 
@@ -130,6 +131,24 @@ def test_mismatched_explicit_folder_is_not_overwritten(recipe, tmp_path, capsys)
     assert (out / "config.json").read_text() == "{}"
 
 
+def test_an_old_folder_gets_its_record_and_loses_the_pseudo_nncf_entry(recipe, tmp_path):
+    sparsity = {"algorithm": "magnitude_sparsity", "params": {"sparsity_target": 0.8}}
+    pseudo = {"algorithm": "quantization", "type": "weight-only int8 at export", "mode": "INT8_ASYM",
+              "qat": "not used"}
+    (tmp_path / "nncf_config.json").write_text(json.dumps([sparsity, pseudo]))
+    (tmp_path / "training_metadata.json").write_text(json.dumps({
+        "base_model": recipe.BASE_MODEL_ID, "int8": "weight-only int8 at export",
+        "training_data": {"split": "train", "examples": 1200}, "distillation": {"weight": 0.5}}))
+    assert recipe.upgrade_records(tmp_path)
+    assert json.loads((tmp_path / "nncf_config.json").read_text()) == [sparsity]
+    record = json.loads((tmp_path / "recipe_record.json").read_text())
+    assert record["int8"] == {"how": "weight-only INT8 at OpenVINO export; no quantization-aware training",
+                              "mode": "INT8_ASYM"}
+    assert record["training_data"] == {"name": "GLUE SST2", "split": "train", "examples": 1200}
+    assert record["distillation"] == {"weight": 0.5} and record["phases"] == ["dense", "prune"]
+    assert not recipe.upgrade_records(tmp_path)  # once only
+
+
 def test_folder_state(recipe, tmp_path):
     assert recipe.folder_state(tmp_path / "none", "x") == "missing"
     partial = tmp_path / "partial"
@@ -213,7 +232,12 @@ def test_quick_run_builds_a_sparse_checkpoint_that_plain_transformers_loads(tmp_
     nncf_config = json.loads((out / "nncf_config.json").read_text())
     sparsity_cfg = next(a for a in nncf_config if a["algorithm"] == "magnitude_sparsity")
     assert sparsity_cfg["params"]["sparsity_target"] == 0.8
-    assert any(a["algorithm"] == "quantization" for a in nncf_config)
+    # Only what NNCF ran: the export's weight-only INT8 is the recipe's record, not NNCF config.
+    assert [a["algorithm"] for a in nncf_config] == ["magnitude_sparsity"]
+    record = json.loads((out / "recipe_record.json").read_text())
+    assert record["trained_from"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert record["int8"]["how"].startswith("weight-only INT8 at OpenVINO export")
+    assert record["training_data"]["examples"] == meta["training_data"]["examples"]
 
     command = (out / "training_command.txt").read_text().strip()
     assert len(command.splitlines()) == 1 and "--quick" in command and "sst2_minilm.py" in command
