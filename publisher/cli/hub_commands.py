@@ -46,3 +46,40 @@ def serve_command(root: Path, host: str, port: int, tokens: tuple[str, ...],
     serve(ServerConfig(root=root, host=host, port=port, write_tokens=tokens,
                        read_tokens=read_tokens, user=user, user_tokens=user_tokens,
                        allow_remote=allow_remote))
+
+
+@hub.command("status")
+@click.option("--root", "roots", multiple=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Also look at this root (repeatable); servers register themselves anyway.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
+def status_command(roots: tuple[Path, ...], as_json: bool) -> None:
+    """List the local hubs running for this user: root, address, pid."""
+    import json as json_module
+
+    from publisher.hub.local import running_hubs
+
+    hubs = running_hubs((DEFAULT_ROOT, *roots))
+    if as_json:
+        click.echo(json_module.dumps([{"root": str(h.root), "endpoint": h.endpoint, "pid": h.pid}
+                                      for h in hubs], indent=1))
+        return
+    if not hubs:
+        click.echo("No local hub is running.")
+        return
+    for h in hubs:
+        click.echo(f"{h.endpoint}  pid {h.pid}  root {h.root}")
+    click.echo("Stop one with: publisher hub stop --root ROOT")
+
+
+@hub.command("stop")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_ROOT,
+              show_default=True, help="The root whose server to stop.")
+def stop_command(root: Path) -> None:
+    """Stop the local hub serving ROOT cleanly (it finishes requests in flight)."""
+    from publisher.hub.local import stop_hub_at
+
+    hub = stop_hub_at(root)
+    if hub is None:
+        click.echo(f"No local hub is running for {root.resolve()}.")
+        return
+    click.echo(f"Stopped the local hub at {hub.endpoint} (pid {hub.pid}, root {hub.root}).")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from publisher.errors import HubError
-from publisher.hub.server.layout import SERVER_LOG, SERVER_STATE, TOKEN_FILE
+from publisher.hub.server.layout import SERVER_LOG, SERVER_STATE, TOKEN_FILE, registry_dir
 
 START_TIMEOUT_S = 20.0
 _PACKAGE_PARENT = Path(__file__).resolve().parent.parent.parent
@@ -39,6 +40,25 @@ class LocalHub:
     token: str = field(repr=False)
     pid: int | None
     started_here: bool
+
+    @property
+    def stop_command(self) -> str:
+        """The command that stops this server cleanly (for notices to the user)."""
+        return stop_command(self.root)
+
+
+@dataclass(frozen=True)
+class RunningHub:
+    """A local hub that answers for its root: what ``publisher hub status`` lists."""
+
+    endpoint: str
+    root: Path
+    pid: int
+    started_at: float | None = None
+
+
+def stop_command(root: Path) -> str:
+    return f"publisher hub stop --root {shlex.quote(str(root))}"
 
 
 def is_local_endpoint(endpoint: str) -> bool:
@@ -92,7 +112,12 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # A server that exited but whose parent has not reaped it yet is a zombie: gone for us.
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _status(endpoint: str, timeout: float = 2.0) -> dict | None:
@@ -196,3 +221,52 @@ def stop_local_hub(hub: LocalHub, *, timeout: float = 10.0) -> None:
     if hub.pid is None:
         return
     _terminate(hub.pid, timeout)
+
+
+def find_local_hub(root: Path) -> LocalHub | None:
+    """The server that serves ``root`` now, or None (a stale ``server.json`` is not a server)."""
+    return _running(Path(root).resolve())
+
+
+def running_hubs(roots: tuple[Path, ...] = ()) -> list[RunningHub]:
+    """Every local hub of this user that answers, from the registry plus ``roots``.
+
+    Servers register themselves (``<pid>.json`` in ``registry_dir()``) while they run; entries
+    of servers that died without unregistering (kill -9) are removed here.
+    """
+    candidates: dict[Path, None] = {Path(r).resolve(): None for r in roots}
+    folder = registry_dir()
+    for entry in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            record = json.loads(entry.read_text())
+            root, pid = Path(record["root"]), int(record["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            entry.unlink(missing_ok=True)
+            continue
+        hub = _running(root)
+        if hub is None or hub.pid != pid:
+            entry.unlink(missing_ok=True)
+            continue
+        candidates[root] = None
+    found = []
+    for root in candidates:
+        hub = _running(root)
+        if hub is not None and hub.pid is not None:
+            started = None
+            try:
+                started = float(json.loads((root / SERVER_STATE).read_text()).get("started_at"))
+            except (OSError, ValueError, TypeError):
+                pass
+            found.append(RunningHub(endpoint=hub.endpoint, root=root, pid=hub.pid,
+                                    started_at=started))
+    return found
+
+
+def stop_hub_at(root: Path, *, timeout: float = 10.0) -> LocalHub | None:
+    """Stop the server of ``root`` (SIGTERM: it finishes requests in flight, removes its
+    ``server.json``); None when none runs there."""
+    hub = find_local_hub(root)
+    if hub is None:
+        return None
+    stop_local_hub(hub, timeout=timeout)
+    return hub

@@ -20,6 +20,8 @@ def isolated_hf_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]
         patch.setenv("HF_HOME", str(home))
         patch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
         patch.setenv("HF_HUB_DISABLE_XET", "1")
+        # Servers started by tests register in a folder of the session, not the user's cache.
+        patch.setenv("PUBLISHER_HUB_REGISTRY", str(home / "hub-registry"))
         patch.delenv("HF_TOKEN", raising=False)
         patch.delenv("HF_HUB_OFFLINE", raising=False)
         patch.setattr(constants, "HF_HOME", str(home))

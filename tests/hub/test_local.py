@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import huggingface_hub.constants
 import pytest
@@ -15,9 +17,11 @@ from huggingface_hub import HfApi
 
 from publisher.hub.local import (
     ensure_local_hub,
+    find_local_hub,
     is_local_endpoint,
     prepare_client_for,
     read_local_token,
+    running_hubs,
     stop_local_hub,
 )
 from tests.fixtures_hub import REPO_ROOT, hub_env
@@ -149,3 +153,44 @@ def test_server_and_local_modules_stay_light():
                             text=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "publisher", "hub", *args], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+
+
+def test_hub_status_lists_running_hubs_and_stop_stops_one(tmp_path):
+    first = ensure_local_hub(tmp_path / "one")
+    second = ensure_local_hub(tmp_path / "two")
+    try:
+        # What the publish notice needs: address, root, pid, and how to stop it.
+        assert first.stop_command == f"publisher hub stop --root {first.root}"
+        listed = json.loads(run_cli("status", "--json").stdout)
+        assert {(h["root"], h["endpoint"], h["pid"]) for h in listed} >= {
+            (str(first.root), first.endpoint, first.pid), (str(second.root), second.endpoint, second.pid)}
+        table = run_cli("status").stdout
+        assert f"{first.endpoint}  pid {first.pid}  root {first.root}" in table
+
+        stopped = run_cli("stop", "--root", str(first.root))
+        assert stopped.returncode == 0, stopped.stderr
+        assert f"Stopped the local hub at {first.endpoint} (pid {first.pid}" in stopped.stdout
+        assert not (first.root / "server.json").exists()  # a clean stop, not a kill
+        remaining = {h["root"] for h in json.loads(run_cli("status", "--json").stdout)}
+        assert str(first.root) not in remaining and str(second.root) in remaining
+        again = run_cli("stop", "--root", str(first.root))
+        assert again.returncode == 0 and "No local hub is running" in again.stdout
+    finally:
+        stop_local_hub(first)
+        stop_local_hub(second)
+
+
+def test_a_killed_hub_drops_out_of_the_status_list(tmp_path):
+    hub = ensure_local_hub(tmp_path / "doomed")
+    os.kill(hub.pid, signal.SIGKILL)  # no chance to unregister
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and find_local_hub(hub.root) is not None:
+        time.sleep(0.05)
+    assert all(h.root != hub.root for h in running_hubs())
+    assert not list((Path(os.environ["PUBLISHER_HUB_REGISTRY"])).glob(f"{hub.pid}.json"))

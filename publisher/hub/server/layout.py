@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 DEFAULT_ROOT = Path("artifacts/hub")
@@ -13,3 +14,15 @@ SERVER_LOCK = "server.lock"  # flock'ed by the one server that owns the root
 SERVER_LOG = Path("logs") / "server.log"  # where a detached server (ensure_local_hub) writes
 TOKEN_FILE = Path("auth") / "token"
 LFS_SECRET_FILE = Path("auth") / "lfs-secret"
+
+# Where running hubs announce themselves to ``publisher hub status``, one ``<pid>.json`` each:
+# a server's own root says nothing about the other roots that have servers.
+REGISTRY_ENV = "PUBLISHER_HUB_REGISTRY"
+
+
+def registry_dir() -> Path:
+    explicit = os.environ.get(REGISTRY_ENV)
+    if explicit:
+        return Path(explicit)
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "publisher" / "local-hubs"

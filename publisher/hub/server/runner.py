@@ -29,6 +29,7 @@ from publisher.hub.server.layout import (
     DEFAULT_ROOT,
     SERVER_LOCK,
     SERVER_STATE,
+    registry_dir,
 )
 from publisher.hub.server.storage import HubStorage, name_problem
 from publisher.hub.server.wire import HubState
@@ -116,6 +117,20 @@ def _remove_state(root: Path) -> None:
             path.unlink()
     except (OSError, ValueError):
         pass
+    (registry_dir() / f"{os.getpid()}.json").unlink(missing_ok=True)
+
+
+def _register(payload: dict) -> None:
+    """Announce this server in the per-user registry; a failure there must not stop serving."""
+    folder = registry_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{os.getpid()}.tmp"
+        tmp.write_text(json.dumps({k: payload[k] for k in ("pid", "endpoint", "root", "started_at")}))
+        os.replace(tmp, folder / f"{os.getpid()}.json")
+    except OSError as exc:
+        log.warning("Could not register in %s (publisher hub status will not list this server): %s",
+                    folder, exc)
 
 
 def _tokens(config: ServerConfig) -> tuple[TokenRegistry, Path | None]:
@@ -216,6 +231,7 @@ def serve(config: ServerConfig, out: IO[str] | None = None) -> None:
                     "token_file": str(token_file) if token_file else None}
             state.root_info.update(info)
             _write_state(root, info)
+            _register(info)
             lines = [f"Local hub serving {root}", f"  endpoint: {endpoint}",
                      "  for huggingface_hub clients:",
                      f"    export HF_ENDPOINT={endpoint}",
