@@ -8,6 +8,7 @@ cannot get.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shlex
 from pathlib import Path
@@ -138,3 +139,16 @@ def training_files(source: Any) -> dict[str, Path]:
             )
         out[release_path] = path
     return out
+
+
+def refresh_training_files(training: TrainingMetadata, folder: Path) -> TrainingMetadata:
+    """``training`` with its scripts looked up again for its (possibly replaced) training command.
+
+    For a command given with ``--training-command``. Not for a command reconstructed from
+    training_args.json: its script name is a guess, and a guess must not put a file into a release.
+    The recipe's record (if any) stays listed.
+    """
+    record = f"{TRAINING_FOLDER}/{RECIPE_RECORD}"
+    files = {k: v for k, v in training.training_files.items() if k == record}
+    files.update(find_training_files(folder, training.training_command))
+    return dataclasses.replace(training, training_files=files)

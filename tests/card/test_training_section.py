@@ -81,3 +81,14 @@ def test_a_training_file_gone_since_loading_is_an_error(project):
     os.remove(project / "recipe_record.json")
     with pytest.raises(BadInputError, match="recipe_record.json"):
         training_files(training)
+
+
+def test_a_command_given_by_flag_ships_its_own_script_and_keeps_the_record(project):
+    from publisher.stages.training_metadata import refresh_training_files
+
+    training, _ = read_training_metadata(project)
+    (project.parent / "other.py").write_text("print('other')\n")
+    given = refresh_training_files(replace_training(seed_report(), training_command="python other.py",
+                                                    training_files=training.training_files
+                                                    ).checkpoint.training, project)
+    assert sorted(given.training_files) == ["training/other.py", "training/recipe_record.json"]
