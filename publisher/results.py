@@ -339,6 +339,7 @@ class PerplexityResult:
     openvino: float
     seconds_per_pass: dict[str, float]  # {"torch": ..., "openvino": ...}
     method: str  # how it was computed, in words (for the report and card)
+    inference_precision: str = ""  # the IR's CPU inference precision (bf16 is the default on CPUs with it)
 
 
 @dataclass(frozen=True)
@@ -369,6 +370,7 @@ class GenerationCheck:
     max_new_tokens: int
     greedy: bool = True
     seconds: dict[str, float] = field(default_factory=dict)  # {"torch": ..., "openvino": ...}
+    inference_precision: str = ""  # the CPU inference precision openvino_genai ran the IR with
 
 
 @dataclass(frozen=True)

@@ -33,13 +33,15 @@ def first_divergence(a: list[int], b: list[int]) -> int | None:
     return None if len(a) == len(b) else min(len(a), len(b))
 
 
-def load_pipeline(ir_dir: str | Path) -> Any:
+def load_pipeline(ir_dir: str | Path, inference_precision: str | None = None) -> Any:
     import openvino_genai
 
     from publisher.cpus import available_cpus
 
-    return openvino_genai.LLMPipeline(str(ir_dir), "CPU",
-                                      INFERENCE_NUM_THREADS=available_cpus(), CACHE_DIR="")
+    config: dict[str, Any] = {"INFERENCE_NUM_THREADS": available_cpus(), "CACHE_DIR": ""}
+    if inference_precision:
+        config["INFERENCE_PRECISION_HINT"] = inference_precision
+    return openvino_genai.LLMPipeline(str(ir_dir), "CPU", **config)
 
 
 def greedy_config(max_new_tokens: int, eos_token_id: int | None) -> Any:
@@ -62,11 +64,14 @@ def _strip_eos(ids: list[int], eos: set[int]) -> list[int]:
 
 def check_generation(model: Any, tokenizer: Any, ir_dir: str | Path, prompts: list[str], *,
                      max_new_tokens: int = 32, pipeline: Any = None,
+                     inference_precision: str | None = None,
                      progress: Progress | None = None) -> GenerationCheck:
     import torch
 
+    from publisher.stages.perplexity import cpu_inference_precision
+
     progress = progress or Progress(quiet=True)
-    pipe = pipeline or load_pipeline(ir_dir)
+    pipe = pipeline or load_pipeline(ir_dir, inference_precision)
     ov_tok = pipe.get_tokenizer()
     gen_cfg = getattr(model, "generation_config", None)
     eos_ids = getattr(gen_cfg, "eos_token_id", None) if gen_cfg is not None else None
@@ -116,4 +121,5 @@ def check_generation(model: Any, tokenizer: Any, ir_dir: str | Path, prompts: li
         max_new_tokens=max_new_tokens,
         greedy=True,
         seconds={k: round(v, 3) for k, v in secs.items()},
+        inference_precision=cpu_inference_precision(inference_precision),
     )

@@ -92,15 +92,35 @@ def _nll(logits: Any, targets: Any) -> float:
     return float(torch.nn.functional.cross_entropy(logits.double(), targets, reduction="sum"))
 
 
-def load_ir(ir_dir: str | Path) -> Any:
+def cpu_inference_precision(requested: str | None = None) -> str:
+    """What the CPU plugin computes in: ``requested``, else its default (bf16 on CPUs with AVX512-BF16 or AMX)."""
+    if requested:
+        return requested
+    import openvino as ov
+
+    return ov.Core().get_property("CPU", "INFERENCE_PRECISION_HINT").get_type_name()
+
+
+def load_ir(ir_dir: str | Path, inference_precision: str | None = None) -> Any:
+    """The IR as ``OVModelForCausalLM`` on CPU; ``inference_precision`` (f32, bf16, f16) or the plugin's default."""
     from optimum.intel import OVModelForCausalLM
 
     from publisher.cpus import available_cpus
 
-    # A single stream on all allowed CPUs: windows are scored one after another.
+    # One stream on all allowed CPUs: windows are scored one after another. No compiled-model cache
+    # (optimum-intel would otherwise write model_cache/ into the release folder).
     config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": str(available_cpus()),
               "CACHE_DIR": ""}
+    if inference_precision:
+        config["INFERENCE_PRECISION_HINT"] = inference_precision
     return OVModelForCausalLM.from_pretrained(str(ir_dir), ov_config=config, device="CPU")
+
+
+def _precision_of(ov_model: Any) -> str:
+    try:
+        return ov_model.request.get_compiled_model().get_property("INFERENCE_PRECISION_HINT").get_type_name()
+    except Exception:  # not compiled yet, or a plugin without the property
+        return ""
 
 
 def perplexity_and_parity(
@@ -163,6 +183,7 @@ def perplexity_and_parity(
         openvino=math.exp(nll["openvino"] / scored),
         seconds_per_pass={k: round(v, 3) for k, v in secs.items()},
         method=METHOD.format(window=window, stride=stride),
+        inference_precision=_precision_of(ov_model),
     )
     parity = LogitParity(positions=scored, top1_agreement=agree / scored,
                          max_abs_logit_diff=max_diff, mean_abs_logit_diff=abs_sum / scored)

@@ -58,8 +58,13 @@ def measure_text_generation(
     compression: WeightCompression,
     progress: Progress | None = None,
     max_windows: int | None = None,
+    inference_precision: str | None = None,
 ) -> TextGenerationMeasurements:
-    """Everything measured on a causal-LM release; ``loaded`` is a ``LoadedCheckpoint``."""
+    """Everything measured on a causal-LM release; ``loaded`` is a ``LoadedCheckpoint``.
+
+    ``inference_precision`` (None: the CPU plugin's default, as users run the release; "f32" to
+    separate export error from bf16 arithmetic) applies to the IR passes and is recorded.
+    """
     import openvino as ov
 
     from publisher.stages.export import applied_compression
@@ -82,7 +87,7 @@ def measure_text_generation(
     with progress.stage("Perplexity and logit parity: torch and the IR on the same windows"):
         t0 = time.perf_counter()
         ids = tokenize(loaded.tokenizer, eval_text.text)
-        ov_model = load_ir(ir_dir)
+        ov_model = load_ir(ir_dir, inference_precision)
         timings["load_ir"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         perplexity, parity = perplexity_and_parity(
@@ -94,7 +99,8 @@ def measure_text_generation(
     with progress.stage("Greedy generation: torch vs openvino_genai"):
         t0 = time.perf_counter()
         generation = check_generation(loaded.model, loaded.tokenizer, ir_dir, list(prompts),
-                                      max_new_tokens=max_new_tokens, progress=progress)
+                                      max_new_tokens=max_new_tokens,
+                                      inference_precision=inference_precision, progress=progress)
         timings["generation"] = time.perf_counter() - t0
 
     with progress.stage("Weight precision and sparsity read from the IR"):
