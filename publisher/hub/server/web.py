@@ -1,65 +1,132 @@
 """A read-only web view: the repository list, and per repository its card, files and history.
 
-Everything shown comes from uploaded content, so all of it is escaped: the card's markdown is
-rendered with raw HTML switched off (it shows as text) and links limited to http(s), mailto,
-anchors and relative paths. No JavaScript is served.
+The card is shown the way the Hub shows it: its Markdown rendered with tables and fenced code,
+raw HTML allowed but sanitised by an allowlist (nh3, i.e. ammonia: no scripts, styles, event
+handlers or ``javascript:`` URLs), HTML comments dropped (publisher's section markers are HTML
+comments), relative links and images resolved against the repository at the shown revision.
+Beside it, the metadata the Hub shows: license, base model, tags, datasets, and the model-index
+results as an "Evaluation results" table. Pages are Jinja2 templates with autoescape (pages.py);
+no JavaScript is served.
 """
 
 from __future__ import annotations
 
-import html
+import re
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import markdown
-from markdown.treeprocessors import Treeprocessor
+from markupsafe import Markup
 from starlette.responses import HTMLResponse, Response
 
+from publisher.hub.server import pages
 from publisher.hub.server.api import repo_key
-from publisher.hub.server.cards import split_front_matter
+from publisher.hub.server.cards import card_data, split_front_matter
 from publisher.hub.server.errors import RepoNotFound
 from publisher.hub.server.storage import DEFAULT_BRANCH, Entry, Repository
 from publisher.hub.server.wire import Call
 
-_SAFE_SCHEMES = {"", "http", "https", "mailto"}
-_STYLE = """
-body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
-a{color:#0b57d0}table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.25rem .5rem}
-pre{background:#f6f8fa;padding:.75rem;overflow:auto}code{background:#f6f8fa}
-.card{border:1px solid #ddd;border-radius:6px;padding:1rem 1.5rem;margin:1rem 0}
-.muted{color:#666}.badge{border:1px solid #999;border-radius:4px;padding:0 .3rem;font-size:.8em}
-"""
+try:  # the sanitiser; without it raw HTML in a card is shown as text, never passed through
+    import nh3
+except ImportError:  # pragma: no cover - nh3 is a dependency of the local hub's web view
+    nh3 = None
+
+_URL_SCHEMES = {"http", "https", "mailto"}
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 
 
-class _SafeLinks(Treeprocessor):
-    def run(self, root):
-        for element in root.iter():
-            for attr in ("href", "src"):
-                value = element.get(attr)
-                if value is not None and urlsplit(value.strip()).scheme.lower() not in _SAFE_SCHEMES:
-                    element.set(attr, "#")
+def _resolve_url(base: str, value: str) -> str | None:
+    """A link or image URL as the page may use it: absolute http(s)/mailto, an anchor, a site
+    path, or a path relative to the repository (made to point at its files); None to drop it."""
+    value = value.strip()
+    parts = urlsplit(value)
+    if parts.scheme:
+        return value if parts.scheme.lower() in _URL_SCHEMES else None
+    if value.startswith(("#", "/")) or not value:
+        return value or None  # an anchor, a path on this server, or "//host/...": kept as is
+    path = parts.path.lstrip("./")
+    return f"{base}/{quote(path)}" + (f"#{parts.fragment}" if parts.fragment else "")
 
 
-def render_markdown(text: str) -> str:
-    md = markdown.Markdown(extensions=["tables", "fenced_code"])
-    md.preprocessors.deregister("html_block")
-    md.inlinePatterns.deregister("html")
-    md.treeprocessors.register(_SafeLinks(md), "safe_links", 0)
-    return md.convert(text)
+def render_markdown(text: str, base: str = "") -> str:
+    """Card Markdown to safe HTML, as the Hub renders it. ``base``: where relative URLs point."""
+    md = markdown.Markdown(extensions=["tables", "fenced_code", "sane_lists"])
+    body = md.convert(text)
+    if nh3 is None:
+        md = markdown.Markdown(extensions=["tables", "fenced_code", "sane_lists"])
+        md.preprocessors.deregister("html_block")
+        md.inlinePatterns.deregister("html")
+        return md.convert(_COMMENT.sub("", text))
+
+    def keep(tag: str, attribute: str, value: str) -> str | None:
+        if attribute in ("href", "src"):
+            return _resolve_url(base, value)
+        return value
+
+    attributes = {tag: set(names) for tag, names in nh3.ALLOWED_ATTRIBUTES.items()}
+    attributes["*"] = {"title"}
+    return nh3.clean(body, attributes=attributes, url_schemes=_URL_SCHEMES, strip_comments=True,
+                     attribute_filter=keep, link_rel="noopener noreferrer nofollow")
 
 
-def _page(title: str, body: str, status: int = 200, code: str | None = None) -> Response:
-    document = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
-                f"</title><style>{_STYLE}</style></head><body>{body}</body></html>")
-    return HTMLResponse(document, status_code=status,
-                        headers={"X-Error-Code": code} if code else None)
-
-
-def _size(n: int) -> str:
+def _size(n: float) -> str:
     for unit in ("B", "kB", "MB", "GB"):
         if n < 1000 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     return str(n)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [str(v) for v in value if isinstance(v, (str, int, float))]
+    return []
+
+
+def _results(model_index: Any) -> list[dict[str, str]]:
+    """The model-index results as rows (task, dataset, metric, value), as the Hub tabulates them."""
+    rows = []
+    for model in model_index if isinstance(model_index, list) else []:
+        for result in (model.get("results") if isinstance(model, dict) else None) or []:
+            if not isinstance(result, dict):
+                continue
+            task = result.get("task") if isinstance(result.get("task"), dict) else {}
+            dataset = result.get("dataset") if isinstance(result.get("dataset"), dict) else {}
+            described = _text(dataset.get("name") or dataset.get("type"))
+            details = [f"{k} {dataset[k]}" for k in ("config", "split") if dataset.get(k)]
+            if details:
+                described += f" ({', '.join(map(str, details))})"
+            for metric in result.get("metrics") or []:
+                if isinstance(metric, dict):
+                    rows.append({"task": _text(task.get("name") or task.get("type")),
+                                 "dataset": described,
+                                 "metric": _text(metric.get("name") or metric.get("type")),
+                                 "value": _text(metric.get("value"))})
+    return rows
+
+
+def card_metadata(data: dict[str, Any] | None, key_prefix: str = "") -> dict[str, Any]:
+    data = data or {}
+    bases = _strings(data.get("base_model"))
+    return {
+        "license": _text(data.get("license_name") or data.get("license")),
+        "base_models": [{"id": b, "href": f"/{quote(b)}"} for b in bases],
+        "tags": _strings(data.get("tags")),
+        "datasets": _strings(data.get("datasets")),
+        "results": _results(data.get("model-index")),
+        "errors": "",
+    }
+
+
+def _page(html_text: str, status: int = 200, code: str | None = None) -> Response:
+    return HTMLResponse(html_text, status_code=status,
+                        headers={"X-Error-Code": code} if code else None)
 
 
 def index(call: Call) -> Response:
@@ -70,57 +137,37 @@ def index(call: Call) -> Response:
         if private and call.caller is None:
             continue
         record = repo.commit_record(repo.resolve(DEFAULT_BRANCH))
-        badge = " <span class='badge'>private</span>" if private else ""
-        rows.append(
-            f"<tr><td><a href='/{quote(key.url_prefix + key.id)}'>{html.escape(key.id)}</a>{badge}"
-            f"</td><td>{html.escape(key.type)}</td><td>{html.escape(record.title)}</td>"
-            f"<td class='muted'>{record.date:%Y-%m-%d %H:%M} UTC</td></tr>")
-    table = ("<table><tr><th>Repository</th><th>Type</th><th>Last commit</th><th>Date</th></tr>"
-             + "".join(rows) + "</table>") if rows else "<p>No repositories yet.</p>"
-    return _page("Local hub", f"<h1>Local hub</h1><p class='muted'>{len(rows)} repositories</p>{table}")
+        rows.append({"href": f"/{quote(key.url_prefix + key.id)}", "id": key.id, "type": key.type,
+                     "private": private, "title": record.title,
+                     "date": f"{record.date:%Y-%m-%d %H:%M}"})
+    return _page(pages.render("index.html", rows=rows))
 
 
-def _file_rows(call: Call, repo: Repository, revision: str, files: list[Entry]) -> str:
-    rows = []
-    for entry in files:
-        href = (f"/{quote(repo.key.url_prefix + repo.key.id)}/resolve/{quote(revision, safe='')}/"
-                f"{quote(entry.path)}")
-        lfs = " <span class='badge'>LFS</span>" if entry.lfs else ""
-        rows.append(f"<tr><td><a href='{html.escape(href)}'>{html.escape(entry.path)}</a>{lfs}</td>"
-                    f"<td>{_size(entry.size)}</td></tr>")
-    return "<table><tr><th>File</th><th>Size</th></tr>" + "".join(rows) + "</table>"
+def _files(repo: Repository, revision: str, files: list[Entry]) -> list[dict[str, Any]]:
+    base = f"/{quote(repo.key.url_prefix + repo.key.id)}/resolve/{quote(revision, safe='')}"
+    return [{"href": f"{base}/{quote(entry.path)}", "path": entry.path, "lfs": entry.lfs is not None,
+             "size": _size(entry.size)} for entry in files]
 
 
 def repo_page(call: Call) -> Response:
     try:
         repo = call.readable(repo_key(call))
     except RepoNotFound as exc:
-        return _page("Not found", f"<h1>Not found</h1><p>{html.escape(exc.message)}</p>", 404,
-                     code="RepoNotFound")
+        return _page(pages.render("not_found.html", message=exc.message), 404, "RepoNotFound")
     revision = call.params.get("revision") or call.query("revision") or DEFAULT_BRANCH
     sha = repo.resolve(revision)
     files = repo.files(sha)
     readme = next((f for f in files if f.path == "README.md" and not f.lfs), None)
+    card, data = None, None
     if readme is not None:
         text = repo.read_blob(readme.oid).decode("utf-8", "replace")
-        metadata, body = split_front_matter(text)
-        card = render_markdown(body)
-        if metadata:
-            card = (f"<details><summary>Metadata</summary><pre>{html.escape(metadata)}</pre>"
-                    f"</details>{card}")
-    else:
-        card = "<p class='muted'>No model card (README.md).</p>"
-    history = "".join(
-        f"<li><code>{record.id[:10]}</code> {html.escape(record.title)} "
-        f"<span class='muted'>{html.escape(record.author)}, {record.date:%Y-%m-%d %H:%M} UTC</span></li>"
-        for _, record in zip(range(20), repo.log(sha)))
-    refs = ", ".join(html.escape(name) for name in [*repo.branches(), *repo.tags()])
-    meta = repo.meta()
-    badge = " <span class='badge'>private</span>" if meta.private else ""
-    body = (f"<p><a href='/'>Local hub</a></p><h1>{html.escape(repo.key.id)}{badge}</h1>"
-            f"<p class='muted'>{html.escape(repo.key.type)} · revision {html.escape(revision)} "
-            f"(<code>{sha}</code>) · refs: {refs}</p>"
-            f"<h2>Model card</h2><div class='card'>{card}</div>"
-            f"<h2>Files</h2>{_file_rows(call, repo, revision, files)}"
-            f"<h2>History</h2><ul>{history}</ul>")
-    return _page(repo.key.id, body)
+        _, body = split_front_matter(text)
+        base = f"/{quote(repo.key.url_prefix + repo.key.id)}/resolve/{quote(sha)}"
+        card = Markup(render_markdown(body, base))  # sanitised above: the one unescaped value
+        data = card_data(text)
+    history = [{"short": r.id[:10], "title": r.title, "author": r.author,
+                "date": f"{r.date:%Y-%m-%d %H:%M}"} for _, r in zip(range(20), repo.log(sha))]
+    return _page(pages.render(
+        "repo.html", repo_id=repo.key.id, private=repo.meta().private, repo_type=repo.key.type,
+        revision=revision, sha=sha, refs=[*repo.branches(), *repo.tags()], card=card,
+        files=_files(repo, revision, files), history=history, meta=card_metadata(data)))
