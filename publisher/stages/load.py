@@ -8,13 +8,13 @@ sparsity and accuracy we report.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from publisher.digest import sha256_file  # noqa: F401  (the stages import it from here)
 from publisher.errors import BadInputError
 from publisher.results import CheckpointInfo, FileDigest
 from publisher.stages.training_metadata import read_training_metadata  # noqa: F401 (re-exported)
@@ -44,12 +44,6 @@ class LoadedCheckpoint:
     training_args: dict[str, Any] | None  # saved trainer arguments (JSON only), when present
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def digest_folder(folder: Path) -> list[FileDigest]:
@@ -239,7 +233,9 @@ def causal_lm_architecture(cfg: dict[str, Any], folder: Path) -> str:
     for arch in archs:
         if arch in causal:
             return arch
-    by_type = MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.get(cfg.get("model_type") or "")
+    # Only a folder that names no architecture falls back to its model type: a BERT classifier's
+    # model type maps to BertLMHeadModel, which would load with a random LM head.
+    by_type = None if archs else MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.get(cfg.get("model_type") or "")
     if by_type is None:
         raise BadInputError(
             f"The checkpoint in {folder} is a {archs[0] if archs else 'model without an architecture'} "

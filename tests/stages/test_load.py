@@ -99,3 +99,60 @@ def test_training_metadata_is_read_without_unpickling(tmp_path, tiny_checkpoint)
     assert info.training.training_command == "python train.py --seed 1"
     assert info.training.base_model == "org/base" and info.training.seed == 7
     assert "training_args.bin" not in {f.path for f in info.files}
+
+
+# --- causal language models (issue 12) ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("family", ["llama", "qwen2", "gpt2"])
+def test_causal_lm_loads_with_the_same_logits_as_transformers(tmp_path, family):
+    import torch
+    import transformers
+
+    from tests.fixtures_llm import build_tiny_lm
+
+    folder = build_tiny_lm(tmp_path / family, family)
+    loaded = load_checkpoint(folder, auto_class="AutoModelForCausalLM")
+    ref = transformers.AutoModelForCausalLM.from_pretrained(str(folder)).eval()
+    ids = loaded.tokenizer("The capital of France is Paris.", return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        assert torch.equal(loaded.model(ids).logits, ref(ids).logits)
+    assert loaded.info.architecture == type(ref).__name__
+    assert (loaded.info.num_labels, loaded.info.id2label) == (0, {})
+    # Tied embeddings stay tied (saved once, not reported missing).
+    if loaded.config.tie_word_embeddings:
+        assert loaded.model.lm_head.weight is loaded.model.get_input_embeddings().weight
+
+
+def test_causal_lm_without_a_tokenizer_is_refused(tmp_path):
+    from tests.fixtures_llm import build_tiny_lm
+
+    folder = build_tiny_lm(tmp_path / "lm", "llama", tokenizer=False)
+    with pytest.raises(BadInputError, match="has no tokenizer.*tokenizer.save_pretrained"):
+        load_checkpoint(folder, auto_class="AutoModelForCausalLM")
+
+
+def test_classifier_folder_is_not_a_causal_lm_but_a_classifier_loads_as_before(tiny_checkpoint):
+    with pytest.raises(BadInputError, match="cannot load as a causal language model"):
+        load_checkpoint(tiny_checkpoint, auto_class="AutoModelForCausalLM")
+    assert load_checkpoint(tiny_checkpoint).info.num_labels == 2
+
+
+def test_gguf_file_or_folder_points_at_the_recipe(tmp_path):
+    gguf = tmp_path / "model.Q4_1.gguf"
+    gguf.write_bytes(b"GGUF" + b"\0" * 60)
+    for path in (gguf, tmp_path):
+        with pytest.raises(BadInputError, match=r"GGUF.*recipes/smollm2_from_gguf\.py --output DIR.*gguf_file"):
+            load_checkpoint(path, auto_class="AutoModelForCausalLM")
+    renamed = tmp_path / "weights.bin"
+    gguf.rename(renamed)  # the magic bytes say GGUF whatever the name
+    with pytest.raises(BadInputError, match="GGUF"):
+        load_checkpoint(renamed, auto_class="AutoModelForCausalLM")
+
+
+def test_read_config_does_not_check_the_architecture(tmp_path):
+    from publisher.stages.load import read_config
+    from tests.fixtures_llm import build_tiny_lm
+
+    folder = build_tiny_lm(tmp_path / "lm", "gpt2")
+    assert read_config(folder)["architectures"] == ["GPT2LMHeadModel"]
