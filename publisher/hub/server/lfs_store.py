@@ -14,23 +14,24 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from dulwich.lfs import LFSPointer
+
 from publisher.hub.server.errors import PayloadError
 
-POINTER_VERSION = "version https://git-lfs.github.com/spec/v1"
 _OID = re.compile(r"^[0-9a-f]{64}$")
-_POINTER = re.compile(rb"^version https://git-lfs\.github\.com/spec/v1\noid sha256:([0-9a-f]{64})\n"
-                      rb"size (\d+)\n$")
+_MAX_POINTER_BYTES = 200
 
 
 @dataclass(frozen=True)
 class LfsPointer:
-    """What a git blob says about an LFS file: its content hash and size."""
+    """What a git blob says about an LFS file: its content hash and size (an immutable value
+    for the modules that pass it around; the format itself is dulwich's ``LFSPointer``)."""
 
     oid: str
     size: int
 
     def encode(self) -> bytes:
-        return f"{POINTER_VERSION}\noid sha256:{self.oid}\nsize {self.size}\n".encode()
+        return LFSPointer(self.oid, self.size).to_bytes()
 
     @property
     def pointer_size(self) -> int:
@@ -38,13 +39,17 @@ class LfsPointer:
 
 
 def parse_pointer(data: bytes) -> LfsPointer | None:
-    """The pointer a blob holds, or None for an ordinary file."""
-    if len(data) > 200 or not data.startswith(b"version "):
+    """The pointer a blob holds, or None for an ordinary file.
+
+    Only a pointer in its exact canonical form counts: dulwich's parser also accepts extra
+    lines and any oid, and a user's text file that merely resembles a pointer must stay a file.
+    """
+    if len(data) > _MAX_POINTER_BYTES or not data.startswith(b"version "):
         return None
-    match = _POINTER.match(data)
-    if not match:
+    pointer = LFSPointer.from_bytes(data)
+    if pointer is None or not is_oid(pointer.oid) or pointer.to_bytes() != data:
         return None
-    return LfsPointer(match.group(1).decode(), int(match.group(2)))
+    return LfsPointer(pointer.oid, pointer.size)
 
 
 def is_oid(value: object) -> bool:
