@@ -646,9 +646,55 @@ def openvino_int8_accuracy(folder: Path, val: Encoded, threads: int) -> tuple[fl
 # --------------------------------------------------------------------------------------------------
 
 
+class PhaseClock:
+    """Times each phase; the times are logged and saved in training_metadata.json."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.mark = self.start
+        self.seconds: dict[str, float] = {}
+
+    def end(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = round(now - self.mark, 1)
+        log(f"[time] phase {name}: {now - self.mark:.1f} s (total {now - self.start:.1f} s)")
+        self.mark = now
+
+    def total(self) -> None:
+        self.seconds["total"] = round(time.perf_counter() - self.start, 1)
+
+
+class Run:
+    """What the phases hand on: the model being trained, its data, and what each phase measured."""
+
+    def __init__(self, args: argparse.Namespace, clock: PhaseClock) -> None:
+        self.args = args
+        self.clock = clock
+        self.tokenizer: Any = None
+        self.config: Any = None
+        self.model: Any = None
+        self.train: Encoded | None = None
+        self.val: Encoded | None = None
+        self.trainer: Trainer | None = None
+        self.example: dict[str, Any] | None = None  # one validation batch: NNCF's example input
+        self.mode: Any = None  # nncf PruneMode
+        self.stat: Any = None  # nncf.pruning_statistic after pruning
+        self.n_pruned = 0
+        self.steps: dict[str, int] = {}
+        self.dense_acc = 0.0
+        self.prune_acc = 0.0
+        self.qat_acc: float | None = None
+        self.torch_acc = 0.0
+        self.ov_acc: float | None = None
+        self.ov_info: dict[str, Any] = {}
+        self.zeros = 0  # block-linear zeros of the baked model
+        self.r_zeros = 0  # ... and of the folder reloaded with plain transformers
+        self.r_total = 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    t_start = time.perf_counter()
+    clock = PhaseClock()
     base_dir = base_model_dir()
     settings = result_settings(args)
     digest = settings_hash(settings, base_dir)
@@ -667,17 +713,25 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
 
-    phase_seconds: dict[str, float] = {}
-    clock = time.perf_counter()
+    clock.mark = time.perf_counter()  # phases are timed from here; "total" from the start
+    run = Run(args, clock)
+    setup_phase(run, base_dir)
+    dense_phase(run)
+    prune_phase(run)
+    if args.qat_epochs > 0:
+        qat_phase(run)
+    work = save_phase(run, out_dir)
+    verify_phase(run, work)
+    write_records(run, work, settings, digest)
+    install(work, out_dir)
+    summarize(run)
+    print(out_dir, flush=True)
+    return 0
 
-    def end_phase(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        phase_seconds[name] = round(now - clock, 1)
-        log(f"[time] phase {name}: {now - clock:.1f} s (total {now - t_start:.1f} s)")
-        clock = now
 
-    # ---- setup ------------------------------------------------------------------------------------
+def setup_phase(run: Run, base_dir: Path) -> None:
+    """Threads, seeds, tokenizer, data and the pretrained encoder with a new 2-label head."""
+    args = run.args
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     # libgomp's default spin-waiting collapses (up to 10x slower steps) when another process shares
     # the cores; sleeping waits cost little when the cores are free. Must be set before torch loads.
@@ -691,9 +745,7 @@ def main(argv: list[str] | None = None) -> int:
     transformers.logging.set_verbosity_error()
     transformers.set_seed(args.seed)
 
-    import nncf
-    from nncf.parameters import PruneMode, StripFormat
-    from nncf.torch.function_hook.pruning.magnitude.algo import update_pruning_ratio
+    import nncf  # noqa: F401 (loaded here, before any data, as the phases' timings always assumed)
 
     tokenizer = AutoTokenizer.from_pretrained(str(base_dir))
     probe = tokenizer.tokenize("a charming and often affecting journey")
@@ -704,9 +756,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.train_size and args.train_size < len(train_rows):
         train_rows = random.Random(args.seed).sample(train_rows, args.train_size)
     val_rows = load_validation()
-    train = Encoded(tokenizer, train_rows, args.max_seq_length)
-    val = Encoded(tokenizer, val_rows, args.max_seq_length)
-    log(f"train examples {len(train)} (of 67,349), validation {len(val)}; "
+    run.train = Encoded(tokenizer, train_rows, args.max_seq_length)
+    run.val = Encoded(tokenizer, val_rows, args.max_seq_length)
+    log(f"train examples {len(run.train)} (of 67,349), validation {len(run.val)}; "
         f"batch {args.batch_size}, max_seq_length {args.max_seq_length}, threads {args.threads}")
 
     config = AutoConfig.from_pretrained(
@@ -716,34 +768,48 @@ def main(argv: list[str] | None = None) -> int:
     model = AutoModelForSequenceClassification.from_pretrained(str(base_dir), config=config)
     if args.freeze_word_embeddings:
         model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
-    trainer = Trainer(args, train, val)
-    end_phase("setup")
+    run.tokenizer, run.config, run.model = tokenizer, config, model
+    run.trainer = Trainer(args, run.train, run.val)
+    run.clock.end("setup")
 
-    # ---- 1. dense fine-tuning ----------------------------------------------------------------------
-    dense_steps = trainer.run_phase(model, "dense", args.dense_epochs, args.learning_rate, distill=False)
-    dense_acc = evaluate(model, val, "eval dense")
-    trainer.record("dense", dense_acc)
+
+def dense_phase(run: Run) -> None:
+    """1. Dense fine-tuning; the result is also the distillation teacher of the later phases."""
+    args, trainer = run.args, run.trainer
+    run.steps["dense"] = trainer.run_phase(run.model, "dense", args.dense_epochs, args.learning_rate, distill=False)
+    run.dense_acc = evaluate(run.model, run.val, "eval dense")
+    trainer.record("dense", run.dense_acc)
     if args.distillation_weight > 0:
-        trainer.set_teacher(copy.deepcopy(model))
-    end_phase("dense")
+        trainer.set_teacher(copy.deepcopy(run.model))
+    run.clock.end("dense")
 
-    # ---- 2. gradual magnitude pruning (NNCF) -----------------------------------------------------------
+
+def prune_phase(run: Run) -> None:
+    """2. Gradual magnitude pruning with NNCF: polynomial ramp to the target, then fixed masks."""
+    import nncf
+    from nncf.parameters import PruneMode
+    from nncf.torch.function_hook.pruning.magnitude.algo import update_pruning_ratio
+
+    args, trainer, val = run.args, run.trainer, run.val
     mode = PruneMode.UNSTRUCTURED_MAGNITUDE_GLOBAL if args.prune_mode == "global" else PruneMode.UNSTRUCTURED_MAGNITUDE_LOCAL
-    example = val.batch(val.eval_batches(4)[-1])
+    run.mode = mode
+    run.example = val.batch(val.eval_batches(4)[-1])
     model = nncf.prune(
-        model,
+        run.model,
         mode,
         ratio=0.0,
         ignored_scope=nncf.IgnoredScope(patterns=PRUNE_IGNORED_PATTERNS, validate=False),
-        examples_inputs=example,
+        examples_inputs=run.example,
     )
+    run.model = model
     stat = nncf.pruning_statistic(model)
-    n_pruned = len(stat.pruned_tensors)
-    if n_pruned != 36 or any(not t.tensor_name.startswith("bert.encoder.layer.") for t in stat.pruned_tensors):
+    run.n_pruned = len(stat.pruned_tensors)
+    if run.n_pruned != 36 or any(not t.tensor_name.startswith("bert.encoder.layer.") for t in stat.pruned_tensors):
         raise RuntimeError(f"unexpected pruned tensors: {[t.tensor_name for t in stat.pruned_tensors]}")
 
     prune_total = max(1, math.ceil(args.prune_epochs * trainer.steps_per_epoch))
     ramp_steps = max(1, round(args.prune_ramp_fraction * prune_total))
+    run.steps.update(prune=prune_total, prune_ramp=ramp_steps)
     current = {"ratio": 0.0}
 
     def prune_step(step: int, total: int) -> dict[str, str]:
@@ -756,92 +822,110 @@ def main(argv: list[str] | None = None) -> int:
     trainer.run_phase(model, "prune", args.prune_epochs, args.prune_learning_rate, distill=True, on_step=prune_step)
     if abs(current["ratio"] - args.sparsity) > 1e-9:  # e.g. a ramp cut short by rounding
         update_pruning_ratio(model, mode=mode, ratio=args.sparsity)
-    stat = nncf.pruning_statistic(model)
+    run.stat = stat = nncf.pruning_statistic(model)
     log(f"nncf.pruning_statistic: prunable-parameter ratio {stat.pruning_ratio:.4f}, "
         f"all parameters {stat.global_pruning_ratio:.4f}")
-    prune_acc = evaluate(model, val, "eval prune")
-    trainer.record("prune", prune_acc)
-    end_phase("prune")
+    run.prune_acc = evaluate(model, val, "eval prune")
+    trainer.record("prune", run.prune_acc)
+    run.clock.end("prune")
 
-    # ---- 3. optional quantization-aware training (NNCF) --------------------------------------------------
-    qat_acc = None
-    if args.qat_epochs > 0:
-        from nncf.quantization.advanced_parameters import (
-            AdvancedQuantizationParameters,
-            AdvancedSmoothQuantParameters,
-        )
 
-        # calibration: qat_subset_size training examples (seeded draw), in batches of `batch_size`
-        calib_idx = random.Random(args.seed).sample(range(len(train)), min(args.qat_subset_size, len(train)))
-        calib_batches = [calib_idx[j : j + args.batch_size] for j in range(0, len(calib_idx), args.batch_size)]
-        calib = nncf.Dataset([train.batch(b) for b in calib_batches])
-        model.eval()
-        model = nncf.quantize(
-            model,
-            calib,
-            subset_size=len(calib_batches),
-            model_type=nncf.ModelType.TRANSFORMER,
-            # SmoothQuant off: with it, baking masks wrecked accuracy and save_pretrained hit shared tensors.
-            advanced_parameters=AdvancedQuantizationParameters(
-                smooth_quant_alphas=AdvancedSmoothQuantParameters(convolution=-1, matmul=-1)
-            ),
-        )
-        trainer.record("ptq", evaluate(model, val, "eval ptq"))
-        trainer.run_phase(model, "qat", args.qat_epochs, args.qat_learning_rate, distill=True)
-        qat_acc = evaluate(model, val, "eval qat")
-        trainer.record("qat", qat_acc)
-        end_phase("qat")
+def qat_phase(run: Run) -> None:
+    """3. (``--qat-epochs > 0``) NNCF quantization and quantization-aware fine-tuning, masks kept."""
+    import nncf
+    from nncf.quantization.advanced_parameters import (
+        AdvancedQuantizationParameters,
+        AdvancedSmoothQuantParameters,
+    )
 
-    # ---- 4. bake and save ----------------------------------------------------------------------------------
+    args, trainer, train, val = run.args, run.trainer, run.train, run.val
+    # calibration: qat_subset_size training examples (seeded draw), in batches of `batch_size`
+    calib_idx = random.Random(args.seed).sample(range(len(train)), min(args.qat_subset_size, len(train)))
+    calib_batches = [calib_idx[j : j + args.batch_size] for j in range(0, len(calib_idx), args.batch_size)]
+    calib = nncf.Dataset([train.batch(b) for b in calib_batches])
+    run.model.eval()
+    run.model = nncf.quantize(
+        run.model,
+        calib,
+        subset_size=len(calib_batches),
+        model_type=nncf.ModelType.TRANSFORMER,
+        # SmoothQuant off: with it, baking masks wrecked accuracy and save_pretrained hit shared tensors.
+        advanced_parameters=AdvancedQuantizationParameters(
+            smooth_quant_alphas=AdvancedSmoothQuantParameters(convolution=-1, matmul=-1)
+        ),
+    )
+    trainer.record("ptq", evaluate(run.model, val, "eval ptq"))
+    trainer.run_phase(run.model, "qat", args.qat_epochs, args.qat_learning_rate, distill=True)
+    run.qat_acc = evaluate(run.model, val, "eval qat")
+    trainer.record("qat", run.qat_acc)
+    run.clock.end("qat")
+
+
+def save_phase(run: Run, out_dir: Path) -> Path:
+    """4. Masks (and fake-quantised weights) baked in; a plain transformers folder saved beside out_dir."""
+    import nncf
+    from nncf.parameters import StripFormat
+
+    args = run.args
+    model = run.model
     model.eval()
     if args.qat_epochs > 0:
-        bake_quantized_weights(model, example)  # IN_PLACE strip raises on quantised models
+        bake_quantized_weights(model, run.example)  # IN_PLACE strip raises on quantised models
     else:
-        model = nncf.strip(model, do_copy=False, strip_format=StripFormat.IN_PLACE, example_input=example)
-    plain = plain_copy(model, config)
-    zeros, total, per_layer = block_linear_sparsity(plain)
+        model = nncf.strip(model, do_copy=False, strip_format=StripFormat.IN_PLACE, example_input=run.example)
+    plain = plain_copy(model, run.config)
+    zeros, total, _ = block_linear_sparsity(plain)
     if abs(zeros / total - args.sparsity) > 0.005:
         raise RuntimeError(f"baked sparsity {zeros / total:.4f} is off the target {args.sparsity}")
-    del model, trainer.teacher
+    run.zeros = zeros
+    del model
+    run.model = None
+    run.trainer.teacher = None
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
     plain.save_pretrained(str(work), safe_serialization=True)
-    tokenizer.save_pretrained(str(work))
+    run.tokenizer.save_pretrained(str(work))
     for stray in list(work.glob("*.bin")) + list(work.glob("*.pt")) + list(work.glob("*.pkl")):
         stray.unlink()  # the folder carries no pickles
-    end_phase("save")
+    run.clock.end("save")
+    return work
 
-    # ---- 5. verify: reload with plain transformers; OpenVINO INT8 export ---------------------------------------
+
+def verify_phase(run: Run, work: Path) -> None:
+    """5. Reload with plain transformers, count the zeros, evaluate; export an INT8 IR and evaluate it."""
+    from transformers import AutoModelForSequenceClassification
+
+    args, trainer, val = run.args, run.trainer, run.val
     reloaded = AutoModelForSequenceClassification.from_pretrained(str(work))
-    r_zeros, r_total, _ = block_linear_sparsity(reloaded)
-    sparsity = r_zeros / r_total
-    if r_zeros != zeros:
-        raise RuntimeError(f"sparsity did not survive save_pretrained: {zeros} zeros before, {r_zeros} after")
+    run.r_zeros, run.r_total, _ = block_linear_sparsity(reloaded)
+    if run.r_zeros != run.zeros:
+        raise RuntimeError(f"sparsity did not survive save_pretrained: {run.zeros} zeros before, {run.r_zeros} after")
     if reloaded.config.id2label != ID2LABEL:
         raise RuntimeError(f"id2label did not survive: {reloaded.config.id2label}")
-    torch_acc = evaluate(reloaded, val, "eval reloaded torch")
-    trainer.record("final_torch", torch_acc)
+    run.torch_acc = evaluate(reloaded, val, "eval reloaded torch")
+    trainer.record("final_torch", run.torch_acc)
     del reloaded
-    ov_info: dict[str, Any] = {}
-    ov_acc = None
     if not args.skip_openvino:
-        ov_acc, ov_info = openvino_int8_accuracy(work, val, args.threads)
-        trainer.record("final_openvino_int8", ov_acc)
-    final_acc = ov_acc if ov_acc is not None else torch_acc
-    end_phase("verify")
+        run.ov_acc, run.ov_info = openvino_int8_accuracy(work, val, args.threads)
+        trainer.record("final_openvino_int8", run.ov_acc)
+    run.clock.end("verify")
 
-    # ---- metadata ----------------------------------------------------------------------------------------------
-    steps = {"dense": dense_steps, "prune": prune_total, "prune_ramp": ramp_steps,
-             "qat": math.ceil(args.qat_epochs * trainer.steps_per_epoch) if args.qat_epochs > 0 else 0,
-             "steps_per_epoch": trainer.steps_per_epoch}
-    nncf_config = build_nncf_config(args, steps, n_pruned, stat)
+
+def write_records(run: Run, work: Path, settings: dict[str, Any], digest: str) -> None:
+    """The folder's records: NNCF config, the recipe's record, command, eval log, metadata."""
+    args, trainer = run.args, run.trainer
+    run.steps["qat"] = math.ceil(args.qat_epochs * trainer.steps_per_epoch) if args.qat_epochs > 0 else 0
+    run.steps["steps_per_epoch"] = trainer.steps_per_epoch
+    nncf_config = build_nncf_config(args, run.steps, run.n_pruned, run.stat)
     (work / "nncf_config.json").write_text(json.dumps(nncf_config, indent=2) + "\n")
-    record = build_recipe_record(args, ov_info, dense_acc, len(train))
+    record = build_recipe_record(args, run.ov_info, run.dense_acc, len(run.train))
     (work / RECIPE_RECORD).write_text(json.dumps(record, indent=2) + "\n")
     (work / "training_command.txt").write_text(command_line() + "\n")
     (work / "eval_log.json").write_text(json.dumps(trainer.eval_log, indent=2) + "\n")
-    phase_seconds["total"] = round(time.perf_counter() - t_start, 1)
+    run.clock.total()
+    sparsity = run.r_zeros / run.r_total
+    final_acc = run.ov_acc if run.ov_acc is not None else run.torch_acc
     metadata = {
         "base_model": BASE_MODEL_ID,
         "teacher_model": None,  # the teacher is this recipe's own dense phase, not a Hub model: see recipe_record.json
@@ -855,25 +939,29 @@ def main(argv: list[str] | None = None) -> int:
         "recipe_settings": settings,
         "settings_hash": digest,
         "profile": "quick" if args.quick else "default",
-        "training_data": {"split": "train", "examples": len(train), "of": 67349, "sha256": TRAIN_SHA256},
-        "evaluation_data": {"split": "validation", "examples": len(val), "sha256": VALIDATION_SHA256},
-        "phase_seconds": phase_seconds,
+        "training_data": {"split": "train", "examples": len(run.train), "of": 67349, "sha256": TRAIN_SHA256},
+        "evaluation_data": {"split": "validation", "examples": len(run.val), "sha256": VALIDATION_SHA256},
+        "phase_seconds": run.clock.seconds,
         "threads": args.threads,
         "versions": versions(),
         "results": {
-            "dense_accuracy": round(dense_acc, 5),
+            "dense_accuracy": round(run.dense_acc, 5),
             "final_accuracy": round(final_acc, 5),
             "sparsity": round(sparsity, 6),
-            "pruned_accuracy": round(prune_acc, 5),
-            "qat_accuracy": None if qat_acc is None else round(qat_acc, 5),
-            "torch_accuracy": round(torch_acc, 5),
-            "openvino_int8_accuracy": None if ov_acc is None else round(ov_acc, 5),
-            "final_accuracy_source": "openvino_int8" if ov_acc is not None else "torch",
-            "sparsity_zeros": r_zeros,
-            "sparsity_elements": r_total,
+            "pruned_accuracy": round(run.prune_acc, 5),
+            "qat_accuracy": None if run.qat_acc is None else round(run.qat_acc, 5),
+            "torch_accuracy": round(run.torch_acc, 5),
+            "openvino_int8_accuracy": None if run.ov_acc is None else round(run.ov_acc, 5),
+            "final_accuracy_source": "openvino_int8" if run.ov_acc is not None else "torch",
+            "sparsity_zeros": run.r_zeros,
+            "sparsity_elements": run.r_total,
         },
     }
     (work / "training_metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
+
+
+def install(work: Path, out_dir: Path) -> None:
+    """Move the finished folder into place in one step: an interrupted run never leaves half a checkpoint."""
     leftover = [p.name for p in work.iterdir() if p.suffix in (".bin", ".pt", ".pkl", ".pickle")]
     if leftover:
         raise RuntimeError(f"pickle files in the output folder: {leftover}")
@@ -885,18 +973,18 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(out_dir)
     os.replace(work, out_dir)
 
+
+def summarize(run: Run) -> None:
     log("")
-    log(f"dense accuracy          {dense_acc:.4f}")
-    log(f"pruned accuracy (hooks) {prune_acc:.4f}")
-    if qat_acc is not None:
-        log(f"qat accuracy (W8A8 FQ)  {qat_acc:.4f}")
-    log(f"reloaded torch accuracy {torch_acc:.4f}")
-    if ov_acc is not None:
-        log(f"OpenVINO INT8 accuracy  {ov_acc:.4f}  (final)")
-    log(f"block-linear sparsity   {sparsity:.4f}  ({r_zeros}/{r_total} zeros)")
-    log("time per phase: " + ", ".join(f"{k} {v:.0f} s" for k, v in phase_seconds.items()))
-    print(out_dir, flush=True)
-    return 0
+    log(f"dense accuracy          {run.dense_acc:.4f}")
+    log(f"pruned accuracy (hooks) {run.prune_acc:.4f}")
+    if run.qat_acc is not None:
+        log(f"qat accuracy (W8A8 FQ)  {run.qat_acc:.4f}")
+    log(f"reloaded torch accuracy {run.torch_acc:.4f}")
+    if run.ov_acc is not None:
+        log(f"OpenVINO INT8 accuracy  {run.ov_acc:.4f}  (final)")
+    log(f"block-linear sparsity   {run.r_zeros / run.r_total:.4f}  ({run.r_zeros}/{run.r_total} zeros)")
+    log("time per phase: " + ", ".join(f"{k} {v:.0f} s" for k, v in run.clock.seconds.items()))
 
 
 def build_nncf_config(args, steps: dict[str, int], n_pruned: int, stat) -> list[dict[str, Any]]:
