@@ -139,13 +139,22 @@ def test_a_json_body_over_its_limit_is_a_413(client, repo_id):
                                   headers={"content-type": "application/json"}), 413)
 
 
-@pytest.mark.parametrize("path", ["%2e%2e/escape.txt", "a/%2E%2e/b.txt", "..\\ddd", "a/..\\b",
+@pytest.mark.parametrize("path", ["%2e%2e/escape.txt", "a/%2E%2e/b.txt", "..\\ddd", "%2e%2e\\x",
                                   "%252e%252e/x", "a//b", "a/./b", ".git/config", "tab\there"])
 def test_commit_paths_are_validated_as_the_hub_does(client, repo_id, path):
     body = ndjson({"key": "header", "value": {"summary": "escape"}},
                   {"key": "file", "value": {"path": path, "content": "eA==", "encoding": "base64"}})
     assert_json_error(commit(client, repo_id, body), 422)
     assert files_of(client, repo_id) == [".gitattributes"]
+
+
+def test_backslashes_inside_a_path_are_stored_as_the_hub_stores_them(client, repo_id):
+    # huggingface_hub's own download tests upload "folder/..\\..\\..\\file" to the Hub.
+    body = ndjson({"key": "header", "value": {"summary": "backslashes"}},
+                  {"key": "file", "value": {"path": "folder/..\\..\\file", "content": "eA==",
+                                            "encoding": "base64"}})
+    assert commit(client, repo_id, body).status_code == 200
+    assert files_of(client, repo_id) == [".gitattributes", "folder", "folder/..\\..\\file"]
 
 
 def test_malformed_json_shapes_are_400s_not_crashes(client, repo_id):

@@ -246,8 +246,8 @@ def clean_path(path: object) -> str:
     """A repository path as stored: relative, '/'-separated, no '.', '..' or '.git' parts.
 
     Refused with 422, as the Hub refuses them: a part that is a dot segment once percent-decoded
-    (``%2e%2e``) or once split on backslashes (``..\\x``: a Windows client would resolve it
-    outside its folder), control characters, and paths over 1024 bytes.
+    (``%2e%2e``), a path that starts with ``..\\`` (a Windows client would resolve it outside
+    its folder), control characters, and paths over 1024 bytes.
     """
     if not isinstance(path, str) or not path:
         raise PayloadError(f"Invalid path {path!r}: a path must be a non-empty string")
@@ -274,9 +274,14 @@ def _path_problem(path: str) -> str | None:
             decoded, before = unquote(decoded), decoded
             if decoded == before:
                 break
-        for piece in [decoded, *decoded.split("\\")]:
-            if piece in (".", ".."):
-                return "'.' and '..' segments are not allowed (also percent-encoded or after '\\')"
+        if decoded in (".", ".."):
+            return "'.' and '..' segments are not allowed (also percent-encoded)"
+    # A path that starts by climbing out with backslashes (``..\\x``) is refused as the Hub
+    # refuses it: a Windows client would resolve it outside its folder. Inside the path
+    # (``folder/..\\..\\file``) the Hub stores it, and clients guard their own folders.
+    decoded_path = unquote(path)
+    if decoded_path.startswith(("..\\", ".\\")) or decoded_path in ("..", "."):
+        return "a path cannot start with '..\\' or '.\\'"
     return None
 
 

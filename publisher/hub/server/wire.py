@@ -85,11 +85,15 @@ class Call:
         the user whose namespace holds it.
         """
         repo = self.readable(key)
-        if repo.meta().gated and (self.caller is None or self.caller.user != repo.key.namespace):
-            raise HubApiError(f"Access to model {repo.key.id} is restricted. You must have access "
-                              "to it and be authenticated to access it. Please log in.",
-                              status=403, code="GatedRepo")
-        return repo
+        if not repo.meta().gated or (self.caller and self.caller.user == repo.key.namespace):
+            return repo
+        what = f"Access to {repo.key.type} {repo.key.id} is restricted"
+        if self.caller is None:
+            raise HubApiError(f"{what}. You must have access to it and be authenticated to access "
+                              "it. Please log in.", status=401, code="GatedRepo")
+        raise HubApiError(f"{what} and you are not in the authorized list. Only its owner "
+                          f"({repo.key.namespace}) may read its files on this local hub.",
+                          status=403, code="GatedRepo")
 
     def writable(self, key: RepoKey) -> tuple[Repository, Caller]:
         caller = self.state.tokens.require_writer(self.caller)
