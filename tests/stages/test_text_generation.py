@@ -331,3 +331,17 @@ def test_txt_and_jsonl_files(tmp_path):
     (tmp_path / "d.csv").write_text("x\n", encoding="utf-8")
     with pytest.raises(BadInputError, match=r"\.csv"):
         load_eval_text(TextEvalSpec(eval_file=tmp_path / "d.csv"))
+
+
+# --- benchmark --------------------------------------------------------------------------------
+
+
+def test_benchmark_llm_reports_genai_perf_metrics(llama_int8, tmp_path):
+    from publisher.bench_llm import benchmark_llm
+
+    perf = benchmark_llm(llama_int8, prompt_tokens=16, output_tokens=4, runs=2)
+    assert (perf.prompt_tokens, perf.output_tokens, perf.runs) == (16, 4, 2)
+    assert 0 < perf.ttft_ms["min"] <= perf.ttft_ms["median"] <= perf.ttft_ms["max"]
+    assert perf.tokens_per_second["median"] > 0 and perf.openvino and perf.cpu
+    with pytest.raises(BadInputError, match="openvino_tokenizer.xml"):
+        benchmark_llm(tmp_path)
