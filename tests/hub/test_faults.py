@@ -207,3 +207,33 @@ def test_faults_are_off_by_default_and_rules_are_checked(hub_server, faulty_hub)
     assert bad.status_code == 400 and "action" in bad.json()["error"]
     anonymous = httpx.put(f"{faulty_hub.endpoint}/api/local/faults", json=[], trust_env=False)
     assert anonymous.status_code == 401
+
+
+def test_the_fault_injector_is_off_the_product_path():
+    import subprocess
+    import sys
+
+    from tests.fixtures_hub import REPO_ROOT
+
+    code = ("import sys, publisher.hub.server.runner, publisher.hub.server.app\n"
+            "print('publisher.hub.server.faults' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,
+                            text=True, env={"PYTHONPATH": str(REPO_ROOT)})
+    assert result.stdout.strip() == "False", result.stderr
+
+
+@pytest.mark.parametrize("method,path,name", [
+    ("POST", "/api/models/a/b/commit/main", "commit"),
+    ("POST", "/api/datasets/a/b/preupload/refs%2Fpr%2F1", "preupload"),
+    ("GET", "/api/models/a/b", "repo-info"),
+    ("GET", "/api/models/a/b/revision/v1", "revision"),
+    ("POST", "/datasets/a/b.git/info/lfs/objects/batch", "lfs-batch"),
+    ("PUT", "/api/lfs-upload/" + "a" * 64, "lfs-upload"),
+    ("HEAD", "/a/b/resolve/main/x/y.bin", "resolve"),
+    ("GET", "/a/b", "web"),
+    ("PATCH", "/a/b", "other"),
+])
+def test_faults_name_requests_by_the_routers_own_table(method, path, name):
+    from publisher.hub.server.app import route_name
+
+    assert route_name(method, path) == name

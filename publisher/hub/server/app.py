@@ -200,6 +200,35 @@ def route(method: str, raw_path: str, params: dict[str, str]) -> Handler:
     return _git_route(method, segments, params)
 
 
+# Every handler's name in the vocabulary of fault rules (faults.py): the router is the one
+# table of routes, and the fault injector classifies a request by asking it.
+ROUTE_NAMES: dict[Handler, str] = {
+    api.whoami: "whoami", api.create_repo: "create-repo", api.delete_repo: "delete-repo",
+    api.validate_yaml: "validate-yaml", api.repo_info: "repo-info", api.list_repos: "list-repos",
+    api.list_tree: "tree", api.paths_info: "paths-info", api.list_refs: "refs",
+    api.list_commits: "commits", api.create_branch: "branch", api.delete_branch: "branch",
+    api.create_tag: "tag", api.delete_tag: "tag", api.preupload: "preupload",
+    api.commit: "commit", api.list_discussions: "discussions",
+    api.create_discussion: "discussions", api.discussion_details: "discussions",
+    api.update_settings: "settings", api.auth_check: "auth-check",
+    git_routes.lfs_batch: "lfs-batch", git_routes.lfs_verify: "lfs-verify",
+    git_routes.lfs_upload: "lfs-upload", git_routes.resolve: "resolve",
+    web.index: "web", web.repo_page: "web",
+}
+ROUTE_VOCABULARY = tuple(sorted({*ROUTE_NAMES.values(), "revision", "other"}))
+
+
+def route_name(method: str, raw_path: str) -> str:
+    """The name of the route that serves ``method raw_path`` (``other`` for the rest)."""
+    params: dict[str, str] = {}
+    try:
+        handler = route(method, raw_path, params)
+    except HubApiError:
+        return "other"
+    name = ROUTE_NAMES.get(handler, "other")
+    return "revision" if name == "repo-info" and params.get("rev") else name
+
+
 def _raw_path(request: Request) -> str:
     raw = request.scope.get("raw_path")
     if raw:

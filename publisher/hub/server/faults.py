@@ -1,7 +1,8 @@
 """Fault injection for tests: fail, cut or slow down chosen requests of the local hub.
 
 Off unless the server starts with ``PUBLISHER_HUB_FAULTS`` set to a JSON list of rules (``[]``
-enables the machinery with no rule). While enabled, ``PUT /api/local/faults`` (write token)
+enables the machinery with no rule); only then does the runner import this module, so it is not
+on the product path. Requests are classified by the router itself (``app.route_name``). While enabled, ``PUT /api/local/faults`` (write token)
 replaces the rules and resets their counters, so one server can serve many test scenarios, and
 ``GET /api/local/faults`` (write token) reports how often each rule matched and fired.
 
@@ -34,40 +35,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from publisher.errors import BadInputError
+from publisher.hub.server.app import ROUTE_VOCABULARY, route_name
+from publisher.hub.server.layout import FAULTS_ENV
 from publisher.hub.server.wire import printable
 
-ENV_VAR = "PUBLISHER_HUB_FAULTS"
+ENV_VAR = FAULTS_ENV
 ACTIONS = ("status", "drop", "delay")
 PHASES = ("request", "response")
-ROUTES = ("whoami", "create-repo", "delete-repo", "validate-yaml", "repo-info", "revision", "tree",
-          "paths-info", "refs", "commits", "branch", "tag", "preupload", "commit", "discussions",
-          "settings", "lfs-batch", "lfs-verify", "lfs-upload", "resolve", "web", "faults", "other")
+# The router's own route names (app.ROUTE_NAMES), plus this module's control route.
+ROUTES = (*ROUTE_VOCABULARY, "faults")
 
 log = logging.getLogger("publisher.hub.faults")
-_API_FIXED = {"whoami-v2": "whoami", "repos/create": "create-repo", "repos/delete": "delete-repo",
-              "validate-yaml": "validate-yaml", "local/faults": "faults"}
-_REPO_TYPES = ("models", "datasets", "spaces")
-
-
-def route_name(raw_path: str) -> str:
-    """The route a raw request path belongs to, in the vocabulary of the rules."""
-    parts = raw_path.strip("/").split("/")
-    if parts[0] == "api":
-        rest = parts[1:]
-        if len(rest) >= 2 and rest[0] == "lfs-upload":
-            return "lfs-upload"
-        if rest and rest[0] in _REPO_TYPES and len(rest) >= 3:
-            if len(rest) == 3:
-                return "repo-info"
-            return rest[3] if rest[3] in ROUTES else "other"
-        return _API_FIXED.get("/".join(rest), "other")
-    if parts and parts[0] in _REPO_TYPES:
-        parts = parts[1:]
-    if len(parts) >= 2 and parts[1].endswith(".git"):
-        return {"batch": "lfs-batch", "verify": "lfs-verify"}.get(parts[-1], "other")
-    if len(parts) >= 3 and parts[2] == "resolve":
-        return "resolve"
-    return "web"
 
 
 @dataclass
@@ -148,7 +126,7 @@ class FaultInjector:
         self._tokens_check = tokens_check
 
     def _pick(self, method: str, raw_path: str) -> FaultRule | None:
-        route = route_name(raw_path)
+        route = "faults" if raw_path.rstrip("/") == "/api/local/faults" else route_name(method, raw_path)
         with self._lock:
             for rule in self.rules:
                 if rule.matches(method, raw_path, route) and rule.fires():

@@ -14,6 +14,7 @@ SERVER_LOCK = "server.lock"  # flock'ed by the one server that owns the root
 SERVER_LOG = Path("logs") / "server.log"  # where a detached server (ensure_local_hub) writes
 TOKEN_FILE = Path("auth") / "token"
 LFS_SECRET_FILE = Path("auth") / "lfs-secret"
+FAULTS_ENV = "PUBLISHER_HUB_FAULTS"  # test-only fault injection (faults.py), off when unset
 
 # Where running hubs announce themselves to ``publisher hub status``, one ``<pid>.json`` each:
 # a server's own root says nothing about the other roots that have servers.

@@ -27,6 +27,7 @@ from publisher.hub.server.layout import (
     DEFAULT_HOST,
     DEFAULT_PORT,
     DEFAULT_ROOT,
+    FAULTS_ENV,
     SERVER_LOCK,
     SERVER_STATE,
     registry_dir,
@@ -217,9 +218,12 @@ def serve(config: ServerConfig, out: IO[str] | None = None) -> None:
     lock_fd = _lock_root(root)
     try:
         state, token_file = build_state(config)
-        from publisher.hub.server.faults import wrap_with_faults
+        app = build_app(state)
+        if os.environ.get(FAULTS_ENV) is not None:
+            # Tests only: the fault injector is not even imported in normal use.
+            from publisher.hub.server.faults import wrap_with_faults
 
-        app = wrap_with_faults(build_app(state), lambda header: _can_write(state, header))
+            app = wrap_with_faults(app, lambda header: _can_write(state, header))
 
         def announce(port: int) -> None:
             url_host = DEFAULT_HOST if config.host in ("0.0.0.0", "::") else config.host
