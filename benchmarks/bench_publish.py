@@ -14,6 +14,17 @@ Timed, each as a separate process, against one local hub and the same data:
   (d) `publisher publish` again with nothing changed;
   (e) `publisher card regenerate` on the published repo.
 Prints a table (wall time, peak RSS) and the ratios a/b, a/c, d/a; writes JSON to artifacts/bench/.
+
+    python benchmarks/bench_publish.py --llm          # SmolLM2-135M INT4 (built by its recipe)
+    python benchmarks/bench_publish.py --llm --quick  # tiny random Llama, a few KB of text
+
+With --llm (issue 12), against one local hub and the same evaluation text (the bundled default):
+  (a) `publisher publish --task text-generation --weight-format int4 --group-size 64`;
+  (b) the hand-made route: `optimum-cli export openvino --weight-format int4 --group-size 64`, a
+      strided perplexity script over the text with transformers for torch and with
+      `OVModelForCausalLM` for the IR (same window and stride), then `hf upload`;
+  (c) the floor: export + one torch perplexity pass + one IR perplexity pass, in one process.
+Targets (issue 12): a/b <= 0.6, a/c <= 1.25, peak RSS <= 3 GB.
 """
 
 from __future__ import annotations
@@ -236,12 +247,193 @@ def print_table(name: str, steps: dict, ratios: dict) -> None:
     console.print("  ".join(f"{k} = {v:.3f}" for k, v in ratios.items()))
 
 
+# --- causal LM (--llm) --------------------------------------------------------------------------
+
+LLM_WINDOW, LLM_STRIDE = 512, 256
+
+# The strided perplexity recipe of the transformers guide, as a user would write it; shared by the
+# hand-made route (one process per model) and the floor (both models in one process).
+PPL_FN = textwrap.dedent("""
+    import math, torch
+    def perplexity(forward, ids, window, stride):
+        nll, count, prev_end = 0.0, 0, 0
+        for begin in range(0, ids.size(1), stride):
+            end = min(begin + window, ids.size(1))
+            trg_len = end - prev_end
+            x = ids[:, begin:end]
+            labels = x.clone(); labels[:, :-trg_len] = -100
+            with torch.no_grad():
+                logits = torch.as_tensor(forward(x))
+            nll += float(torch.nn.functional.cross_entropy(logits[0, :-1].float(), labels[0, 1:],
+                                                           ignore_index=-100, reduction="sum"))
+            count += int((labels[0, 1:] != -100).sum())
+            prev_end = end
+            if end == ids.size(1):
+                break
+        return math.exp(nll / count)
+""")
+
+HAND_PPL = PPL_FN + textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from transformers import AutoTokenizer
+    kind, model_dir, text_file, window, stride = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    ids = tok(Path(text_file).read_text(encoding="utf-8"), return_tensors="pt").input_ids
+    if kind == "torch":
+        from transformers import AutoModelForCausalLM
+        model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+        forward = lambda x: model(x).logits
+    else:
+        from optimum.intel import OVModelForCausalLM
+        model = OVModelForCausalLM.from_pretrained(model_dir)
+        forward = lambda x: model(input_ids=x, attention_mask=torch.ones_like(x)).logits
+    print(perplexity(forward, ids, window, stride))
+""")
+
+LLM_FLOOR = PPL_FN + textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from optimum.exporters.openvino.convert import export_from_model
+    from optimum.intel import OVModelForCausalLM, OVWeightQuantizationConfig
+    ckpt, out, text_file, window, stride, group = sys.argv[1], Path(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+    model = AutoModelForCausalLM.from_pretrained(ckpt).eval()
+    tok = AutoTokenizer.from_pretrained(ckpt)
+    t = time.perf_counter()
+    export_from_model(model, str(out / "fp32"), task="text-generation-with-past", stateful=True)
+    OVModelForCausalLM.from_pretrained(str(out / "fp32"), compile=False,
+        quantization_config=OVWeightQuantizationConfig(bits=4, group_size=group)).save_pretrained(str(out / "int4"))
+    export_s = time.perf_counter() - t
+    ids = tok(Path(text_file).read_text(encoding="utf-8"), return_tensors="pt").input_ids
+    t = time.perf_counter()
+    p_torch = perplexity(lambda x: model(x).logits, ids, window, stride)
+    torch_s = time.perf_counter() - t
+    ir = OVModelForCausalLM.from_pretrained(str(out / "int4"))
+    t = time.perf_counter()
+    p_ir = perplexity(lambda x: ir(input_ids=x, attention_mask=torch.ones_like(x)).logits, ids, window, stride)
+    ir_s = time.perf_counter() - t
+    print(f"{export_s:.3f} {torch_s:.3f} {ir_s:.3f} {p_torch:.4f} {p_ir:.4f}")
+""")
+
+
+def build_smollm2(folder: Path) -> Path:
+    """SmolLM2-135M-Instruct from the packaged GGUF, by its recipe (idempotent)."""
+    out = subprocess.run([PY, str(ROOT / "recipes" / "smollm2_from_gguf.py"), "--output", str(folder)],
+                         capture_output=True, text=True, check=True)
+    return Path(out.stdout.strip().splitlines()[-1])
+
+
+def build_tiny_lm(folder: Path) -> Path:
+    if (folder / "model.safetensors").is_file():
+        return folder
+    sys.path.insert(0, str(ROOT))
+    from tests.fixtures_llm import build_tiny_lm as tiny
+
+    return tiny(folder, "llama", hidden=64)
+
+
+def run_llm_once(name: str, ckpt: Path, hub, env: dict, work: Path, text_file: Path,
+                 window: int, stride: int, group: int) -> dict:
+    repo = f"bench/{name}-{int(time.time() * 1000)}"
+    steps: dict[str, dict] = {}
+    out_a = work / f"{name}-a"
+    cmd = [PY, "-m", "publisher", "publish", str(ckpt), "--repo-id", repo, "--output", str(out_a),
+           "--task", "text-generation", "--weight-format", "int4", "--group-size", str(group),
+           "--eval-file", str(text_file), "--endpoint", hub.endpoint, "--json",
+           "--max-perplexity-increase", "100", "--min-top1-agreement", "0",
+           "--min-generation-match", "0"]
+    try:
+        steps["a_publish"] = measure(cmd, env)
+        report = json.loads(steps["a_publish"].pop("stdout"))
+        steps["a_publish"]["stages"] = report.get("timings", {})
+    except RuntimeError as exc:  # the CLI may not have the text-generation task yet
+        steps["a_publish"] = {"wall_s": float("nan"), "peak_rss_mb": float("nan"),
+                              "error": str(exc)[-1500:]}
+
+    out_b = work / f"{name}-b"
+    hand = {}
+    hand["export"] = measure(["optimum-cli", "export", "openvino", "--model", str(ckpt), "--task",
+                              "text-generation-with-past", "--weight-format", "int4",
+                              "--group-size", str(group), str(out_b)], env)
+    script = work / "hand_ppl.py"
+    script.write_text(HAND_PPL)
+    hand["ppl_torch"] = measure([PY, str(script), "torch", str(ckpt), str(text_file), str(window), str(stride)], env)
+    hand["ppl_openvino"] = measure([PY, str(script), "ov", str(out_b), str(text_file), str(window), str(stride)], env)
+    ppl_hand = {"torch": float(hand["ppl_torch"]["stdout"].split()[-1]),
+                "openvino": float(hand["ppl_openvino"]["stdout"].split()[-1])}
+    hand["upload"] = measure(["hf", "upload", f"{repo}-hand", str(out_b), "."], env)
+    for v in hand.values():
+        v.pop("stdout", None)
+    steps["b_hand"] = {"wall_s": round(sum(v["wall_s"] for v in hand.values()), 2),
+                       "peak_rss_mb": max(v["peak_rss_mb"] for v in hand.values()), "stages": hand,
+                       "perplexity": ppl_hand}
+
+    floor_script = work / "llm_floor.py"
+    floor_script.write_text(LLM_FLOOR)
+    out_c = work / f"{name}-c"
+    floor = measure([PY, str(floor_script), str(ckpt), str(out_c), str(text_file), str(window),
+                     str(stride), str(group)], env)
+    export_s, torch_s, ir_s, p_torch, p_ir = (float(x) for x in floor.pop("stdout").split()[-5:])
+    floor["stages"] = {"export": export_s, "ppl_torch": torch_s, "ppl_openvino": ir_s}
+    floor["perplexity"] = {"torch": p_torch, "openvino": p_ir}
+    steps["c_floor"] = floor
+    for d in (out_a, out_b, out_c):
+        shutil.rmtree(d, ignore_errors=True)
+    return steps
+
+
+def main_llm(args) -> None:
+    sys.path.insert(0, str(ROOT))
+    from publisher.hub.local import ensure_local_hub, stop_local_hub
+    from publisher.stages.text_data import bundled_text_path
+
+    args.output.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="bench-llm-", dir=args.output))
+    text_file = bundled_text_path()
+    if args.quick:
+        name, ckpt = "tiny-llama", build_tiny_lm(args.output / "models" / "tiny-llama")
+        window, stride, group = 64, 32, 32
+        text_file = work / "text.txt"
+        text_file.write_text(bundled_text_path().read_text(encoding="utf-8")[:3000], encoding="utf-8")
+    else:
+        name, ckpt = "smollm2-135m", build_smollm2(args.output / "models" / "smollm2-135m")
+        window, stride, group = LLM_WINDOW, LLM_STRIDE, 64
+    hub = ensure_local_hub(work / "hub")
+    env = {**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_TOKEN": hub.token, "HF_HUB_DISABLE_XET": "1",
+           "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HOME": str(work / "hf-home"),
+           "PATH": f"{Path(PY).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    results = {"created": datetime.now(timezone.utc).isoformat(), "quick": args.quick, "llm": True,
+               "cpu": psutil.cpu_count(), "window": window, "stride": stride, "group_size": group,
+               "text": str(text_file), "models": {}}
+    try:
+        runs = [run_llm_once(name, ckpt, hub, env, work, text_file, window, stride, group)
+                for _ in range(args.repeats)]
+        steps = median_steps(runs)
+        a, b, c = (steps[k]["wall_s"] for k in ("a_publish", "b_hand", "c_floor"))
+        ratios = {"a/b": a / b, "a/c": a / c}
+        results["models"][name] = {"checkpoint": str(ckpt), "repeats": args.repeats, "steps": steps,
+                                   "ratios": {k: round(v, 3) for k, v in ratios.items()},
+                                   "targets": {"a/b": 0.6, "a/c": 1.25, "peak_rss_mb": 3072}}
+        print_table(name, steps, ratios)
+    finally:
+        stop_local_hub(hub)
+        shutil.rmtree(work, ignore_errors=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    path = args.output / f"bench-llm-{'quick-' if args.quick else ''}{stamp}.json"
+    path.write_text(json.dumps(results, indent=2))
+    print(f"wrote {path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="tiny model and 64 sentences")
+    parser.add_argument("--llm", action="store_true", help="causal LM: SmolLM2-135M INT4 (issue 12)")
     parser.add_argument("--output", type=Path, default=BENCH_DIR)
     args = parser.parse_args()
+    if args.llm:
+        return main_llm(args)
 
     sys.path.insert(0, str(ROOT))
     from publisher.hub.local import ensure_local_hub, stop_local_hub
