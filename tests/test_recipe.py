@@ -146,6 +146,7 @@ def test_an_old_folder_gets_its_record_and_loses_the_pseudo_nncf_entry(recipe, t
                               "mode": "INT8_ASYM"}
     assert record["training_data"] == {"name": "GLUE SST2", "split": "train", "examples": 1200}
     assert record["distillation"] == {"weight": 0.5} and record["phases"] == ["dense", "prune"]
+    assert record["requirements"] == [] and record["reads"] == recipe.READS
     assert not recipe.upgrade_records(tmp_path)  # once only
 
 
@@ -238,6 +239,8 @@ def test_quick_run_builds_a_sparse_checkpoint_that_plain_transformers_loads(tmp_
     assert record["trained_from"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert record["int8"]["how"].startswith("weight-only INT8 at OpenVINO export")
     assert record["training_data"]["examples"] == meta["training_data"]["examples"]
+    assert any(r.startswith("nncf==") for r in record["requirements"])
+    assert {r["path"] for r in record["reads"]} >= {"data/sst2_train.tsv.gz"}
 
     command = (out / "training_command.txt").read_text().strip()
     assert len(command.splitlines()) == 1 and "--quick" in command and "sst2_minilm.py" in command

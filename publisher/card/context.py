@@ -131,6 +131,8 @@ def build_context(report: Report) -> dict[str, Any]:
         "nncf_config_complete": len(evidence.shown_entries) == len(algorithms),
         "training_command": _release_command(training),
         "training_files": sorted(training.training_files),
+        "training_requirements": _record_strings(training.recipe_record, "requirements"),
+        "training_reads": _record_reads(training.recipe_record),
         "training_scripts_missing": _missing_scripts(training),
         "training_details_url": report.card.training_details_url,
         "verification": {
@@ -189,6 +191,26 @@ def _release_command(training: Any) -> str | None:
             if Path(script).name == Path(local).name and script != release_path:
                 command = re.sub(rf"(?<![\w/.-]){re.escape(script)}(?![\w/.-])", release_path, command)
     return command
+
+
+def _record_strings(record: Any, key: str) -> list[str] | None:
+    """A list of strings the recipe's record gives under ``key`` (None when it gives none)."""
+    value = record.get(key) if isinstance(record, dict) else None
+    if isinstance(value, list) and value and all(isinstance(v, str) and v.strip() for v in value):
+        return [v.strip() for v in value]
+    return None
+
+
+def _record_reads(record: Any) -> list[str] | None:
+    """What the recipe's record says its script reads besides itself: "what (path, where)"."""
+    reads = record.get("reads") if isinstance(record, dict) else None
+    out = []
+    for item in reads if isinstance(reads, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("path"), str):
+            what = item.get("what") if isinstance(item.get("what"), str) else item["path"]
+            where = f", {item['where']}" if isinstance(item.get("where"), str) else ""
+            out.append(f"{what} (`{item['path']}`{where})")
+    return out or None
 
 
 def _missing_scripts(training: Any) -> list[str]:

@@ -56,6 +56,8 @@ CATALOGUE: dict[str, str] = {
     "nncf_config_complete": "True when every entry of the NNCF config is borne out (nncf_config_json is the file as is).",
     "training_command": "The training command line (scripts the release ships named by their path in it), or None.",
     "training_files": "Release paths of the training files the release ships (training/...), sorted.",
+    "training_requirements": "Packages (pkg==version) the recipe's record says its script ran with, or None.",
+    "training_reads": "What the recipe's record says its script reads besides itself (not in the release), or None.",
     "training_scripts_missing": "Scripts the training command runs that the release does not ship.",
     "training_details_url": "Link to the full training setup, or None.",
     "verification": "IR check: compiled, device, samples, max_abs_logit_diff, argmax_agreement, passed.",

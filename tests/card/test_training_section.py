@@ -92,3 +92,13 @@ def test_a_command_given_by_flag_ships_its_own_script_and_keeps_the_record(proje
                                                     training_files=training.training_files
                                                     ).checkpoint.training, project)
     assert sorted(given.training_files) == ["training/other.py", "training/recipe_record.json"]
+
+
+def test_the_recipes_record_names_the_packages_and_what_the_script_still_reads():
+    record = {"requirements": ["torch==2.9.1", "nncf==3.4.0"],
+              "reads": [{"path": "data/sst2_train.tsv.gz", "where": "beside the script", "what": "SST-2 train"}]}
+    body = split_front_matter(render_card(replace_training(seed_report(), recipe_record=record)))[1]
+    assert "   pip install torch==2.9.1 nncf==3.4.0\n" in body
+    assert "datasets evaluate scipy" not in body  # the generic line is for scripts without a record
+    assert ("the script reads SST-2 train (`data/sst2_train.tsv.gz`, beside the script); these are not in "
+            "this repository.") in body
