@@ -109,3 +109,10 @@ def benchmark_ir(ir_dir: str | Path, *, seq_len: int = 128, seconds: float = 10.
         sparse_decompression=sparse,
         seconds=round(time.perf_counter() - start, 2),
     )
+
+
+def benchmark_llm(ir_dir: str | Path, **kwargs: Any) -> Any:
+    """TTFT and decode throughput of an LLM release (``publisher.bench_llm``; issue 12)."""
+    from publisher.bench_llm import benchmark_llm as run
+
+    return run(ir_dir, **kwargs)

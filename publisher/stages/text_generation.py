@@ -24,14 +24,20 @@ DEFAULT_PROMPTS: tuple[str, ...] = (
 DEFAULT_WINDOW = 512
 DEFAULT_STRIDE = 256
 DEFAULT_MAX_NEW_TOKENS = 32
+MAX_NEW_TOKENS = DEFAULT_MAX_NEW_TOKENS
+CALIBRATION_SAMPLES = 32
+CALIBRATION_CHARACTERS = 1500
 
 
-def calibration_texts(text: str, *, samples: int = 32, characters: int = 1500) -> list[str]:
+def calibration_texts(text: str | EvalText, *, samples: int = CALIBRATION_SAMPLES,
+                      characters: int = CALIBRATION_CHARACTERS) -> list[str]:
     """Up to ``samples`` chunks of about ``characters`` each, cut at line ends, from the start of ``text``.
 
     Data-aware compression (AWQ, scale estimation) needs activations; optimum-intel tokenizes each
     chunk whole, so chunks are kept short enough (a few hundred tokens) to bound its memory.
     """
+    if isinstance(text, EvalText):
+        text = text.text
     chunks: list[str] = []
     current = ""
     for line in text.splitlines(keepends=True):
@@ -82,6 +88,9 @@ def measure_text_generation(
     if needs_data(compression) and compression.dataset is None:
         # Data-aware compression calibrates on the evaluation text (see export_causal_lm's caller).
         compression = dataclasses.replace(compression, dataset=eval_text.info.name)
+    if needs_data(compression) and compression.calibration_samples is None:
+        compression = dataclasses.replace(compression,
+                                          calibration_samples=len(calibration_texts(eval_text)))
     timings: dict[str, float] = {}
 
     with progress.stage("Perplexity and logit parity: torch and the IR on the same windows"):
