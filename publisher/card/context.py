@@ -87,7 +87,7 @@ def build_context(report: Report) -> dict[str, Any]:
         "tags": facts.tags(report),
         "pipeline_tag": report.card.pipeline_tag,
         "task_name": task_display_name(report.card.pipeline_tag),
-        "library_name": report.card.library_name,
+        "library_name": facts.library_name(report),
         "ov_model_class": OV_MODEL_CLASSES.get(report.card.pipeline_tag),
         "dataset": {
             "name": ds.name,

@@ -73,6 +73,17 @@ def base_model(report: Report) -> str | None:
     return report.checkpoint.training.base_model
 
 
+def library_name(report: Report) -> str | None:
+    """The Hub library of the release as pushed: OpenVINO IR, no PyTorch weights.
+
+    Reports written before publisher chose ``openvino`` carry ``transformers`` (the old default; no
+    flag ever set it), which makes the Hub offer a transformers snippet that cannot load the IR: a
+    regenerated card gets ``openvino`` instead.
+    """
+    value = report.card.library_name or None
+    return "openvino" if value == "transformers" else value
+
+
 def is_sparse(report: Report) -> bool:
     return float(report.sparsity.torch.overall) >= SPARSE_THRESHOLD
 

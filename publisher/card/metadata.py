@@ -86,7 +86,7 @@ def build_card_data(report: Report) -> Any:
     return ModelCardData(
         license=facts.license_id(report),
         language=facts.languages(report) or None,
-        library_name=report.card.library_name or None,
+        library_name=facts.library_name(report),
         pipeline_tag=report.card.pipeline_tag or None,
         base_model=base,
         tags=facts.tags(report),

@@ -82,3 +82,13 @@ def test_the_server_module_imports_neither_torch_nor_openvino():
             "print(sorted(m for m in ('torch', 'openvino', 'transformers') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_report_from_before_keeps_no_transformers_library_name():
+    import dataclasses
+
+    from publisher.card import build_card_metadata
+
+    old = seed_report()
+    old = old.replace(card=dataclasses.replace(old.card, library_name="transformers"))
+    assert build_card_metadata(old)["library_name"] == "openvino"
