@@ -110,20 +110,18 @@ def publish(settings: PublishSettings, progress: Progress | None = None, *,
     return _finish(checked, report, timer, measured, changes=changes, card_diff=card_diff)
 
 
-def publish_batch(all_settings: list[Callable[[], PublishSettings]], *, fail_fast: bool,
+def publish_batch(all_settings: list[tuple[str, Callable[[], PublishSettings]]], *, fail_fast: bool,
                   progress: Progress, on_error: Callable[[str, PublisherError], None] | None = None,
                   library_output: bool = False) -> list[dict[str, Any]]:
     """Publish several models, one after another; one model's failure does not hide the others'.
 
-    ``all_settings`` are thunks, so that a model whose options are wrong fails as that model's
-    outcome. Returns one row per model tried: model, status, exit_code and report or error.
+    ``all_settings`` are (name, thunk) pairs, so that a model whose options are wrong fails as that
+    model's outcome. Returns one row per model tried: model, status, exit_code and report or error.
     """
     rows: list[dict[str, Any]] = []
-    for make in all_settings:
-        name = None
+    for name, make in all_settings:
         try:
             settings = make()
-            name = settings.repo_id or str(settings.checkpoint)
             outcome = publish(settings, progress, library_output=library_output)
             rows.append({"model": name, "status": outcome.report.status, "exit_code": 0,
                          "report": outcome_document(outcome)})
@@ -131,7 +129,7 @@ def publish_batch(all_settings: list[Callable[[], PublishSettings]], *, fail_fas
             rows.append({"model": name, "status": exc.kind, "exit_code": exc.exit_code,
                          "error": error_document(exc)})
             if on_error:
-                on_error(name or "?", exc)
+                on_error(name, exc)
             if fail_fast:
                 break
         except Exception as exc:  # a bug in one model's run must not hide the others' outcomes
@@ -260,16 +258,33 @@ def render(settings: PublishSettings, checked: Checked, measured: Measured) -> R
         card = _mark_not_released(card, failed)
     _write_text(checked.output / CARD, card)
     _write_text(checked.output / CACHE_DIR / RELEASE_REPORT, report.to_json())
+    _copy_training_files(report, checked.output)
     return Rendered(report=report, card=card, failed=failed)
 
 
 def push(settings: PublishSettings, checked: Checked, report: Report, progress: Progress
          ) -> tuple[Report, FileChanges, str | None]:
+    from publisher.stages.training_metadata import training_files
+
     out = checked.output
     files = {f.path: out / f.path for f in report.export.files}
+    files.update({rel: out / rel for rel in training_files(report)})
     files[CARD] = out / CARD
     files[RELEASE_REPORT] = out / CACHE_DIR / RELEASE_REPORT
     return _push(settings, HubClient(checked.target), report, _release_set(out, files), progress)
+
+
+def _copy_training_files(report: Report, out: Path) -> None:
+    """The training files the card lists (``training/NAME``) are part of the release folder."""
+    import shutil
+
+    from publisher.stages.training_metadata import training_files
+
+    for rel, source in training_files(report).items():
+        target = out / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.unlink(missing_ok=True)  # never write through a symlink planted there
+        shutil.copyfile(source, target)
 
 
 def _finish(checked: Checked, report: Report, timer: StageTimer, measured: Measured, *,
@@ -341,7 +356,7 @@ class StageCache:
 
 
 def _export_intact(output: Path, export: ExportResult) -> bool:
-    from publisher.stages.load import sha256_file
+    from publisher.digest import sha256_file
 
     for f in export.files:
         p = output / f.path

@@ -76,9 +76,14 @@ class Runner:
                 "--output", str(out or self.out), *RELAXED, *FAST, *extra]
 
     def run(self, args: list[str]) -> tuple[int, str]:
+        code, _, err = self.run_full(args)
+        return code, err
+
+    def run_full(self, args: list[str]) -> tuple[int, str, str]:
         with pytest.raises(SystemExit) as exc:
             main(args)
-        return exc.value.code, self.capsys.readouterr().err
+        captured = self.capsys.readouterr()
+        return exc.value.code, captured.out, captured.err
 
     def refused(self, args: list[str], code: int, *phrases: str, keep: tuple[Path, ...] = ()) -> str:
         before = {folder: snapshot(folder) for folder in keep}
@@ -93,7 +98,22 @@ class Runner:
         assert not api_for(self.hub).repo_exists(self.repo), "something was pushed"
         for folder, snap in before.items():
             assert snapshot(folder) == snap, f"{folder} was changed"
+        self.same_code_with_debug_and_json(args, code, message)
         return message
+
+    def same_code_with_debug_and_json(self, args: list[str], code: int, message: str) -> None:
+        """PUBLISHER_DEBUG=1 adds the traceback and changes nothing else; --json answers the
+        failure with one JSON document naming the same exit code and message."""
+        os.environ["PUBLISHER_DEBUG"] = "1"
+        try:
+            got, out, err = self.run_full([*args, "--json"])
+        finally:
+            del os.environ["PUBLISHER_DEBUG"]
+        assert got == code, err
+        assert "Traceback" in err and message in err
+        doc = json.loads(out)
+        assert doc["status"] in ("error", "not_released")
+        assert doc["error"]["exit_code"] == code and doc["error"]["message"] == message.removeprefix("Error: ")
 
 
 @pytest.fixture(autouse=True)
@@ -173,15 +193,16 @@ def test_config_json_that_is_not_json(cli, ckpt):
 
 def test_unsupported_task_masked_lm(cli, ckpt):
     edit_config(ckpt, architectures=["BertForMaskedLM"])
-    cli.refused(cli.publish_args(ckpt), EXIT_BAD_INPUT, "BertForMaskedLM",
-                "text classifiers (*ForSequenceClassification) only", "AutoModelForSequenceClassification",
-                keep=(ckpt,))
+    cli.refused(cli.publish_args(ckpt), EXIT_BAD_INPUT, "BertForMaskedLM", "Supported tasks:",
+                "text-classification (text classifiers: *ForSequenceClassification)",
+                "text-generation (causal language models: *ForCausalLM",
+                "AutoModelForSequenceClassification", keep=(ckpt,))
 
 
 def test_config_without_architecture(cli, ckpt):
     edit_config(ckpt, architectures=None)
     cli.refused(cli.publish_args(ckpt), EXIT_BAD_INPUT, "model without an architecture",
-                "sequence-classification checkpoint", keep=(ckpt,))
+                "Supported tasks:", keep=(ckpt,))
 
 
 def test_unsupported_architecture_unknown_to_transformers(cli, ckpt):
@@ -358,8 +379,8 @@ def test_pipeline_tag_unknown_to_the_hub(cli, built, tiny_checkpoint, tmp_path, 
 
     from publisher import pipeline
 
-    real = pipeline._card_inputs
-    monkeypatch.setattr(pipeline, "_card_inputs",
+    real = pipeline.card_inputs
+    monkeypatch.setattr(pipeline, "card_inputs",
                         lambda *a: dataclasses.replace(real(*a), pipeline_tag="not-a-task"))
     out = shutil.copytree(built, tmp_path / "out")  # cached export and measurements: no re-export
     cli.refused(cli.publish_args(tiny_checkpoint, out=out), EXIT_BAD_INPUT,
@@ -510,7 +531,7 @@ main(sys.argv[1:])
 
 
 def test_ctrl_c_leaves_a_resumable_state(cli, ckpt, hub_server, tmp_path):
-    args = cli.publish_args(ckpt)
+    args = cli.publish_args(ckpt, "--verbose")  # the pause marker is written to stderr
     before = snapshot(ckpt)
     log = tmp_path / "stderr.txt"
     with log.open("w") as err:

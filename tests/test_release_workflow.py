@@ -62,7 +62,8 @@ output = "ok"
     doc = json.loads(result.stdout)
     assert [(m["model"], m["status"]) for m in doc["models"]] == [
         ("ci/broken", "bad_input"), ("ci/batch-ok", "released")]
-    assert "does not exist" in doc["models"][0]["error"]
+    error = doc["models"][0]["error"]
+    assert "does not exist" in error["message"] and error["exit_code"] == 2 and error["kind"] == "bad_input"
 
 
 def test_fail_fast_stops_at_the_first_failure(hub_server, nncf_checkpoint, tmp_path):

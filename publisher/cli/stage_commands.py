@@ -59,7 +59,8 @@ def publish(ctx: click.Context, config_file: str | None, fail_fast: bool, verbos
             output.stderr.print(f"[red]{name}[/red]: {exc.paragraph()}")
 
     with output.stdout_reserved_for_json(as_json):
-        rows = publish_batch([functools.partial(settings_from_mapping, m) for m in mappings],
+        rows = publish_batch([(str(m.get("repo_id") or m.get("checkpoint")),
+                               functools.partial(settings_from_mapping, m)) for m in mappings],
                              fail_fast=fail_fast, progress=progress, on_error=said,
                              library_output=verbose)
     worst = next((r["exit_code"] for r in rows if r["exit_code"]), 0)

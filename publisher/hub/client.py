@@ -9,13 +9,13 @@ messages name the fix; a token never appears in any message.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from publisher.digest import git_blob_sha1, sha256_file
 from publisher.errors import AuthenticationError, BadInputError, HubError
 
 HUGGINGFACE_CO = "https://huggingface.co"
@@ -201,23 +201,6 @@ def hub_errors(target: HubTarget, repo_id: str | None, action: str) -> Iterator[
             f"Cannot {action}: {target.endpoint} is unreachable ({type(exc).__name__})",
             "Check the network and the endpoint (--endpoint / HF_ENDPOINT); nothing was committed",
         ) from exc
-
-
-def git_blob_sha1(path: Path) -> str:
-    size = path.stat().st_size
-    h = hashlib.sha1(f"blob {size}\0".encode())
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class HubClient:

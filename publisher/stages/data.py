@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from publisher.digest import sha256_file
 from publisher.errors import BadInputError
 from publisher.results import DatasetInfo
 
@@ -57,12 +58,6 @@ def bundled_sst2_path() -> Path:
     return Path(str(resources.files("publisher") / "data" / "sst2" / "validation.tsv"))
 
 
-def _sha256(path: Path) -> str:
-    from publisher.stages.load import sha256_file
-
-    return sha256_file(path)
-
-
 def _has_no_rows(path: Path, *, header: bool) -> bool:
     """True when ``path`` holds no data lines (a csv/tsv header alone counts as none)."""
     import itertools
@@ -100,7 +95,7 @@ def load_eval_data(spec: EvalDataSpec) -> EvalData:
                                     "Pass a file with a header and rows") from exc
             raise BadInputError(f"The eval file {path} cannot be parsed ({exc})",
                                 "Check its format (tsv/csv with a header, or JSON lines)") from exc
-        sha = _sha256(path)
+        sha = sha256_file(path)
         info_kw = dict(name=path.stem, type=builder, config=None, split=spec.split, source=str(path))
     elif spec.dataset:
         try:
@@ -115,7 +110,7 @@ def load_eval_data(spec: EvalDataSpec) -> EvalData:
                        split=spec.split, source=f"hub:{spec.dataset}")
     else:
         path = bundled_sst2_path()
-        sha = _sha256(path)
+        sha = sha256_file(path)
         if sha != BUNDLED_SST2_SHA256:
             raise BadInputError(f"The bundled SST-2 file {path} is modified (sha256 {sha})",
                                 "Reinstall publisher")
