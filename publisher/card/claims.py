@@ -150,8 +150,12 @@ def nncf_algorithms(config: Any) -> list[dict[str, Any]]:
 
 
 def compression(training: TrainingMetadata, *, nncf_state: list[str] | tuple[str, ...],
-                sparse: bool, sparsity: float | None) -> Compression:
-    """Which NNCF config entries the evidence bears out; the rest become warnings."""
+                sparse: bool, sparsity: float | None, ir_fake_quantize: bool = False) -> Compression:
+    """Which NNCF config entries the evidence bears out; the rest become warnings.
+
+    ``ir_fake_quantize``: the exported IR holds FakeQuantize/FakeConvert ops, the other evidence of
+    quantization-aware training (the export does not record them yet, so callers pass False).
+    """
     entries = nncf_algorithms(training.nncf_config)
     source = training.sources.get("nncf_config", "nncf_config.json")
     sparsity_phrases: list[str] = []
@@ -171,7 +175,7 @@ def compression(training: TrainingMetadata, *, nncf_state: list[str] | tuple[str
                 warnings.append(f"{label} says the weights were pruned, but the checkpoint measures "
                                 f"{measured} sparsity: not stated on the card")
         elif name in QUANTIZATION_ALGORITHMS:
-            if "quantizer_state" in nncf_state:
+            if "quantizer_state" in nncf_state or ir_fake_quantize:
                 shown.append(index)
                 qat = True
             else:

@@ -147,3 +147,14 @@ def test_distillation_is_claimed_only_with_a_teacher(seed):
 ])
 def test_the_load_stage_names_the_nncf_state_it_finds(keys, kinds):
     assert nncf_state_kinds(dict.fromkeys(keys)) == kinds
+
+
+def test_fake_quantize_ops_in_the_ir_are_evidence_of_qat_too():
+    from publisher.card.claims import QAT, compression
+    from tests.card.seed import SEED_NNCF_CONFIG
+
+    training = TrainingMetadata(nncf_config=SEED_NNCF_CONFIG)
+    without = compression(training, nncf_state=[], sparse=True, sparsity=0.8)
+    assert QAT not in without.methods and len(without.warnings) == 1
+    with_ops = compression(training, nncf_state=[], sparse=True, sparsity=0.8, ir_fake_quantize=True)
+    assert QAT in with_ops.methods and with_ops.warnings == []
