@@ -158,3 +158,52 @@ def test_fake_quantize_ops_in_the_ir_are_evidence_of_qat_too():
     assert QAT not in without.methods and len(without.warnings) == 1
     with_ops = compression(training, nncf_state=[], sparse=True, sparsity=0.8, ir_fake_quantize=True)
     assert QAT in with_ops.methods and with_ops.warnings == []
+
+
+@pytest.fixture(scope="module")
+def tiny_with_qat_config(tiny_checkpoint, tmp_path_factory):
+    """The suite's tiny checkpoint with an nncf_config.json listing quantization (and pruning)."""
+    import json
+    import shutil
+
+    from tests.card.seed import SEED_NNCF_CONFIG
+
+    folder = tmp_path_factory.mktemp("qat") / "ckpt"
+    shutil.copytree(tiny_checkpoint, folder)
+    (folder / "nncf_config.json").write_text(json.dumps(SEED_NNCF_CONFIG))
+    return folder
+
+
+def _card_of(folder, seed):
+    from publisher.stages.load import load_checkpoint
+
+    info = load_checkpoint(folder).info
+    training = dataclasses.replace(info.training, base_model=seed.checkpoint.training.base_model)
+    report = seed.replace(checkpoint=dataclasses.replace(info, training=training))
+    return report, _body(report)
+
+
+def test_a_checkpoint_whose_config_lists_quantization_without_quantizer_state_gets_no_qat_sentence(
+        tiny_with_qat_config, seed):
+    report, body = _card_of(tiny_with_qat_config, seed)
+    assert report.checkpoint.nncf_state == []
+    assert "quantization-aware training" not in body
+    assert any("('quantization')" in w and "no NNCF quantizer state" in w for w in card_warnings(report))
+
+
+def test_a_checkpoint_with_real_nncf_quantizer_state_gets_the_qat_sentence(tiny_with_qat_config, seed, tmp_path):
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    folder = tmp_path / "ckpt"
+    shutil.copytree(tiny_with_qat_config, folder)
+    state = load_file(str(folder / "model.safetensors"))
+    # What save_pretrained() writes for a model that still carries NNCF 3.x quantizer hooks.
+    state["__nncf_hooks.pre_hooks.bert/encoder/layer/0/attention/self/query/linear/0__1.0.scale"] = torch.ones(1)
+    save_file(state, str(folder / "model.safetensors"))
+    report, body = _card_of(folder, seed)
+    assert report.checkpoint.nncf_state == ["quantizer_state"]
+    assert "quantization-aware training" in body
+    assert not any("quantizer state" in w for w in card_warnings(report))
