@@ -35,7 +35,6 @@ from urllib.parse import unquote
 
 from dulwich.errors import NotGitRepository
 from dulwich.objects import Blob, Commit, Tag, Tree
-from dulwich.object_store import iter_tree_contents
 from dulwich.refs import check_ref_format
 from dulwich.repo import Repo
 
@@ -51,6 +50,7 @@ from publisher.hub.server.errors import (
     RouteNotFound,
 )
 from publisher.hub.server.lfs_store import LfsPointer, LfsStore, parse_pointer
+from publisher.hub.server.tree_changes import TreeChanges
 
 REPO_TYPES = ("model", "dataset")
 FILE_MODE = 0o100644
@@ -509,11 +509,6 @@ class Repository:
     def read_blob(self, oid: str) -> bytes:
         return self._git.object_store[oid.encode()].as_raw_string()
 
-    def _flatten(self, commit_id: str) -> dict[str, bytes]:
-        tree_id = self.commit_record(commit_id).tree.encode()
-        return {item.path.decode(): item.sha
-                for item in iter_tree_contents(self._git.object_store, tree_id)}
-
     # -- history ----------------------------------------------------------------------------
 
     def log(self, commit_id: str) -> Iterator[CommitRecord]:
@@ -605,9 +600,9 @@ class Repository:
         self._git.object_store.add_object(blob)
         files[path] = blob.id
 
-    def _apply(self, files: dict[str, bytes], op: CommitOp) -> None:
+    def _apply(self, changes: TreeChanges, op: CommitOp) -> None:
         if isinstance(op, PutRegular):
-            self._put(files, op.path, op.content)
+            changes.put(clean_path(op.path), op.content)
         elif isinstance(op, PutLfs):
             stored = self.lfs.size_of(op.oid)
             if stored is None:
@@ -615,24 +610,11 @@ class Repository:
                                    "upload it through the LFS batch API first")
             if op.size is not None and op.size != stored:
                 raise PayloadError(f"LFS object {op.oid} has size {stored}, not {op.size}")
-            self._put(files, op.path, LfsPointer(op.oid, stored).encode())
+            changes.put(clean_path(op.path), LfsPointer(op.oid, stored).encode())
         elif isinstance(op, DeleteFile):
-            path = clean_path(op.path)
-            if path in files:
-                del files[path]
-            elif any(p.startswith(path + "/") for p in files):
-                # The client sends a folder named without its trailing '/' as a file to
-                # delete; the Hub deletes the folder.
-                self._apply(files, DeleteFolder(path))
-            else:
-                raise EntryNotFound(f"A file with this name doesn't exist: {path}")
+            changes.delete_file(clean_path(op.path))
         elif isinstance(op, DeleteFolder):
-            prefix = clean_path(op.path.rstrip("/")) + "/"
-            doomed = [p for p in files if p.startswith(prefix)]
-            if not doomed:
-                raise EntryNotFound(f"A folder with this name doesn't exist: {prefix}")
-            for p in doomed:
-                del files[p]
+            changes.delete_folder(clean_path(op.path.rstrip("/")))
         else:  # pragma: no cover - the parser builds only the types above
             raise BadRequest(f"Unknown operation {op!r}")
 
@@ -647,10 +629,11 @@ class Repository:
             ref, tip = self.writable_ref(revision)
             if parent_commit is not None and parent_commit != tip:
                 raise PreconditionFailed(STALE_PARENT)
-            files = self._flatten(tip)
+            changes = TreeChanges(self._git.object_store,
+                                  self.commit_record(tip).tree.encode())
             for op in ops:
-                self._apply(files, op)
-            tree_id = self._write_tree(files)
+                self._apply(changes, op)
+            tree_id = changes.write()
             message = summary.strip() or "Update files"
             if description.strip():
                 message += "\n\n" + description.strip()
