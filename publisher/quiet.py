@@ -24,10 +24,21 @@ from typing import Iterator, TextIO
 @contextlib.contextmanager
 def library_output_to(log_path: Path | None) -> Iterator[TextIO | None]:
     """While active, fds 1 and 2 write to ``log_path`` (appended); yields a text stream on the
-    original stderr for publisher's own lines. ``None``: nothing is redirected (verbose)."""
-    if log_path is None:
-        yield None
-        return
+    original stderr for publisher's own lines. ``None``: nothing is redirected (verbose).
+
+    Either way every warning is let through (the CLI silences some for the other commands): to the
+    log, or to the terminal when the user asked to see them."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        if log_path is None:
+            yield None
+            return
+        with _redirected(log_path) as own:
+            yield own
+
+
+@contextlib.contextmanager
+def _redirected(log_path: Path) -> Iterator[TextIO]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     sys.stdout.flush()
     sys.stderr.flush()
