@@ -18,9 +18,11 @@ from typing import Iterator
 from publisher.digest import git_blob_sha1, sha256_file
 from publisher.errors import AuthenticationError, BadInputError, HubError
 
+from publisher.hub.server.layout import DEFAULT_ROOT as DEFAULT_LOCAL_ROOT, SERVER_STATE
+
 HUGGINGFACE_CO = "https://huggingface.co"
 LOCAL = "local"
-DEFAULT_LOCAL_ROOT = Path("artifacts/hub")
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,48 @@ class HubTarget:
     @property
     def is_local(self) -> bool:
         return self.kind == "local"
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """What a ``huggingface_hub`` client in a child process needs to use this hub (no token)."""
+        env = {"HF_ENDPOINT": self.endpoint}
+        if self.is_local:
+            env["HF_HUB_DISABLE_XET"] = "1"
+            env["NO_PROXY"] = _with_loopback(os.environ.get("NO_PROXY", ""))
+        return env
+
+    @contextlib.contextmanager
+    def client_settings(self) -> Iterator[None]:
+        """huggingface_hub as this hub needs it, for one operation; everything restored after.
+
+        A local hub does not speak Xet (huggingface_hub uploads through Xet whenever ``hf_xet`` is
+        importable, checking the constant at call time), and a corporate HTTP(S)_PROXY must not
+        capture loopback traffic. Other hubs change nothing.
+        """
+        if not self.is_local:
+            yield
+            return
+        import huggingface_hub.constants as constants
+
+        saved_xet = constants.HF_HUB_DISABLE_XET
+        saved_env = {name: os.environ.get(name) for name in ("NO_PROXY", "no_proxy")}
+        constants.HF_HUB_DISABLE_XET = True
+        for name, value in saved_env.items():
+            os.environ[name] = _with_loopback(value or "")
+        try:
+            yield
+        finally:
+            constants.HF_HUB_DISABLE_XET = saved_xet
+            for name, value in saved_env.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+def _with_loopback(no_proxy: str) -> str:
+    current = [h for h in no_proxy.split(",") if h]
+    return ",".join(current + [h for h in _LOOPBACK if h not in current])
 
 
 @dataclass(frozen=True)
@@ -90,9 +134,8 @@ def resolve_target(
                 f"The endpoint {endpoint!r} is not an http(s) URL",
                 "Pass --endpoint local, or a URL such as http://127.0.0.1:8900 or https://huggingface.co",
             )
-        from publisher.hub.local import is_local_endpoint, prepare_client_for
+        from publisher.hub.local import is_local_endpoint
 
-        prepare_client_for(endpoint)
         if is_local_endpoint(endpoint):
             # Never the stored login token: it is usually a huggingface.co token, which a local
             # server would refuse and should never be handed anyway.
@@ -115,10 +158,9 @@ def resolve_target(
                 "explicitly to publish to a local hub",
             )
 
-    from publisher.hub.local import ensure_local_hub, prepare_client_for
+    from publisher.hub.local import ensure_local_hub
 
     hub = ensure_local_hub((local_root or DEFAULT_LOCAL_ROOT).resolve())
-    prepare_client_for(hub.endpoint)
     if hub.started_here:
         notice = f"Started the local hub at {hub.endpoint} (storage: {hub.root}); it keeps running."
     else:
@@ -133,7 +175,7 @@ def _local_hub_token(endpoint: str, root: Path) -> str | None:
     from publisher.hub.local import read_local_token
 
     try:
-        state = json.loads((root / "server.json").read_text())
+        state = json.loads((root / SERVER_STATE).read_text())
     except (OSError, ValueError):
         return None
     if str(state.get("endpoint", "")).rstrip("/") != endpoint:
@@ -149,7 +191,8 @@ def hub_errors(target: HubTarget, repo_id: str | None, action: str) -> Iterator[
 
     where = f"{target.endpoint}" + (f" (repo {repo_id})" if repo_id else "")
     try:
-        yield
+        with target.client_settings():
+            yield
     except hf.LocalTokenNotFoundError as exc:
         raise AuthenticationError(
             f"Cannot {action} on {where}: no token was found",
