@@ -187,3 +187,21 @@ def test_users_given_as_name_equals_token(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+def test_a_moved_repository_answers_under_its_old_id(api, hub_server, cache_dir):
+    old = api.create_repo(f"tester/before-{uuid.uuid4().hex[:6]}", private=True).repo_id
+    api.upload_file(path_or_fileobj=b"content", path_in_repo="file.txt", repo_id=old)
+    api.move_repo(old, old + "_renamed")
+    assert api.model_info(old + "_renamed").id == old + "_renamed"
+    path = hf_hub_download(old, "file.txt", endpoint=hub_server.endpoint, token=hub_server.token,
+                           cache_dir=cache_dir)  # a 307 to the new id, followed with the token
+    assert open(path).read() == "content"
+    with pytest.raises(RepositoryNotFoundError):  # private: no redirect for anonymous callers
+        HfApi(endpoint=hub_server.endpoint, token=False).model_info(old)
+    api.move_repo(old + "_renamed", old)  # and back: the old id is a repository again
+    assert api.model_info(old).id == old
+    assert api.model_info(old + "_renamed").id == old  # now the new id redirects back
+    anonymous = httpx.get(f"{hub_server.endpoint}/{old}_renamed/resolve/main/file.txt",
+                          trust_env=False)
+    assert anonymous.status_code == 404 and "location" not in anonymous.headers

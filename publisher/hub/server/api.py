@@ -123,6 +123,20 @@ def delete_repo(call: Call) -> Response:
     return json_response({})
 
 
+def move_repo(call: Call) -> Response:
+    """Rename a repository (``move_repo``): its old id then redirects to the new one."""
+    call.state.tokens.require_writer(call.caller)
+    body = call.json()
+    repo_type = body.get("type") or "model"
+    source, target = body.get("fromRepo"), body.get("toRepo")
+    if not all(isinstance(v, str) and v.count("/") == 1 for v in (source, target)):
+        raise BadRequest('Expected "fromRepo" and "toRepo" as namespace/name')
+    old = RepoKey.parse(repo_type, *source.split("/"))
+    new = RepoKey.parse(repo_type, *target.split("/"), creating=True)
+    call.state.storage.move(old, new)
+    return json_response({"url": repo_url(call, new)})
+
+
 def update_settings(call: Call) -> Response:
     key = repo_key(call)
     repo, _ = call.writable(key)

@@ -23,6 +23,7 @@ from publisher.hub.server.errors import (
     BadRequest,
     HubApiError,
     PayloadTooLarge,
+    RepoMoved,
     RepoNotFound,
     RouteNotFound,
 )
@@ -101,6 +102,7 @@ def _api_route(method: str, rest: list[str], params: dict[str, str]) -> Handler:
         ("GET", "local/status"): api.local_status,
         ("POST", "repos/create"): api.create_repo,
         ("DELETE", "repos/delete"): api.delete_repo,
+        ("POST", "repos/move"): api.move_repo,
     }
     handler = fixed.get((method, "/".join(rest)))
     if handler:
@@ -210,7 +212,7 @@ ROUTE_NAMES: dict[Handler, str] = {
     api.create_tag: "tag", api.delete_tag: "tag", api.preupload: "preupload",
     api.commit: "commit", api.list_discussions: "discussions",
     api.create_discussion: "discussions", api.discussion_details: "discussions",
-    api.update_settings: "settings", api.auth_check: "auth-check",
+    api.update_settings: "settings", api.auth_check: "auth-check", api.move_repo: "move-repo",
     git_routes.lfs_batch: "lfs-batch", git_routes.lfs_verify: "lfs-verify",
     git_routes.lfs_upload: "lfs-upload", git_routes.resolve: "resolve",
     web.index: "web", web.repo_page: "web",
@@ -234,6 +236,17 @@ def _raw_path(request: Request) -> str:
     if raw:
         return raw.decode("latin-1")
     return quote(request.scope["path"])
+
+
+def _redirect(request: Request, params: dict[str, str], moved: RepoMoved) -> Response:
+    """307 to the same URL under the repository's new id (relative, which the client follows
+    itself for HEAD and keeps its token for)."""
+    raw = _raw_path(request)
+    old = f"/{quote(params.get('namespace', ''), safe='')}/{quote(params.get('name', ''), safe='')}"
+    new = f"/{quote(moved.new.namespace, safe='')}/{quote(moved.new.name, safe='')}"
+    location = raw.replace(old, new, 1) if old in raw else raw
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    return Response(status_code=307, headers={"Location": location + (f"?{query}" if query else "")})
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -265,6 +278,8 @@ def build_app(state: HubState) -> "AccessLog":
                 limit = MAX_COMMIT_BODY_BYTES if handler is api.commit else MAX_BODY_BYTES
                 call.body = await read_body(request, limit)
             return await run_in_threadpool(handler, call)
+        except RepoMoved as exc:
+            return _redirect(request, params, exc)
         except HubApiError as exc:
             return error_response(exc)
         except UnicodeEncodeError:

@@ -73,3 +73,14 @@ class PayloadError(HubApiError):
     """The request body is malformed or names content the server does not hold."""
 
     status = 422
+
+
+class RepoMoved(HubApiError):
+    """The repository was renamed: answered with a redirect to the same path under its new id."""
+
+    status = 307
+
+    def __init__(self, old, new) -> None:
+        super().__init__(f"Repository {old.id} was moved to {new.id}")
+        self.old = old
+        self.new = new

@@ -40,6 +40,7 @@ from dulwich.repo import Repo
 
 from publisher.hub.server.errors import (
     BadRequest,
+    RepoMoved,
     Conflict,
     EntryNotFound,
     Forbidden,
@@ -799,12 +800,21 @@ class HubStorage:
             self.get(key).recover()
 
     def get(self, key: RepoKey) -> Repository:
-        """The repository ``key`` names, looked up case-insensitively as on the Hub."""
+        """The repository ``key`` names, looked up case-insensitively as on the Hub.
+
+        A repository moved away from ``key`` raises ``RepoMoved`` naming where it went.
+        """
         with self._lock:
             repo = self._open.get(key)
             if repo is None:
                 found = self._canonical(key)
                 if found is None:
+                    moved_to = self._redirects(key.type).get(key.id.casefold())
+                    if moved_to:
+                        namespace, name = moved_to.split("/", 1)
+                        target = self._canonical(RepoKey(key.type, namespace, name))
+                        if target is not None:
+                            raise RepoMoved(key, target)
                     raise RepoNotFound(REPO_NOT_FOUND)
                 repo = self._open.get(found)
                 if repo is None:
@@ -830,6 +840,42 @@ class HubStorage:
 
     def exists(self, key: RepoKey) -> bool:
         return self._canonical(key) is not None
+
+    # -- moves ---------------------------------------------------------------------------------
+
+    def _redirects_path(self, repo_type: str) -> Path:
+        # Beside the type folders, under a name no namespace can have (a leading '.').
+        return self.repos_dir / f".redirects-{repo_type}s.json"
+
+    def _redirects(self, repo_type: str) -> dict[str, str]:
+        """Old id (casefolded) to the id the repository was moved to."""
+        try:
+            return dict(json.loads(self._redirects_path(repo_type).read_text()))
+        except (OSError, ValueError):
+            return {}
+
+    def _set_redirects(self, repo_type: str, redirects: dict[str, str]) -> None:
+        _atomic_write_json(self._redirects_path(repo_type), redirects)
+
+    def move(self, source: RepoKey, target: RepoKey) -> RepoKey:
+        """Rename a repository; its old id keeps answering with a redirect, as on the Hub."""
+        with self._lock:
+            found = self._canonical(source)
+            if found is None:
+                raise RepoNotFound(REPO_NOT_FOUND)
+            if self._canonical(target) is not None:
+                raise Conflict(f"A {target.type} repository {target.id} already exists")
+            final = self.path_of(target)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(self.path_of(found), final)
+            self._open.pop(found, None)
+            # Ids that led to the source now lead to the target (A to B, then B to C: A to C).
+            redirects = {old: target.id if new.casefold() == found.id.casefold() else new
+                         for old, new in self._redirects(found.type).items()}
+            redirects.pop(target.id.casefold(), None)  # the target's id is a repository again
+            redirects[found.id.casefold()] = target.id
+            self._set_redirects(found.type, redirects)
+            return target
 
     def list(self, repo_type: str | None = None) -> list[RepoKey]:
         keys = []
@@ -857,6 +903,9 @@ class HubStorage:
             except OSError as exc:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise Conflict(f"You already created this {key.type} repo") from exc
+            redirects = self._redirects(key.type)
+            if redirects.pop(key.id.casefold(), None) is not None:
+                self._set_redirects(key.type, redirects)  # a new repo takes the old id back
         return self.get(key)
 
     def delete(self, key: RepoKey) -> None:

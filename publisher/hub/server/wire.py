@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from publisher.hub.server.auth import Caller, LfsSigner, TokenRegistry
-from publisher.hub.server.errors import BadRequest, HubApiError, RepoNotFound
+from publisher.hub.server.errors import BadRequest, HubApiError, RepoMoved, RepoNotFound
 from publisher.hub.server.limits import MAX_HEADER_VALUE_CHARS, MAX_LOGGED_PATH_CHARS
 from publisher.hub.server.storage import REPO_NOT_FOUND, HubStorage, RepoKey, Repository
 
@@ -73,7 +73,13 @@ class Call:
 
     def readable(self, key: RepoKey) -> Repository:
         """The repository, hidden (404 RepoNotFound) when private and the caller is anonymous."""
-        repo = self.state.storage.get(key)
+        try:
+            repo = self.state.storage.get(key)
+        except RepoMoved as moved:
+            # Where a private repository went is no business of anonymous callers.
+            if self.caller is None and self.state.storage.get(moved.new).meta().private:
+                raise RepoNotFound(REPO_NOT_FOUND) from None
+            raise
         if repo.meta().private and self.caller is None:
             raise RepoNotFound(REPO_NOT_FOUND)
         return repo
