@@ -50,6 +50,7 @@ class PublishOutcome:
     changes: FileChanges | None  # what the push (or dry run) found against the remote
     card_diff: str | None  # unified diff of README.md against the remote (dry run)
     notice: str | None  # e.g. "started the local hub"
+    warnings: tuple[str, ...] = ()  # what the card leaves out or doubts (publisher.card.claims)
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class Rendered:
     report: Report
     card: str
     failed: list[GateResult]
+    warnings: tuple[str, ...]
 
 
 def _key(*parts: Any) -> str:
@@ -99,15 +101,17 @@ def publish(settings: PublishSettings, progress: Progress | None = None, *,
     log = None if library_output else checked.output / CACHE_DIR / LIBRARY_LOG
     with library_output_to(log) as terminal, progress.writing_to(terminal):
         measured = measure(settings, checked, progress, timer)
-        rendered = render(settings, checked, measured)
+        rendered = render(settings, checked, measured, progress)
     if rendered.failed:
         _finish(checked, rendered.report, timer, measured)
         raise _gate_error(rendered.failed, checked.output)
     if checked.target is None:
-        return _finish(checked, rendered.report.replace(status="built"), timer, measured)
+        return _finish(checked, rendered.report.replace(status="built"), timer, measured,
+                       warnings=rendered.warnings)
     with timer.timed("push"), library_output_to(log) as terminal, progress.writing_to(terminal):
         report, changes, card_diff = push(settings, checked, rendered.report, progress)
-    return _finish(checked, report, timer, measured, changes=changes, card_diff=card_diff)
+    return _finish(checked, report, timer, measured, changes=changes, card_diff=card_diff,
+                   warnings=rendered.warnings)
 
 
 def publish_batch(all_settings: list[tuple[str, Callable[[], PublishSettings]]], *, fail_fast: bool,
@@ -150,6 +154,7 @@ def outcome_document(outcome: PublishOutcome) -> dict[str, Any]:
                           "deleted": outcome.changes.deleted}
     if outcome.card_diff is not None:
         doc["card_diff"] = outcome.card_diff
+    doc["warnings"] = list(outcome.warnings)
     return doc
 
 
@@ -226,10 +231,11 @@ def measure(settings: PublishSettings, checked: Checked, progress: Progress, tim
     return Measured(export=export, measurements=measurements, performance=performance, cache_hits=hits)
 
 
-def render(settings: PublishSettings, checked: Checked, measured: Measured) -> Rendered:
+def render(settings: PublishSettings, checked: Checked, measured: Measured,
+           progress: Progress) -> Rendered:
     """The report and the card, written to the output folder; gates judged (a failed gate marks
-    both "not released")."""
-    from publisher.card import render_card
+    both "not released"). What the card leaves out for want of evidence is said as warnings."""
+    from publisher.card import card_warnings, render_card
 
     m = measured.measurements
     training = _training_with_overrides(settings, m.checkpoint, m.training_args)
@@ -259,7 +265,10 @@ def render(settings: PublishSettings, checked: Checked, measured: Measured) -> R
     _write_text(checked.output / CARD, card)
     _write_text(checked.output / CACHE_DIR / RELEASE_REPORT, report.to_json())
     _copy_training_files(report, checked.output)
-    return Rendered(report=report, card=card, failed=failed)
+    warnings = tuple(card_warnings(report))
+    for warning in warnings:
+        progress.note(f"[yellow]Warning:[/yellow] {warning}")
+    return Rendered(report=report, card=card, failed=failed, warnings=warnings)
 
 
 def push(settings: PublishSettings, checked: Checked, report: Report, progress: Progress
@@ -288,11 +297,13 @@ def _copy_training_files(report: Report, out: Path) -> None:
 
 
 def _finish(checked: Checked, report: Report, timer: StageTimer, measured: Measured, *,
-            changes: FileChanges | None = None, card_diff: str | None = None) -> PublishOutcome:
+            changes: FileChanges | None = None, card_diff: str | None = None,
+            warnings: tuple[str, ...] = ()) -> PublishOutcome:
     report = report.replace(timings=timer.rounded(), cache=measured.cache_hits)
     _write_text(checked.output / RELEASE_REPORT, report.to_json())
     notice = checked.target.notice if checked.target else None
-    return PublishOutcome(report=report, changes=changes, card_diff=card_diff, notice=notice)
+    return PublishOutcome(report=report, changes=changes, card_diff=card_diff, notice=notice,
+                          warnings=warnings)
 
 
 def _gate_error(failed: list[GateResult], out: Path) -> GateFailedError:
@@ -407,7 +418,14 @@ def _training_with_overrides(settings: PublishSettings, info: CheckpointInfo,
         value = getattr(c, name)
         if value:
             changes[name], sources[name] = value, "flag"
-    return dataclasses.replace(t, sources=sources, **changes)
+    training = dataclasses.replace(t, sources=sources, **changes)
+    if c.training_command:
+        from publisher.stages.training_metadata import refresh_training_files
+
+        # The script this command runs ships in training/ (a reconstructed command's script name
+        # is a guess, so only a command the user gave is looked up).
+        training = refresh_training_files(training, Path(info.path))
+    return training
 
 
 def _mark_not_released(card: str, failed: list[GateResult]) -> str:

@@ -166,6 +166,17 @@ def check_group_size(model: Any, group_size: int) -> None:
     )
 
 
+def default_group_size(model: Any) -> int:
+    """The group size used when none is given: NNCF's 128, else the largest of the usual sizes that
+    divides every decoder linear layer's input size (SmolLM2, hidden size 576: 64), else
+    per-channel (-1)."""
+    import math
+
+    sizes = _reduction_sizes(model)
+    common = math.gcd(*sizes.values()) if sizes else 128
+    return next((g for g in _GROUP_SIZES if common % g == 0), -1)
+
+
 def quantization_config(compression: WeightCompression, calibration_texts: list[str] | None,
                         tokenizer_dir: Path) -> Any:
     """optimum-intel's OVWeightQuantizationConfig for ``compression`` (None for fp16/fp32)."""

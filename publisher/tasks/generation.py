@@ -25,9 +25,15 @@ BENCH_OUTPUT_TOKENS = 64
 BENCH_RUNS = 3
 
 
-def compression_of(settings: Any) -> WeightCompression:
+def compression_of(settings: Any, model: Any = None) -> WeightCompression:
+    """The compression asked for; an INT4 group size left out is chosen for the model's layers."""
     c = settings.compression
-    return WeightCompression(mode=c.weight_format, group_size=c.group_size,
+    group_size = c.group_size
+    if c.weight_format == "int4" and group_size is None and model is not None:
+        from publisher.stages.export import default_group_size
+
+        group_size = default_group_size(model)
+    return WeightCompression(mode=c.weight_format, group_size=group_size,
                              ratio=c.ratio if c.weight_format == "int4" else None, sym=c.sym,
                              awq=c.awq, scale_estimation=c.scale_estimation)
 
@@ -58,7 +64,8 @@ def _calibration(settings: Any, eval_text: Any) -> list[str] | None:
 def _export(settings: Any, loaded: Any, eval_text: Any, output: Path, staging_dir: Path) -> Any:
     from publisher.stages.export import export_causal_lm
 
-    return export_causal_lm(loaded.model, loaded.tokenizer, output, compression=compression_of(settings),
+    return export_causal_lm(loaded.model, loaded.tokenizer, output,
+                            compression=compression_of(settings, loaded.model),
                             staging_dir=staging_dir, calibration_texts=_calibration(settings, eval_text))
 
 
@@ -80,7 +87,8 @@ def measure(req: MeasureRequest) -> tuple[Measurements, Any]:
     with req.timer.timed("measure"):
         tg = measure_text_generation(loaded, req.output, eval_text, window=s.text_eval.window,
                                      stride=s.text_eval.stride, prompts=DEFAULT_PROMPTS,
-                                     max_new_tokens=MAX_NEW_TOKENS, compression=_applied(export, s),
+                                     max_new_tokens=MAX_NEW_TOKENS,
+                                     compression=_applied(export, s, loaded.model),
                                      progress=req.progress)
     for stage, seconds in tg.timings.items():
         req.timer.record(stage, seconds)
@@ -89,11 +97,11 @@ def measure(req: MeasureRequest) -> tuple[Measurements, Any]:
                         sparsity=tg.sparsity, text_generation=tg), export
 
 
-def _applied(export: Any, settings: Any) -> WeightCompression:
-    """What NNCF actually applied, read back from the IR folder's openvino_config.json."""
+def _applied(export: Any, settings: Any, model: Any) -> WeightCompression:
+    """What NNCF actually applied, read back from the IR's record of it."""
     from publisher.stages.export import applied_compression
 
-    return applied_compression(Path(export.output_dir), compression_of(settings))
+    return applied_compression(Path(export.output_dir), compression_of(settings, model))
 
 
 def export_only(settings: Any, output: Path, staging_dir: Path) -> Any:

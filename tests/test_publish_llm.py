@@ -1,0 +1,170 @@
+"""`publisher publish` of causal language models, end to end against a local hub: export, verify,
+perplexity, card, lint, push, regenerate, and the card's usage snippets run on what was pushed."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import yaml
+
+from tests.fixtures_hub import hub_env
+from tests.fixtures_llm import CORPUS, build_tiny_lm
+from tests.fixtures_models import run_cli
+
+# A tiny random model: gates it passes, so the test is about publishing; short windows, short text.
+FAST = ["--window", "64", "--stride", "32", "--max-perplexity-increase", "1",
+        "--min-top1-agreement", "0"]
+REPO = "tests/tiny-llama-int4-ov"
+RELEASE_FILES = {
+    ".gitattributes", "README.md", "report.json", "config.json", "generation_config.json",
+    "openvino_model.xml", "openvino_model.bin", "openvino_config.json", "tokenizer.json",
+    "tokenizer_config.json", "openvino_tokenizer.xml", "openvino_tokenizer.bin",
+    "openvino_detokenizer.xml", "openvino_detokenizer.bin", "chat_template.jinja",
+}
+
+
+@pytest.fixture(scope="module")
+def eval_text(tmp_path_factory):
+    path = tmp_path_factory.mktemp("text") / "eval.txt"
+    path.write_text(CORPUS * 6)
+    return path
+
+
+@pytest.fixture(scope="module")
+def released(hub_server, tiny_llama, eval_text, tmp_path_factory):
+    out = tmp_path_factory.mktemp("llm-release")
+    result = run_cli("publish", str(tiny_llama), "--repo-id", REPO, "--endpoint", hub_server.endpoint,
+                     "--output", str(out), "--weight-format", "int4", "--eval-file", str(eval_text),
+                     "--license", "apache-2.0", "--base-model", "HuggingFaceTB/SmolLM2-135M-Instruct",
+                     "--base-model-relation", "quantized", "--json", *FAST, env=hub_env(hub_server))
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout), out
+
+
+def _perplexity(model, tokenizer, text: str, window: int, stride: int) -> float:
+    """exp(mean NLL) over the same strided windows, written independently of publisher."""
+    import math
+
+    import torch
+
+    ids = tokenizer(text, return_tensors="pt").input_ids[0]
+    nll, count, prev_end = 0.0, 0, 0
+    for start in range(0, len(ids), stride):
+        end = min(start + window, len(ids))
+        chunk = ids[start:end].unsqueeze(0)
+        new = end - prev_end  # tokens not scored by an earlier window
+        labels = chunk.clone()
+        labels[:, :-new] = -100
+        with torch.no_grad():
+            loss = model(chunk, labels=labels).loss
+        scored = int((labels[:, 1:] != -100).sum())
+        nll += float(loss) * scored
+        count += scored
+        prev_end = end
+        if end == len(ids):
+            break
+    return math.exp(nll / count)
+
+
+def test_the_release_holds_the_ir_the_tokenizer_pair_the_card_and_the_report(released, hub_server):
+    from huggingface_hub import HfApi
+
+    doc, _ = released
+    assert doc["status"] == "released" and doc["task"] == "text-generation"
+    files = set(HfApi(endpoint=hub_server.endpoint, token=hub_server.token).list_repo_files(REPO))
+    assert files == RELEASE_FILES
+
+
+def test_int4_weights_are_read_back_from_the_ir(released):
+    doc, _ = released
+    tg = doc["text_generation"]
+    assert tg["compression"]["mode"] == "int4" and tg["compression"]["group_size"] == 64
+    assert tg["weight_precision"]["shares"]["int4"] > 0.5
+
+
+def test_torch_perplexity_matches_an_independent_computation(released, tiny_llama, eval_text):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    doc, _ = released
+    ppl = doc["text_generation"]["perplexity"]
+    model = AutoModelForCausalLM.from_pretrained(tiny_llama).eval()
+    tokenizer = AutoTokenizer.from_pretrained(tiny_llama)
+    expected = _perplexity(model, tokenizer, eval_text.read_text(), ppl["window"], ppl["stride"])
+    assert ppl["torch"] == pytest.approx(expected, rel=1e-4)
+
+
+def test_the_card_states_perplexity_in_model_index_and_the_lineage(released, hub_server):
+    from huggingface_hub import ModelCard, hf_hub_download
+
+    doc, _ = released
+    text = open(hf_hub_download(REPO, "README.md", endpoint=hub_server.endpoint,
+                                token=hub_server.token)).read()
+    results = ModelCard(text).data.eval_results
+    assert {r.metric_type for r in results} == {"perplexity"}
+    ppl = doc["text_generation"]["perplexity"]
+    assert sorted(r.metric_value for r in results) == pytest.approx(
+        sorted([ppl["torch"], ppl["openvino"]]), rel=1e-3)
+    front = yaml.safe_load(text.split("---\n")[1])
+    assert front["pipeline_tag"] == "text-generation" and front["library_name"] == "openvino"
+    assert front["base_model_relation"] == "quantized" and "4-bit" in front["tags"]
+
+
+def test_card_lint_and_regenerate_hold_on_the_pushed_release(released, hub_server):
+    env = hub_env(hub_server)
+    lint = run_cli("card", "lint", REPO, "--endpoint", hub_server.endpoint, env=env)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    regen = run_cli("card", "regenerate", REPO, "--endpoint", hub_server.endpoint, "--dry-run", env=env)
+    assert regen.returncode == 0, regen.stderr
+    assert "+" not in "".join(l for l in regen.stdout.splitlines() if l.startswith("+ ")), regen.stdout
+
+
+SNIPPETS = {
+    "optimum-intel": """
+        from optimum.intel import OVModelForCausalLM
+        from transformers import AutoTokenizer
+        model = OVModelForCausalLM.from_pretrained({repo!r})
+        tokenizer = AutoTokenizer.from_pretrained({repo!r})
+        inputs = tokenizer("The quick brown fox", return_tensors="pt")
+        out = model.generate(**inputs, max_new_tokens=8, do_sample=False)
+        print("GENERATED", len(out[0]) > inputs.input_ids.shape[1])
+    """,
+    "openvino-genai": """
+        import huggingface_hub, openvino_genai
+        path = huggingface_hub.snapshot_download({repo!r})
+        pipe = openvino_genai.LLMPipeline(path, "CPU")
+        print("GENERATED", isinstance(pipe.generate("The quick brown fox", max_new_tokens=8), str))
+    """,
+}
+
+
+@pytest.mark.parametrize("library", sorted(SNIPPETS))
+def test_the_usage_snippets_run_against_the_pushed_release(released, hub_server, library, tmp_path):
+    """The card's own snippets, run as a reader would, against what was pushed."""
+    doc, out = released
+    card = (out / "README.md").read_text()
+    assert f'from_pretrained("{REPO}")' in card or f"'{REPO}'" in card or f'"{REPO}"' in card
+    code = textwrap.dedent(SNIPPETS[library]).format(repo=REPO)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=hub_env(hub_server), cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "GENERATED True" in result.stdout
+
+
+def test_a_second_family_publishes_with_int8_weights(hub_server, eval_text, tmp_path):
+    ckpt = build_tiny_lm(tmp_path / "qwen2", "qwen2")
+    result = run_cli("publish", str(ckpt), "--no-push", "--output", str(tmp_path / "out"),
+                     "--eval-file", str(eval_text), "--json", *FAST, env=hub_env(hub_server))
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["task"] == "text-generation" and doc["export"]["weight_format"] == "int8"
+    shares = doc["text_generation"]["weight_precision"]["shares"]
+    assert shares["int8"] > 0.9 and shares.get("int4", 0.0) == 0.0
+
+
+def test_int4_on_a_classifier_is_refused_with_the_reason(hub_server, tiny_checkpoint, tmp_path):
+    result = run_cli("publish", str(tiny_checkpoint), "--no-push", "--output", str(tmp_path / "out"),
+                     "--weight-format", "int4", env=hub_env(hub_server))
+    assert result.returncode == 2
+    assert "not offered for a text classifier" in result.stderr and "int8" in result.stderr
