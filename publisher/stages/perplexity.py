@@ -70,10 +70,16 @@ def make_windows(num_tokens: int, window: int, stride: int, max_windows: int | N
 def _scored_logits_torch(model: Any, ids: Any, first: int) -> Any:
     import torch
 
+    # Position p predicts token p + 1: the predictions of tokens first..end-1 come from positions
+    # first-1..end-2. Only those go through the LM head (logits_to_keep): a third of a small
+    # model's forward is the vocabulary projection, and context-only positions need none.
+    keep = ids.shape[1] - first + 1
     with torch.inference_mode():
-        logits = model(input_ids=ids).logits[0]
-    # Position p predicts token p + 1: the predictions of tokens first..end-1.
-    return logits[first - 1:-1].float()
+        try:
+            logits = model(input_ids=ids, logits_to_keep=keep).logits[0]
+        except TypeError:  # a model class without logits_to_keep
+            logits = model(input_ids=ids).logits[0, first - 1:]
+    return logits[:-1].float()
 
 
 def _scored_logits_ir(ov_model: Any, ids: Any, first: int) -> Any:
