@@ -12,7 +12,8 @@
 # Nothing of the checkout is edited: a pytest plugin written by this script points the suite's
 # own ENDPOINT_STAGING at the local hub before the suite imports it, and the hub is started with
 # the suite's own users and tokens (testing_constants.py). Tests that patch the endpoint to
-# production (with_production_testing) need huggingface.co and are deselected and counted apart.
+# production (with_production_testing, on the test or its setUp) or replay recorded production
+# answers (vcr) need huggingface.co and are deselected and counted apart.
 # The suite needs pytest-mock, which is installed into a scratch folder, not into .venv.
 set -euo pipefail
 
@@ -80,9 +81,19 @@ import tests.testing_constants as constants
 constants.ENDPOINT_STAGING = os.environ["LOCAL_HUB_ENDPOINT"]
 
 
-def _needs_production(item) -> bool:
-    patchings = getattr(getattr(item, "obj", None), "patchings", None) or []
+def _patched_to_production(function) -> bool:
+    patchings = getattr(function, "patchings", None) or []
     return any(getattr(p, "new", None) == constants.ENDPOINT_PRODUCTION for p in patchings)
+
+
+def _needs_production(item) -> bool:
+    """The test, or its class's setUp, patches the endpoint to production; or it replays
+    recorded production answers (pytest-vcr cassettes)."""
+    cls = getattr(item, "cls", None)
+    fixtures = [getattr(cls, name, None) for name in ("setUp", "setUpClass")] if cls else []
+    return (_patched_to_production(getattr(item, "obj", None))
+            or any(_patched_to_production(f) for f in fixtures)
+            or item.get_closest_marker("vcr") is not None)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -864,7 +864,7 @@ class HubStorage:
             if found is None:
                 raise RepoNotFound(REPO_NOT_FOUND)
             if self._canonical(target) is not None:
-                raise Conflict(f"A {target.type} repository {target.id} already exists")
+                raise Conflict(f"A {target.type} repository called {target.id} already exists")
             final = self.path_of(target)
             final.parent.mkdir(parents=True, exist_ok=True)
             os.rename(self.path_of(found), final)
