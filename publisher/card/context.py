@@ -24,6 +24,10 @@ LINKS = {
     "optimization_guide": "https://docs.openvino.ai/2024/openvino-workflow/model-optimization.html",
     "nncf": "https://github.com/openvinotoolkit/nncf",
     "optimum_intel": "https://github.com/huggingface/optimum-intel",
+    "openvino_genai": "https://github.com/openvinotoolkit/openvino.genai",
+    "weight_compression": (
+        "https://docs.openvino.ai/2024/openvino-workflow/model-optimization-guide/weight-compression.html"
+    ),
     "notebooks": "https://github.com/openvinotoolkit/openvino_notebooks",
     "sparsity_notebook": (
         "https://github.com/openvinotoolkit/openvino_notebooks/blob/latest/notebooks/"
@@ -56,20 +60,33 @@ def hub_url(repo_id: str | None) -> str | None:
 
 
 def build_context(report: Report) -> dict[str, Any]:
-    """Template variables for ``report``: plain strings, numbers, lists and dicts only."""
+    """Template variables for ``report``: plain strings, numbers, lists and dicts only.
+
+    Every task gets every variable; what a task does not measure is ``None`` (a classifier has no
+    ``perplexity``, a causal LM no ``accuracy``), so one template can serve both with ``{% if %}``
+    and a misspelt name still fails.
+    """
+    context = _common(report)
+    if facts.is_text_generation(report):
+        context.update(_text_generation(report))
+    else:
+        context.update(_classifier(report))
+    return context
+
+
+def _common(report: Report) -> dict[str, Any]:
+    """What every release has: names, lineage, license, export, training records, links."""
     training = report.checkpoint.training
     base = facts.base_model(report)
     creator, creator_url = _creator(training.model_creator, base)
     license_id = facts.license_id(report)
     license_info = licenses().get(license_id or "", {})
-    ds = report.accuracy.dataset
-    hub_ds = facts.hub_dataset(report)
-    metric = report.accuracy.metric
     algorithms = claims.nncf_algorithms(training.nncf_config)
     evidence = claims.report_compression(report)
     relation = claims.report_relation(report)
     versions = report.export.versions
     compat = facts.compatibility(report)
+    metric = facts.metric(report)
     return {
         "model_name": report.card.model_name,
         "repo_id": facts.repo_id(report),
@@ -89,25 +106,9 @@ def build_context(report: Report) -> dict[str, Any]:
         "task_name": task_display_name(report.card.pipeline_tag),
         "library_name": facts.library_name(report),
         "ov_model_class": OV_MODEL_CLASSES.get(report.card.pipeline_tag),
-        "dataset": {
-            "name": ds.name,
-            "type": ds.type,
-            "config": ds.config,
-            "split": ds.split,
-            "args": ds.args,
-            "num_samples": int(ds.num_samples),
-            "url": f"{HUB}/datasets/{hub_ds}" if hub_ds else None,
-        },
         "metric": metric,
         "metric_title": facts.metric_title(metric),
-        "accuracy": {"torch": float(report.accuracy.torch), "openvino": float(report.accuracy.openvino)},
-        "sparsity": {
-            "scope": report.sparsity.scope,
-            "torch": float(report.sparsity.torch.overall),
-            "openvino": float(report.sparsity.openvino.overall),
-            "sparse": facts.is_sparse(report),
-            "layers": len(report.sparsity.openvino.layers),
-        },
+        "sparsity": _sparsity(report),
         "weight_format": report.export.weight_format,
         "weight_format_title": WEIGHT_FORMAT_TITLES.get(
             report.export.weight_format, report.export.weight_format.upper()
@@ -115,6 +116,8 @@ def build_context(report: Report) -> dict[str, Any]:
         "versions": {
             "openvino": compat["openvino"],
             "optimum_intel": compat["optimum_intel"],
+            "openvino_genai": compat["openvino_genai"],
+            "openvino_tokenizers": facts.release_version(versions.get("openvino-tokenizers")),
             "nncf": facts.release_version(versions.get("nncf")),
             "transformers": facts.release_version(versions.get("transformers")),
             "torch": facts.release_version(versions.get("torch")),
@@ -135,6 +138,37 @@ def build_context(report: Report) -> dict[str, Any]:
         "training_reads": _record_reads(training.recipe_record),
         "training_scripts_missing": _missing_scripts(training),
         "training_details_url": report.card.training_details_url,
+        "release_files": sorted(f.path for f in report.export.files),
+        "links": dict(LINKS),
+    }
+
+
+def _sparsity(report: Report) -> dict[str, Any] | None:
+    if report.sparsity is None:
+        return None
+    return {
+        "scope": report.sparsity.scope,
+        "torch": float(report.sparsity.torch.overall),
+        "openvino": float(report.sparsity.openvino.overall),
+        "sparse": facts.is_sparse(report),
+        "layers": len(report.sparsity.openvino.layers),
+    }
+
+
+def _classifier(report: Report) -> dict[str, Any]:
+    ds = report.accuracy.dataset
+    hub_ds = facts.hub_dataset(report)
+    return {
+        "dataset": {
+            "name": ds.name,
+            "type": ds.type,
+            "config": ds.config,
+            "split": ds.split,
+            "args": ds.args,
+            "num_samples": int(ds.num_samples),
+            "url": f"{HUB}/datasets/{hub_ds}" if hub_ds else None,
+        },
+        "accuracy": {"torch": float(report.accuracy.torch), "openvino": float(report.accuracy.openvino)},
         "verification": {
             "compiled": bool(report.verification.compiled),
             "device": report.verification.device,
@@ -144,7 +178,155 @@ def build_context(report: Report) -> dict[str, Any]:
             "passed": bool(report.verification.passed),
         },
         "performance": _performance(report),
-        "links": dict(LINKS),
+        **{name: None for name in TEXT_GENERATION_VARIABLES},
+    }
+
+
+# The variables only a causal-LM release fills (None for a classifier).
+TEXT_GENERATION_VARIABLES = ("perplexity", "parity", "generation", "sample", "quantization",
+                             "weight_precision")
+# The variables only a classifier fills (None for a causal LM).
+CLASSIFIER_VARIABLES = ("dataset", "accuracy", "verification")
+
+# Storage precisions of the IR's weights, in the order a card lists them.
+PRECISION_TITLES = {"int4": "INT4", "int8": "INT8", "float": "Float"}
+NAMED_LAYERS = 4
+
+
+def _text_generation(report: Report) -> dict[str, Any]:
+    tg = report.text_generation
+    ppl, parity, gen = tg.perplexity, tg.parity, tg.generation
+    ds = ppl.dataset
+    hub_ds = facts.hub_dataset(report)
+    samples = [_sample(s) for s in gen.samples]
+    return {
+        "perplexity": {
+            "dataset": {
+                "name": ds.name,
+                "type": ds.type,
+                "config": ds.config,
+                "split": ds.split,
+                "source": ds.source,
+                "license": ds.license,
+                "bundled": ds.source.startswith("bundled:"),
+                "num_characters": int(ds.num_characters),
+                "num_tokens": int(ds.num_tokens) if ds.num_tokens is not None else None,
+                "url": f"{HUB}/datasets/{hub_ds}" if hub_ds else None,
+            },
+            "window": int(ppl.window),
+            "stride": int(ppl.stride),
+            "windows": int(ppl.windows),
+            "tokens_scored": int(ppl.tokens_scored),
+            "torch": float(ppl.torch),
+            "openvino": float(ppl.openvino),
+            "increase": facts.perplexity_increase(report),
+            "method": ppl.method,
+            "inference_precision": ppl.inference_precision or None,
+        },
+        "parity": {
+            "positions": int(parity.positions),
+            "top1_agreement": float(parity.top1_agreement),
+            "max_abs_logit_diff": float(parity.max_abs_logit_diff),
+            "mean_abs_logit_diff": float(parity.mean_abs_logit_diff),
+        },
+        "generation": {
+            "prompts": len(samples),
+            "matches": sum(1 for s in samples if s["match"]),
+            "exact_match_rate": float(gen.exact_match_rate),
+            "max_new_tokens": int(gen.max_new_tokens),
+            "greedy": bool(gen.greedy),
+            "chat_template": any(s["chat_template_applied"] for s in samples),
+            "inference_precision": gen.inference_precision or None,
+            "samples": samples,
+        },
+        # The card shows one generation of the run: the first whose IR output matched torch's,
+        # else the first prompt's (never a made-up example).
+        "sample": next((s for s in samples if s["match"]), samples[0] if samples else None),
+        "quantization": _quantization(report),
+        "weight_precision": _weight_precision(tg.weight_precision),
+        "performance": _llm_performance(report),
+        **{name: None for name in CLASSIFIER_VARIABLES},
+    }
+
+
+def _sample(sample: Any) -> dict[str, Any]:
+    return {
+        "prompt": sample.prompt,
+        "chat_template_applied": bool(sample.chat_template_applied),
+        "openvino_text": sample.openvino_text,
+        "torch_text": sample.torch_text,
+        "match": bool(sample.match),
+        "first_divergence_token": sample.first_divergence_token,
+        "tokenizer_match": bool(sample.tokenizer_match),
+        "openvino_tokens": int(sample.openvino_tokens),
+        "torch_tokens": int(sample.torch_tokens),
+    }
+
+
+def _flag(applied: dict[str, Any], key: str) -> bool | None:
+    """A boolean NNCF recorded as text ("True"/"False"), or None when it recorded none."""
+    value = applied.get(key)
+    return None if value is None else str(value).strip().lower() == "true"
+
+
+def _quantization(report: Report) -> dict[str, Any] | None:
+    """The weight compression as NNCF applied it (its own record in the IR), for INT8/INT4 only."""
+    c = report.text_generation.compression
+    if c.mode not in claims.COMPRESSED_WEIGHT_FORMATS:
+        return None
+    applied = dict(c.applied or {})
+    group = c.group_size if c.mode == "int4" else None
+    return {
+        "mode": applied.get("mode") or f"{c.mode}_{'sym' if c.sym else 'asym'}",
+        "bits": 4 if c.mode == "int4" else 8,
+        "sym": bool(c.sym),
+        "group_size": group,
+        "per_channel": group == -1,
+        "ratio": float(c.ratio) if c.mode == "int4" and c.ratio is not None else None,
+        "backup_mode": c.backup_mode if c.mode == "int4" else None,
+        "awq": bool(c.awq),
+        "scale_estimation": bool(c.scale_estimation),
+        "gptq": bool(_flag(applied, "gptq")),
+        "lora_correction": bool(_flag(applied, "lora_correction")),
+        "data_aware": bool(c.awq or c.scale_estimation or _flag(applied, "gptq")
+                           or _flag(applied, "lora_correction")),
+        "dataset": c.dataset,
+        "calibration_samples": c.calibration_samples,
+        "sensitivity_metric": applied.get("sensitivity_metric") or None,
+        # False: NNCF left no record in the IR, so the values are what was asked of optimum-intel.
+        "recorded": bool(applied),
+    }
+
+
+def _weight_precision(wp: Any) -> dict[str, Any]:
+    rows = []
+    for key in PRECISION_TITLES:
+        if key not in wp.shares:
+            continue
+        names = sorted(name for name, precision in wp.layers.items() if precision == key)
+        rows.append({"precision": key, "title": PRECISION_TITLES[key], "share": float(wp.shares[key]),
+                     "layers": int(wp.counts.get(key, len(names))), "elements": int(wp.elements.get(key, 0)),
+                     # A few layers are worth naming (the output head kept in INT8); many are not.
+                     "names": names if 0 < len(names) <= NAMED_LAYERS else None})
+    return {
+        "shares": {k: float(v) for k, v in wp.shares.items()},
+        "layers": sum(int(v) for v in wp.counts.values()),
+        "rows": rows,
+    }
+
+
+def _llm_performance(report: Report) -> dict[str, Any] | None:
+    perf = report.performance
+    if perf is None or not hasattr(perf, "ttft_ms"):
+        return None
+    return {
+        "cpu": perf.cpu,
+        "openvino": perf.openvino.split("-")[0],
+        "prompt_tokens": int(perf.prompt_tokens),
+        "output_tokens": int(perf.output_tokens),
+        "ttft_ms": float(perf.ttft_ms["median"]),
+        "tokens_per_second": float(perf.tokens_per_second["median"]),
+        "runs": int(perf.runs),
     }
 
 

@@ -19,13 +19,25 @@ METRIC_DECIMALS = 5
 # about 1% sparse there; the checkpoint's figure is the one that says whether it was pruned.
 SPARSE_THRESHOLD = 0.10
 
-LOCAL_DATASET_TYPES = frozenset({"csv", "json", "jsonl", "tsv", "parquet", "text", "local"})
+LOCAL_DATASET_TYPES = frozenset({"csv", "json", "jsonl", "tsv", "parquet", "text", "txt", "local"})
+
+TEXT_GENERATION = "text-generation"  # publisher.tasks name of causal language models
 
 QUANTIZATION_TAGS = {"int8": "8-bit", "int4": "4-bit"}
 
 
+def is_text_generation(report: Report) -> bool:
+    """A causal-LM release: its figures are perplexity and parity in ``report.text_generation``."""
+    return report.task == TEXT_GENERATION and report.text_generation is not None
+
+
+def metric(report: Report) -> str:
+    """The metric the release reports on its evaluation data."""
+    return "perplexity" if is_text_generation(report) else report.accuracy.metric
+
+
 def metric_title(metric: str) -> str:
-    special = {"f1": "F1", "accuracy": "Accuracy", "mse": "MSE", "rmse": "RMSE"}
+    special = {"f1": "F1", "accuracy": "Accuracy", "mse": "MSE", "rmse": "RMSE", "perplexity": "Perplexity"}
     return special.get(metric, metric.replace("_", " ").replace("-", " ").title())
 
 
@@ -85,7 +97,7 @@ def library_name(report: Report) -> str | None:
 
 
 def is_sparse(report: Report) -> bool:
-    return float(report.sparsity.torch.overall) >= SPARSE_THRESHOLD
+    return report.sparsity is not None and float(report.sparsity.torch.overall) >= SPARSE_THRESHOLD
 
 
 def used_nncf(report: Report) -> bool:
@@ -114,23 +126,40 @@ def tags(report: Report) -> list[str]:
 
 
 def hub_dataset(report: Report) -> str | None:
-    """The dataset's Hub id when it has one (a local csv/tsv file has none)."""
-    dtype = report.accuracy.dataset.type
+    """The evaluation dataset's Hub id when it has one (a local or bundled file has none)."""
+    dtype = eval_dataset(report).type
     return None if dtype in LOCAL_DATASET_TYPES else dtype
+
+
+def eval_dataset(report: Report):
+    """What the figures were measured on: the classifier's labelled set or the LM's text."""
+    if is_text_generation(report):
+        return report.text_generation.perplexity.dataset
+    return report.accuracy.dataset
 
 
 def figures(report: Report) -> list[Figure]:
     """The results measured on the evaluation dataset, in model-index order: the IR (the released
     artifact) first. Only these go into model-index; sparsity, weight precision and torch/IR parity
     describe the weights, not a dataset, and stay in the card body and report.json."""
-    metric = report.accuracy.metric
-    title = metric_title(metric)
+    name = metric(report)
+    title = metric_title(name)
+    if is_text_generation(report):
+        ppl = report.text_generation.perplexity
+        torch_value, ir_value = ppl.torch, ppl.openvino
+    else:
+        torch_value, ir_value = report.accuracy.torch, report.accuracy.openvino
     return [
-        Figure(f"{metric}.openvino", metric, title, "openvino",
-               round(float(report.accuracy.openvino), METRIC_DECIMALS)),
-        Figure(f"{metric}.torch", metric, f"{title} (PyTorch)", "torch",
-               round(float(report.accuracy.torch), METRIC_DECIMALS)),
+        Figure(f"{name}.openvino", name, title, "openvino", round(float(ir_value), METRIC_DECIMALS)),
+        Figure(f"{name}.torch", name, f"{title} (PyTorch)", "torch", round(float(torch_value), METRIC_DECIMALS)),
     ]
+
+
+def perplexity_increase(report: Report) -> float | None:
+    """The IR's perplexity over torch's, relative (0.0155 is 1.55% higher); what the
+    ``max_perplexity_increase`` gate judges, so card and gate state the same figure."""
+    ppl = report.text_generation.perplexity
+    return (float(ppl.openvino) - float(ppl.torch)) / float(ppl.torch) if ppl.torch else None
 
 
 def compatibility(report: Report) -> dict[str, str | None]:
@@ -138,4 +167,6 @@ def compatibility(report: Report) -> dict[str, str | None]:
     return {
         "openvino": release_version(versions.get("openvino")),
         "optimum_intel": release_version(versions.get("optimum-intel") or versions.get("optimum_intel")),
+        # Recorded only by LLM exports: the runtime the GenAI snippet and the generation check use.
+        "openvino_genai": release_version(versions.get("openvino-genai") or versions.get("openvino_genai")),
     }

@@ -53,8 +53,14 @@ def build_eval_results(report: Report) -> list[Any]:
     """One ``EvalResult`` per published figure, each distinguishable by metric name and config."""
     from huggingface_hub import EvalResult
 
-    ds = report.accuracy.dataset
+    ds = facts.eval_dataset(report)
     task = report.card.pipeline_tag
+    # Perplexity depends on how the text was cut: the windows and stride travel with the figure
+    # (model-index metric.args), so a reader can compare it with figures measured the same way.
+    args = None
+    if facts.is_text_generation(report):
+        ppl = report.text_generation.perplexity
+        args = {"window": int(ppl.window), "stride": int(ppl.stride)}
     return [
         EvalResult(
             task_type=task,
@@ -63,11 +69,12 @@ def build_eval_results(report: Report) -> list[Any]:
             dataset_name=ds.name,
             dataset_config=ds.config,
             dataset_split=ds.split,
-            dataset_args=ds.args,
+            dataset_args=getattr(ds, "args", None),
             metric_type=fig.metric_type,
             metric_name=fig.metric_name,
             metric_value=fig.value,
             metric_config=fig.config,
+            metric_args=args,
         )
         for fig in facts.figures(report)
     ]
@@ -78,7 +85,10 @@ def build_card_data(report: Report) -> Any:
     from huggingface_hub import ModelCardData
 
     base = facts.base_model(report)
-    hub_ds = facts.hub_dataset(report)
+    # ``datasets`` is what the Hub lists as the data a model was trained on. A classifier's
+    # evaluation set is its fine-tuning set's validation split (the seed card names it); an LLM's
+    # evaluation text is not training data, so it appears only in model-index.
+    hub_ds = None if facts.is_text_generation(report) else facts.hub_dataset(report)
     extra: dict[str, Any] = {}
     relation = claims.report_relation(report).value
     if base and relation:
@@ -91,7 +101,7 @@ def build_card_data(report: Report) -> Any:
         base_model=base,
         tags=facts.tags(report),
         datasets=[hub_ds] if hub_ds else None,
-        metrics=[report.accuracy.metric],
+        metrics=[facts.metric(report)],
         model_name=facts.model_index_name(report),
         eval_results=build_eval_results(report),
         **extra,

@@ -13,7 +13,9 @@ after the last one, in file-name order.
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import types
 from dataclasses import dataclass, field
 from importlib import resources
@@ -57,11 +59,23 @@ class TemplateRef:
         return self.folder / self.name
 
 
-def resolve_template(template: str | Path | None) -> TemplateRef:
-    """A template path, a bundled template's name, or None for the default OpenVINO card."""
+def default_template(task: str | None) -> str:
+    """The bundled template of ``task`` (``publisher.tasks``), the classifier card when unknown.
+
+    Reports written before tasks existed carry no task and are classifiers; the task registry is the
+    one place that names each task's card.
+    """
+    from publisher.tasks import TASKS
+
+    spec = TASKS.get(task or "")
+    return spec.template if spec is not None else DEFAULT_TEMPLATE
+
+
+def resolve_template(template: str | Path | None, task: str | None = None) -> TemplateRef:
+    """A template path, a bundled template's name, or None for the default card of ``task``."""
     bundled = bundled_templates_dir()
     if template is None:
-        return TemplateRef(bundled, DEFAULT_TEMPLATE, user=False)
+        return TemplateRef(bundled, default_template(task), user=False)
     path = Path(template).expanduser()
     if path.is_file():
         path = path.resolve()
@@ -142,7 +156,8 @@ def make_environment(ref: TemplateRef, sections_dir: Path | None) -> jinja2.Envi
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(fixed=_fixed, sig=_sig, fence=_fence, join_words=_join_words)
+    env.filters.update(fixed=_fixed, sig=_sig, fence=_fence, join_words=_join_words, visible=_visible,
+                       py_str=_py_str)
     return env
 
 
@@ -181,8 +196,9 @@ def render_body(
     template: str | Path | None = None,
     sections_dir: Path | None = None,
 ) -> str:
-    """The card body (Markdown, no front matter) for ``report``."""
-    ref = resolve_template(template)
+    """The card body (Markdown, no front matter) for ``report``; without ``template``, the bundled
+    card of the report's task."""
+    ref = resolve_template(template, report.task)
     files = section_files(sections_dir)
     env = make_environment(ref, sections_dir)
     manager = _Sections(env, files)
@@ -285,3 +301,20 @@ def _join_words(items: Any) -> str:
     if len(words) <= 1:
         return "".join(words)
     return ", ".join(words[:-1]) + " and " + words[-1]
+
+
+# Characters that must not reach the card raw: C0/C1 controls (a vertical tab or form feed is a
+# line break to Python's splitlines and to some Markdown renderers), line and paragraph separators,
+# and unpaired surrogates. Newlines and tabs stay: they are part of a generated text's layout.
+_INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def _visible(text: Any) -> str:
+    """``text`` with each control character written as a ``\\uXXXX`` escape (model output shown
+    as produced, without characters that would break or hide in the card)."""
+    return _INVISIBLE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", str(text))
+
+
+def _py_str(text: Any) -> str:
+    """A Python string literal for ``text`` (JSON's escapes are Python's too)."""
+    return json.dumps(str(text), ensure_ascii=False)

@@ -36,19 +36,19 @@ CATALOGUE: dict[str, str] = {
     "license_name": "Full name of the license, or None.",
     "license_url": "choosealicense.com page of the license, or None.",
     "language": "List of language codes.",
-    "tags": "The metadata tags (openvino, nncf, 8-bit, sparse, then user tags).",
-    "pipeline_tag": "Hub pipeline tag (e.g. text-classification).",
+    "tags": "The metadata tags (openvino, nncf, 8-bit/4-bit, sparse, then user tags).",
+    "pipeline_tag": "Hub pipeline tag (e.g. text-classification, text-generation).",
     "task_name": "Display name of the pipeline tag (e.g. Text Classification).",
-    "library_name": "Metadata library_name (e.g. transformers).",
-    "ov_model_class": "optimum-intel class that loads the IR for this task, or None.",
-    "dataset": "Evaluation dataset: name, type, config, split, args, num_samples, url (Hub page or None).",
-    "metric": "Metric id (e.g. accuracy).",
-    "metric_title": "Metric display name (e.g. Accuracy).",
-    "accuracy": "Measured metric values: torch, openvino (floats, unrounded).",
-    "sparsity": "Sparsity: scope, torch, openvino (overall ratios), sparse (bool), layers (count).",
+    "library_name": "Metadata library_name (openvino).",
+    "ov_model_class": "optimum-intel class that loads the IR for this task (e.g. OVModelForCausalLM), or None.",
+    "dataset": "Classifier only (None for text generation): evaluation dataset: name, type, config, split, args, num_samples, url (Hub page or None).",
+    "metric": "Metric id of the model-index results (accuracy, or perplexity for text generation).",
+    "metric_title": "Metric display name (e.g. Accuracy, Perplexity).",
+    "accuracy": "Classifier only (None for text generation): measured metric values: torch, openvino (floats, unrounded).",
+    "sparsity": "Sparsity: scope, torch, openvino (overall ratios), sparse (bool: the checkpoint is at least 10% zeros), layers (count); None when not measured.",
     "weight_format": "IR weight format: int8, int4, fp16 or fp32.",
-    "weight_format_title": "weight_format for prose (INT8, FP16, ...).",
-    "versions": "Versions recorded at export: openvino, optimum_intel, nncf, transformers, torch (release part, or None).",
+    "weight_format_title": "weight_format for prose (INT8, INT4, FP16, ...).",
+    "versions": "Versions recorded at export: openvino, optimum_intel, openvino_genai, openvino_tokenizers, nncf, transformers, torch (release part, or None).",
     "base_model_relation": "finetune, quantized (or a stated merge/adapter), or None when the evidence cannot tell (publisher.card.claims).",
     "training_dataset": "The dataset the training record names, or None (never the evaluation data by assumption).",
     "compression": "Methods the evidence bears out: methods (phrases), algorithms (NNCF config ids), quantization (QAT shown by quantizer state), distillation (a teacher is named).",
@@ -60,9 +60,16 @@ CATALOGUE: dict[str, str] = {
     "training_reads": "What the recipe's record says its script reads besides itself (not in the release), or None.",
     "training_scripts_missing": "Scripts the training command runs that the release does not ship.",
     "training_details_url": "Link to the full training setup, or None.",
-    "verification": "IR check: compiled, device, samples, max_abs_logit_diff, argmax_agreement, passed.",
-    "performance": "publish --bench figures or None: cpu, openvino, sequence_length, latency_ms (batch 1, median), throughput and throughput_batch, sparse_supported, sparse_throughput, sparse_rate.",
-    "links": "Documentation links: openvino_ir_docs, optimization_guide, nncf, optimum_intel, notebooks, sparsity_notebook.",
+    "release_files": "Paths of the files the export wrote (the IR, config, tokenizer and its OpenVINO IR), sorted.",
+    "verification": "Classifier only (None for text generation): IR check: compiled, device, samples, max_abs_logit_diff, argmax_agreement, passed.",
+    "performance": "publish --bench figures or None. Classifier: cpu, openvino, sequence_length, latency_ms (batch 1, median), throughput and throughput_batch, sparse_supported, sparse_throughput, sparse_rate. Text generation: cpu, openvino, prompt_tokens, output_tokens, ttft_ms and tokens_per_second (medians, openvino_genai), runs.",
+    "perplexity": "Text generation only (None for a classifier): perplexity of torch and of the IR on the same token windows: dataset (name, type, config, split, source, license, bundled, num_characters, num_tokens, url), window, stride, windows, tokens_scored, torch, openvino, increase (IR over torch, relative), method (in words), inference_precision (the IR's on CPU).",
+    "parity": "Text generation only: the IR's next-token logits against torch's at the scored positions: positions, top1_agreement, max_abs_logit_diff, mean_abs_logit_diff.",
+    "generation": "Text generation only: greedy generation with torch and with the IR through openvino_genai: prompts (count), matches (count), exact_match_rate, max_new_tokens, greedy, chat_template (applied to any prompt), inference_precision, samples (each: prompt, chat_template_applied, openvino_text, torch_text, match, first_divergence_token, tokenizer_match, openvino_tokens, torch_tokens).",
+    "sample": "Text generation only: the generation the card shows, one of generation.samples (the first whose IR output matched torch's, else the first), or None.",
+    "quantization": "Text generation with INT8/INT4 weights only (else None): NNCF weight compression as applied (its record in the IR): mode (e.g. int4_asym), bits, sym, group_size (-1: per channel), per_channel, ratio, backup_mode, awq, scale_estimation, gptq, lora_correction, data_aware, dataset and calibration_samples (the calibration data of data-aware options), sensitivity_metric, recorded (False: NNCF left no record, values are as requested).",
+    "weight_precision": "Text generation only: the IR's MatMul weights by storage precision, read back from its constants: shares (int4, int8, float -> share of weight elements), layers (count), rows (precision, title, share, layers, elements, names: the layers when at most 4).",
+    "links": "Documentation links: openvino_ir_docs, optimization_guide, nncf, optimum_intel, openvino_genai, notebooks, sparsity_notebook, weight_compression.",
     "default_section": "In a section file only: the text the template would have rendered for that section.",
 }
 
@@ -82,10 +89,11 @@ class TemplateVariable:
 
 
 def template_variables(
-    template: str | Path | None = None, sections_dir: Path | None = None
+    template: str | Path | None = None, sections_dir: Path | None = None, *, task: str | None = None
 ) -> list[TemplateVariable]:
-    """Every variable ``template`` (and what it extends/includes, and ``sections_dir``) uses."""
-    ref = resolve_template(template)
+    """Every variable ``template`` (and what it extends/includes, and ``sections_dir``) uses;
+    without ``template``, the bundled card of ``task`` (the classifier's when None)."""
+    ref = resolve_template(template, task)
     env = make_environment(ref, sections_dir)
     names = [ref.name] + [f"{USER_SECTIONS}/{f}" for f in section_files(sections_dir).values()]
     seen_templates: set[str] = set()
@@ -136,11 +144,13 @@ def _dotted(node: nodes.Node) -> str | None:
     return None
 
 
-def check_template(template: str | Path | None, sections_dir: Path | None) -> None:
-    """Refuse a template (or sections folder) that cannot render, before any slow work runs."""
-    ref = resolve_template(template)
+def check_template(template: str | Path | None, sections_dir: Path | None, *,
+                   task: str | None = None) -> None:
+    """Refuse a template (or sections folder) that cannot render, before any slow work runs;
+    ``task`` picks the bundled card when no template is given."""
+    ref = resolve_template(template, task)
     try:
-        variables = template_variables(template, sections_dir)
+        variables = template_variables(template, sections_dir, task=task)
     except jinja2.TemplateError as exc:
         raise template_error(exc, ref) from exc
     unknown = [v.name for v in variables if not v.known]
