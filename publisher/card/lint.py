@@ -65,6 +65,7 @@ _FIGURE = re.compile(
 _COMPAT = {
     "openvino": re.compile(r"\bOpenVINO(?:™)?\s+(?:version\s+)?(?P<v>\d+(?:\.\d+)+)\s+and\s+higher"),
     "optimum_intel": re.compile(r"\bOptimum[ -]Intel\s+(?:version\s+)?(?P<v>\d+(?:\.\d+)+)\s+and\s+higher"),
+    "openvino_genai": re.compile(r"\bOpenVINO(?:™)?[ -]GenAI\s+(?:version\s+)?(?P<v>\d+(?:\.\d+)+)\s+and\s+higher"),
 }
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 # model-index values are machine-read: they must be the report's figure at publisher's precision.
@@ -327,6 +328,8 @@ def _check_figure(match: re.Match[str], report: Report, line: int, out: _Collect
 
 def _report_values(label: str, report: Report) -> list[tuple[str, float]]:
     text = label.lower()
+    if facts.is_text_generation(report):
+        return _text_generation_values(text, report)
     verification = report.verification
     if "agreement" in text:
         return [("verification.argmax_agreement", float(verification.argmax_agreement))]
@@ -348,6 +351,43 @@ def _report_values(label: str, report: Report) -> list[tuple[str, float]]:
     else:
         side = ["openvino", "torch"]
     return [(f"{prefix}.{s}", values[s]) for s in side]
+
+
+def _sides(text: str) -> list[str]:
+    if "openvino" in text or re.search(r"\bir\b", text):
+        return ["openvino"]
+    if "torch" in text:
+        return ["torch"]
+    return ["openvino", "torch"]
+
+
+def _text_generation_values(text: str, report: Report) -> list[tuple[str, float]]:
+    """The report figures a causal-LM card line may state, by its label (the LLM template's
+    wording, and the obvious variants of a hand-edited card)."""
+    tg = report.text_generation
+    if "perplexity" in text:
+        if "relative" in text or "increase" in text:
+            increase = facts.perplexity_increase(report)
+            return [] if increase is None else [("perplexity.increase", increase)]
+        values = {"torch": float(tg.perplexity.torch), "openvino": float(tg.perplexity.openvino)}
+        return [(f"perplexity.{side}", values[side]) for side in _sides(text)]
+    if "agreement" in text:
+        return [("parity.top1_agreement", float(tg.parity.top1_agreement))]
+    if "logit" in text:
+        if "mean" in text or "average" in text:
+            return [("parity.mean_abs_logit_diff", float(tg.parity.mean_abs_logit_diff))]
+        return [("parity.max_abs_logit_diff", float(tg.parity.max_abs_logit_diff))]
+    if "exact" in text or "match" in text:
+        return [("generation.exact_match_rate", float(tg.generation.exact_match_rate))]
+    if "sparsity" in text and report.sparsity is not None:
+        values = {"torch": float(report.sparsity.torch.overall), "openvino": float(report.sparsity.openvino.overall)}
+        return [(f"sparsity.{side}", values[side]) for side in _sides(text)]
+    # Weight precision lines ("INT4 weights"): shares of the IR's MatMul weight elements.
+    shares = tg.weight_precision.shares
+    for key in ("int4", "int8", "float"):
+        if re.search(rf"\b{key}\b", text) and "weight" in text and key in shares:
+            return [(f"weight_precision.shares.{key}", float(shares[key]))]
+    return []
 
 
 def _matches(printed: str, value: float, percent: bool) -> bool:

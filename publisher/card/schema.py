@@ -53,6 +53,10 @@ NON_DATASET_METRIC_TYPES = frozenset({
     "sparsity", "weight_sparsity", "compression_ratio", "model_size", "size", "parameters",
     "num_parameters", "weight_precision", "bits", "argmax_agreement", "top1_agreement",
     "logit_diff", "max_abs_logit_diff", "latency", "throughput",
+    # An LLM release's parity and speed figures: how the IR compares with torch, or how fast it runs
+    # on one CPU, not a score on the evaluation text (perplexity is one, and belongs there).
+    "mean_abs_logit_diff", "generation_match", "generation_exact_match", "ttft", "time_to_first_token",
+    "tokens_per_second", "int4_share", "int8_share",
 })
 
 
