@@ -263,6 +263,13 @@ def _sample(sample: Any) -> dict[str, Any]:
     }
 
 
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def _flag(applied: dict[str, Any], key: str) -> bool | None:
     """A boolean NNCF recorded as text ("True"/"False"), or None when it recorded none."""
     value = applied.get(key)
@@ -275,7 +282,7 @@ def _quantization(report: Report) -> dict[str, Any] | None:
     if c.mode not in claims.COMPRESSED_WEIGHT_FORMATS:
         return None
     applied = dict(c.applied or {})
-    group = c.group_size if c.mode == "int4" else None
+    group = c.group_size if c.mode == "int4" else _int(applied.get("group_size"))
     return {
         "mode": applied.get("mode") or f"{c.mode}_{'sym' if c.sym else 'asym'}",
         "bits": 4 if c.mode == "int4" else 8,

@@ -318,3 +318,19 @@ def test_regenerate_renders_a_hand_edited_llm_figure_back_from_the_stored_report
     assert outcome.status == UPDATED
     assert outcome.changes == ["metadata: model-index", "section: results"]
     assert client.download_text(repo_id, "README.md") == text
+
+
+def test_int8_weights_state_nncfs_per_channel_record_without_int4_parameters(report):
+    tg = report.text_generation
+    applied = {**tg.compression.applied, "mode": "int8_asym", "group_size": "-1", "ratio": "1.0"}
+    compression = dataclasses.replace(tg.compression, mode="int8", group_size=None, ratio=None,
+                                      backup_mode=None, applied=applied)
+    int8 = report.replace(export=dataclasses.replace(report.export, weight_format="int8"),
+                          text_generation=dataclasses.replace(tg, compression=compression))
+    text = render_card(int8)
+    section = _section(text, "quantization")
+    assert "* mode: **int8_asym** (8-bit integer weights, asymmetric, with a zero point)" in section
+    assert "* group size: **-1** (per channel" in section
+    assert "* ratio:" not in section and "* backup mode:" not in section
+    assert "compressed to INT8" in _section(text, "description")
+    assert lint_card(text, int8) == []
