@@ -201,7 +201,11 @@ def quantization_config(compression: WeightCompression, calibration_texts: list[
 
 
 def needs_data(compression: WeightCompression) -> bool:
-    """AWQ and scale estimation run on activations; so does mixed precision when ratio < 1 with data."""
+    """AWQ and scale estimation run on activations, so they need calibration text.
+
+    A ratio below 1 alone stays data-free (NNCF ranks layers by weight quantization error);
+    passing data would switch it to activation-based ranking, which nobody asked for.
+    """
     return compression.mode == "int4" and (compression.awq or compression.scale_estimation)
 
 
