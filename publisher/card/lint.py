@@ -60,7 +60,8 @@ LANGUAGE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 SPECIAL_LANGUAGES = frozenset({"code", "multilingual"})
 HUB_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]*/)?[\w.-]+$")
 _FIGURE = re.compile(
-    r"^\s*[-*+]\s+(?P<label>[^:\n]+?):\s*\*\*(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?P<pct>%?)\*\*"
+    r"^\s*[-*+]\s+(?P<label>[^:\n]+?):\s*\*\*(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?P<pct>%?)"
+    r"(?P<unit> (?:ms|tokens/s|samples/s))?\*\*"
 )
 _COMPAT = {
     "openvino": re.compile(r"\bOpenVINO(?:™)?\s+(?:version\s+)?(?P<v>\d+(?:\.\d+)+)\s+and\s+higher"),
@@ -377,6 +378,12 @@ def _text_generation_values(text: str, report: Report) -> list[tuple[str, float]
         if "mean" in text or "average" in text:
             return [("parity.mean_abs_logit_diff", float(tg.parity.mean_abs_logit_diff))]
         return [("parity.max_abs_logit_diff", float(tg.parity.max_abs_logit_diff))]
+    perf = report.performance
+    if perf is not None and hasattr(perf, "ttft_ms"):
+        if "first token" in text and "after" not in text:
+            return [("performance.ttft_ms.median", float(perf.ttft_ms["median"]))]
+        if "speed" in text or "tokens/s" in text or "tokens per second" in text:
+            return [("performance.tokens_per_second.median", float(perf.tokens_per_second["median"]))]
     if "exact" in text or "match" in text:
         return [("generation.exact_match_rate", float(tg.generation.exact_match_rate))]
     if "sparsity" in text and report.sparsity is not None:

@@ -334,3 +334,13 @@ def test_int8_weights_state_nncfs_per_channel_record_without_int4_parameters(rep
     assert "* ratio:" not in section and "* backup mode:" not in section
     assert "compressed to INT8" in _section(text, "description")
     assert lint_card(text, int8) == []
+
+
+@pytest.mark.parametrize("old, new", [
+    ("Time to first token: **12.3 ms**", "Time to first token: **10.3 ms**"),
+    ("Generation speed after the first token: **456.8 tokens/s**",
+     "Generation speed after the first token: **556.8 tokens/s**"),
+])
+def test_lint_catches_a_tampered_bench_figure(full, full_card, old, new):
+    assert old in full_card
+    assert [f.rule for f in lint_card(full_card.replace(old, new, 1), full)] == ["figure-mismatch"]
