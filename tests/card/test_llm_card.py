@@ -344,3 +344,22 @@ def test_int8_weights_state_nncfs_per_channel_record_without_int4_parameters(rep
 def test_lint_catches_a_tampered_bench_figure(full, full_card, old, new):
     assert old in full_card
     assert [f.rule for f in lint_card(full_card.replace(old, new, 1), full)] == ["figure-mismatch"]
+
+
+def test_a_fine_tuned_llm_states_its_training_from_the_record(report):
+    from tests.card.seed import replace_training
+
+    trained = replace_training(
+        report, training_command="python train_llm.py --model HuggingFaceTB/SmolLM2-135M-Instruct",
+        training_dataset="tiny_shakespeare", training_files={"training/train_llm.py": "/home/user/train_llm.py"},
+        nncf_config=[{"algorithm": "magnitude_sparsity", "sparsity_init": 0.25}],
+        sources={**report.checkpoint.training.sources, "training_command": "training_metadata.json"})
+    text = render_card(trained)
+    assert build_card_metadata(trained)["base_model_relation"] == "finetune"
+    assert ("fine-tuned on the tiny_shakespeare dataset, with unstructured magnitude pruning applied at the "
+            "same time during training") in _section(text, "description")
+    training = _section(text, "training")
+    assert "```\npython training/train_llm.py --model HuggingFaceTB/SmolLM2-135M-Instruct\n```" in training
+    assert "- [training/train_llm.py](training/train_llm.py)" in training
+    assert '"algorithm": "magnitude_sparsity"' in _section(text, "optimization")
+    assert lint_card(text, trained) == []
