@@ -16,7 +16,7 @@ from publisher.card.regenerate import (
     repo_ids_from_file,
 )
 from publisher.card.remote import REPORT_FILENAME
-from publisher.card.render import DEFAULT_TEMPLATE, render_body, render_card
+from publisher.card.render import DEFAULT_TEMPLATE, default_template, render_body, render_card
 from publisher.card.variables import TemplateVariable, check_template, template_variables
 from publisher.stages.training_metadata import training_files
 
@@ -31,6 +31,7 @@ __all__ = [
     "canonical_yaml",
     "card_warnings",
     "check_template",
+    "default_template",
     "format_summary",
     "lint_card",
     "lint_target",
