@@ -363,3 +363,19 @@ def test_a_fine_tuned_llm_states_its_training_from_the_record(report):
     assert "- [training/train_llm.py](training/train_llm.py)" in training
     assert '"algorithm": "magnitude_sparsity"' in _section(text, "optimization")
     assert lint_card(text, trained) == []
+
+
+def test_a_template_extending_the_llm_card_is_checked_before_any_slow_work(tmp_path, report):
+    from publisher.card import check_template
+    from publisher.errors import BadInputError
+
+    check_template(None, None, task="text-generation")
+    good = tmp_path / "good.md.j2"
+    good.write_text('{% extends "openvino-llm.md.j2" %}{% block limitations %}## Limitations\n\n'
+                    "Measured on {{ perplexity.dataset.name }} only.\n{% endblock %}\n")
+    check_template(good, None)
+    assert "Measured on GLUE SST-2 validation sentences only." in render_card(report, template=good)
+    bad = tmp_path / "bad.md.j2"
+    bad.write_text('{% extends "openvino-llm.md.j2" %}{% block sample %}{{ samples }}{% endblock %}\n')
+    with pytest.raises(BadInputError, match="samples"):
+        check_template(bad, None)
