@@ -183,7 +183,7 @@ def check(settings: PublishSettings) -> Checked:
         )
     out = settings.output_dir
     _check_output_is_not_the_checkpoint(out, ckpt)
-    _check_card_options(settings)
+    _check_card_options(settings, task)
     _prepare_output(out)
     target = resolve_target(settings.hub.endpoint, settings.hub.token) if push else None
     if target is not None and not settings.hub.dry_run:
@@ -449,7 +449,7 @@ def _check_output_is_not_the_checkpoint(out: Path, ckpt: Path) -> None:
         )
 
 
-def _check_card_options(settings: PublishSettings) -> None:
+def _check_card_options(settings: PublishSettings, task: TaskSpec) -> None:
     """Refuse a bad license or card template before any slow stage runs."""
     from publisher.card import rules
 
@@ -464,7 +464,7 @@ def _check_card_options(settings: PublishSettings) -> None:
     if settings.card.template is not None or settings.card.sections_dir is not None:
         from publisher.card.variables import check_template
 
-        check_template(settings.card.template, settings.card.sections_dir)
+        check_template(settings.card.template, settings.card.sections_dir, task=task.name)
 
 
 def _check_card_vocabulary(card: str) -> None:

@@ -6,7 +6,7 @@ os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
 os.environ.pop("HF_TOKEN", None)
 os.environ.pop("HF_ENDPOINT", None)
 
-pytest_plugins = ["tests.fixtures_hub", "tests.fixtures_models"]
+pytest_plugins = ["tests.fixtures_hub", "tests.fixtures_models", "tests.fixtures_llm"]
 
 
 def pytest_report_header(config):

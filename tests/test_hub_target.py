@@ -39,3 +39,24 @@ def test_other_hubs_change_nothing(monkeypatch):
     with remote.client_settings():
         assert constants.HF_HUB_DISABLE_XET is False
     assert remote.environment == {"HF_ENDPOINT": "https://huggingface.co"}
+
+
+def test_a_hub_started_for_the_run_says_where_it_is_and_how_to_stop_it(monkeypatch, tmp_path):
+    from publisher.hub.local import find_local_hub, stop_hub_at
+
+    for name in ("HF_TOKEN", "HF_ENDPOINT", "CI"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no-token"))
+    monkeypatch.setattr(constants, "HF_STORED_TOKENS_PATH", str(tmp_path / "no-tokens"), raising=False)
+    root = tmp_path / "hub"
+    try:
+        target = resolve_target(None, None, local_root=root)
+        running = find_local_hub(root.resolve())
+        assert target.is_local and running is not None
+        assert f"at {target.endpoint}" in target.notice and str(root.resolve()) in target.notice
+        assert f"pid {running.pid}" in target.notice and "publisher hub stop --root" in target.notice
+        again = resolve_target(None, None, local_root=root)
+        assert again.endpoint == target.endpoint and again.notice.startswith("Using the local hub")
+    finally:
+        stop_hub_at(root.resolve())
+    assert find_local_hub(root.resolve()) is None

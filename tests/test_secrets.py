@@ -10,7 +10,6 @@ render and a push, not an export.
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import shutil
 import traceback

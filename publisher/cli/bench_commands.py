@@ -5,10 +5,9 @@ from __future__ import annotations
 import click
 
 from publisher.cli import output
-from publisher.cli.main import cli
 
 
-@cli.command()
+@click.command()
 @click.argument("ir_dir", type=click.Path(file_okay=False))
 @click.option("--seq-len", type=int, default=128, show_default=True, help="Sequence length of the inputs.")
 @click.option("--seconds", type=float, default=10.0, show_default=True, help="Measuring time in all.")
@@ -38,3 +37,5 @@ def bench(ir_dir: str, seq_len: int, seconds: float, as_json: bool) -> None:
                   f"{s['samples_per_second']:.1f} samples/s at rate {s['rate']}" if s["supported"]
                   else "not supported on this CPU (needs AMX)")
     output.stdout.print(table)
+
+COMMANDS = [bench]

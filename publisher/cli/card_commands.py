@@ -7,19 +7,18 @@ from pathlib import Path
 
 import click
 
-from publisher.cli.main import cli
+from publisher.cli.options import click_option
+from publisher.options import BY_KEY, TASKS
 
 TEMPLATE = click.option("--template", type=click.Path(dir_okay=False),
-                        help="Card template (Jinja2) [default: the bundled OpenVINO card].")
+                        help="Card template (Jinja2) [default: the bundled card of the report's task].")
 SECTIONS = click.option("--sections-dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
                         help="Folder of NAME.md.j2 files that replace or add card sections.")
-ENDPOINT = click.option("--endpoint", help="'local', a URL, or unset: HF_ENDPOINT, else the real Hub "
-                        "when a token is found, else the local hub.")
-TOKEN_FILE = click.option("--token-file", type=click.Path(dir_okay=False),
-                          help="File holding the Hub token [default: HF_TOKEN or the huggingface_hub login].")
+ENDPOINT = click_option(BY_KEY["endpoint"])
+TOKEN_FILE = click_option(BY_KEY["token_file"])
 
 
-@cli.group("card")
+@click.group("card")
 def card_group() -> None:
     """Render, inspect, lint and regenerate model cards."""
 
@@ -36,10 +35,13 @@ def render_command(report_path: str, template: str | None, sections_dir: Path | 
 
     The YAML front matter is always generated from the report; the template renders the body.
     """
-    from publisher.card import render_card
+    from publisher.card import card_warnings, render_card
     from publisher.card.remote import load_report
 
-    text = render_card(load_report(report_path), template=template, sections_dir=sections_dir)
+    report = load_report(report_path)
+    text = render_card(report, template=template, sections_dir=sections_dir)
+    for warning in card_warnings(report):
+        click.echo(f"Warning: {warning}", err=True)
     if output is None:
         click.echo(text, nl=False)
     else:
@@ -50,14 +52,16 @@ def render_command(report_path: str, template: str | None, sections_dir: Path | 
 @card_group.command("variables")
 @TEMPLATE
 @SECTIONS
-def variables_command(template: str | None, sections_dir: Path | None) -> None:
+@click.option("--task", type=click.Choice(list(TASKS)), default=TASKS[0], show_default=True,
+              help="Whose bundled card to read when --template is not given.")
+def variables_command(template: str | None, sections_dir: Path | None, task: str) -> None:
     """List the variables a template uses.
 
     Each line names a variable, what publisher puts in it, and the attributes the template reads.
     """
     from publisher.card import template_variables
 
-    for var in template_variables(template, sections_dir):
+    for var in template_variables(template, sections_dir, task=task):
         uses = f"  (uses {', '.join(var.uses)})" if var.uses else ""
         description = var.description or "NOT PROVIDED by publisher: rendering this template fails"
         click.echo(f"{var.name}: {description}{uses}")
@@ -142,3 +146,5 @@ def regenerate_command(repo_id: str | None, namespace: str | None, repos_file: s
     failures = [o.error for o in outcomes if o.status == "failed" and o.error is not None]
     if failures:
         sys.exit(max(e.exit_code for e in failures))
+
+COMMANDS = [card_group]

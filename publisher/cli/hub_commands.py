@@ -6,11 +6,10 @@ from pathlib import Path
 
 import click
 
-from publisher.cli.main import cli
 from publisher.hub.server.layout import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_ROOT
 
 
-@cli.group("hub")
+@click.group("hub")
 def hub() -> None:
     """The local Hugging Face Hub-compatible server (the default publishing target)."""
 
@@ -83,3 +82,5 @@ def stop_command(root: Path) -> None:
         click.echo(f"No local hub is running for {root.resolve()}.")
         return
     click.echo(f"Stopped the local hub at {hub.endpoint} (pid {hub.pid}, root {hub.root}).")
+
+COMMANDS = [hub]

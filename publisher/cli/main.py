@@ -12,6 +12,8 @@ from publisher import __version__
 from publisher.cli import output
 from publisher.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, PublisherError
 
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool whose reader went away
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="publisher")
@@ -21,9 +23,13 @@ def cli() -> None:
 
 
 def _register() -> None:
-    # Each command module registers its commands on ``cli``; imports stay light (heavy libraries
-    # are imported inside the commands) so that ``publisher --help`` is fast.
-    from publisher.cli import bench_commands, card_commands, hub_commands, stage_commands  # noqa: F401
+    """Add every command module's ``COMMANDS`` to the group. Their imports stay light (heavy
+    libraries are imported inside the commands), so ``publisher --help`` is fast."""
+    from publisher.cli import bench_commands, card_commands, hub_commands, stage_commands
+
+    for module in (stage_commands, bench_commands, card_commands, hub_commands):
+        for command in module.COMMANDS:
+            cli.add_command(command)
 
 
 def _quiet_libraries() -> None:
@@ -79,6 +85,11 @@ def main(argv: list[str] | None = None) -> None:
             output.print_json({"status": "error", "error": {
                 "exit_code": code, "kind": "bad_input", "message": exc.format_message()}})
         sys.exit(code)
+    except BrokenPipeError:
+        # The reader went away (`publisher ... | head`): stop quietly, as a shell tool does.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(EXIT_BROKEN_PIPE)
     except Exception as exc:  # the last line of defence: a bug, not a user error
         _fail(ctx, EXIT_INTERNAL, "internal",
               f"{type(exc).__name__}: {exc}. This is a bug in publisher; re-run with "

@@ -10,7 +10,6 @@ from typing import Any
 import click
 
 from publisher.cli import output
-from publisher.cli.main import cli
 from publisher.cli.options import given, options_for
 from publisher.errors import PublisherError
 from publisher.options import ACCURACY, EXPORT, INSPECT, PUBLISH, SPARSITY, VERIFY
@@ -22,7 +21,7 @@ JSON = click.option("--json", "as_json", is_flag=True, callback=output.json_requ
                     help="Print one JSON document on stdout (also for errors).")
 
 
-@cli.command()
+@click.command()
 @click.argument("checkpoint", required=False, type=click.Path(file_okay=False))
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="publish.toml with "
               "the options (flags override it); may list several models.")
@@ -106,7 +105,7 @@ def _print_result(result: Any, as_json: bool, title: str) -> None:
     output.stdout.print(table)
 
 
-@cli.command()
+@click.command()
 @click.argument("checkpoint", type=click.Path(file_okay=False))
 @options_for(INSPECT)
 @JSON
@@ -118,7 +117,7 @@ def inspect(checkpoint: str, as_json: bool, trust_pickle: bool | None) -> None:
                   "Checkpoint")
 
 
-@cli.command()
+@click.command()
 @click.argument("checkpoint", type=click.Path(file_okay=False))
 @click.option("-o", "--output", "output_dir", required=True, type=click.Path(file_okay=False),
               help="IR output folder.")
@@ -135,8 +134,8 @@ def export(ctx: click.Context, checkpoint: str, output_dir: str, as_json: bool, 
     _print_result(result, as_json, "Export")
 
 
-def _measure_command(name: str, help_text: str, pick: int) -> None:
-    @cli.command(name=name, help=help_text)
+def _measure_command(name: str, help_text: str, pick: int) -> click.Command:
+    @click.command(name=name, help=help_text)
     @click.argument("checkpoint", type=click.Path(file_okay=False))
     @click.argument("ir_dir", type=click.Path(file_okay=False))
     @options_for(name)
@@ -156,11 +155,13 @@ def _measure_command(name: str, help_text: str, pick: int) -> None:
             raise GateFailedError("The IR does not agree with the torch model within the thresholds",
                                   "Check the export, or loosen --max-logit-diff/--min-argmax-agreement")
 
+    return command
 
-_measure_command(VERIFY, "Stage 3: compile the IR in IR_DIR and compare its logits with CHECKPOINT's.", 0)
+
+verify = _measure_command(VERIFY, "Stage 3: compile the IR in IR_DIR and compare its logits with CHECKPOINT's.", 0)
 
 
-@cli.command()
+@click.command()
 @click.argument("checkpoint", type=click.Path(file_okay=False))
 @click.argument("ir_dir", type=click.Path(file_okay=False))
 @options_for(SPARSITY)
@@ -171,4 +172,6 @@ def sparsity(checkpoint: str, ir_dir: str, trust_pickle: bool | None, as_json: b
 
     result = measure_ir_sparsity(Path(checkpoint), Path(ir_dir), trust_pickle=bool(trust_pickle))
     _print_result(result, as_json, "Sparsity")
-_measure_command(ACCURACY, "Stage 5: accuracy of CHECKPOINT and of the IR in IR_DIR.", 2)
+accuracy = _measure_command(ACCURACY, "Stage 5: accuracy of CHECKPOINT and of the IR in IR_DIR.", 2)
+
+COMMANDS = [publish, inspect, export, verify, sparsity, accuracy]

@@ -161,10 +161,14 @@ def resolve_target(
     from publisher.hub.local import ensure_local_hub
 
     hub = ensure_local_hub((local_root or DEFAULT_LOCAL_ROOT).resolve())
+    pid = f", pid {hub.pid}" if hub.pid else ""
     if hub.started_here:
-        notice = f"Started the local hub at {hub.endpoint} (storage: {hub.root}); it keeps running."
+        notice = (f"Started the local hub in the background at {hub.endpoint} (storage: {hub.root}"
+                  f"{pid}); it keeps running: `publisher hub status` lists it, "
+                  f"`{hub.stop_command}` stops it.")
     else:
-        notice = f"Using the local hub at {hub.endpoint} (storage: {hub.root})."
+        notice = (f"Using the local hub at {hub.endpoint} (storage: {hub.root}{pid}); "
+                  f"`{hub.stop_command}` stops it.")
     return HubTarget(endpoint=hub.endpoint, kind="local", token=token or hub.token, notice=notice)
 
 

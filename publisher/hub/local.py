@@ -72,27 +72,6 @@ def is_local_endpoint(endpoint: str) -> bool:
         return False
 
 
-def prepare_client_for(endpoint: str) -> None:
-    """Make huggingface_hub use plain LFS against a local hub; change nothing for other hubs.
-
-    huggingface_hub uploads large files through Xet whenever ``hf_xet`` is importable, whatever
-    the server answers, and the local hub does not speak Xet. The constant is checked at call
-    time, the environment variable covers subprocesses (and imports that come later).
-    """
-    if not is_local_endpoint(endpoint):
-        return
-    import huggingface_hub.constants
-
-    huggingface_hub.constants.HF_HUB_DISABLE_XET = True
-    os.environ["HF_HUB_DISABLE_XET"] = "1"
-    # A corporate HTTP(S)_PROXY must not capture loopback traffic.
-    for name in ("NO_PROXY", "no_proxy"):
-        current = [h for h in os.environ.get(name, "").split(",") if h]
-        missing = [h for h in ("127.0.0.1", "localhost", "::1") if h not in current]
-        if missing:
-            os.environ[name] = ",".join(current + missing)
-
-
 def read_local_token(root: Path) -> str | None:
     """The write token a local hub generated under ``root``, or None."""
     try:

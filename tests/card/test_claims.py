@@ -11,7 +11,7 @@ from publisher.card.claims import relation, report_relation
 from publisher.card.metadata import split_front_matter
 from publisher.results import TrainingMetadata
 from publisher.stages.load import nncf_state_kinds
-from tests.card.seed import replace_training, seed_report
+from tests.card.seed import replace_training
 
 SNAPSHOT = "/home/u/.cache/huggingface/hub/models--{}/snapshots/2fe0e8e7d5e0c0e5b2f5a1d3c4b5a6f7e8d9c0b1"
 

@@ -13,7 +13,6 @@ import re
 import unicodedata
 
 import pytest
-import yaml
 from huggingface_hub import ModelCard
 
 from publisher.card import (

@@ -23,7 +23,7 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
-from tests.fixtures_hub import REPO_ROOT, start_hub_server
+from tests.fixtures_hub import REPO_ROOT
 
 
 def wait_for_endpoint(root, process, timeout: float = 20.0) -> str:

@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import huggingface_hub.constants
 import pytest
 from huggingface_hub import HfApi
 
@@ -19,7 +18,6 @@ from publisher.hub.local import (
     ensure_local_hub,
     find_local_hub,
     is_local_endpoint,
-    prepare_client_for,
     read_local_token,
     running_hubs,
     stop_local_hub,
@@ -33,20 +31,6 @@ def test_is_local_endpoint():
     assert is_local_endpoint("http://[::1]:8900")
     assert not is_local_endpoint("https://huggingface.co")
     assert not is_local_endpoint("http://10.0.0.5:8900")
-
-
-def test_prepare_client_for_touches_only_local_endpoints(monkeypatch):
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_XET", False)
-    monkeypatch.delenv("HF_HUB_DISABLE_XET", raising=False)
-    monkeypatch.setenv("NO_PROXY", "example.org")
-    monkeypatch.setenv("no_proxy", "example.org")
-    prepare_client_for("https://huggingface.co")
-    assert huggingface_hub.constants.HF_HUB_DISABLE_XET is False
-    assert "HF_HUB_DISABLE_XET" not in os.environ and os.environ["NO_PROXY"] == "example.org"
-    prepare_client_for("http://127.0.0.1:8900")
-    assert huggingface_hub.constants.HF_HUB_DISABLE_XET is True
-    assert os.environ["HF_HUB_DISABLE_XET"] == "1"
-    assert os.environ["NO_PROXY"].startswith("example.org,") and "127.0.0.1" in os.environ["NO_PROXY"]
 
 
 def test_ensure_local_hub_starts_reuses_and_stops(tmp_path):
