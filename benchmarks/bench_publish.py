@@ -399,13 +399,18 @@ def main_llm(args) -> None:
     else:
         name, ckpt = "smollm2-135m", build_smollm2(args.output / "models" / "smollm2-135m")
         window, stride, group = LLM_WINDOW, LLM_STRIDE, 64
+        if args.text_chars:
+            text_file = work / "text.txt"
+            text_file.write_text(bundled_text_path().read_text(encoding="utf-8")[:args.text_chars],
+                                 encoding="utf-8")
     hub = ensure_local_hub(work / "hub")
     env = {**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_TOKEN": hub.token, "HF_HUB_DISABLE_XET": "1",
            "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HOME": str(work / "hf-home"),
            "PATH": f"{Path(PY).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     results = {"created": datetime.now(timezone.utc).isoformat(), "quick": args.quick, "llm": True,
                "cpu": psutil.cpu_count(), "window": window, "stride": stride, "group_size": group,
-               "text": str(text_file), "models": {}}
+               "text": str(text_file), "text_characters": len(text_file.read_text(encoding="utf-8")),
+               "models": {}}
     try:
         runs = [run_llm_once(name, ckpt, hub, env, work, text_file, window, stride, group)
                 for _ in range(args.repeats)]
@@ -430,6 +435,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="tiny model and 64 sentences")
     parser.add_argument("--llm", action="store_true", help="causal LM: SmolLM2-135M INT4 (issue 12)")
+    parser.add_argument("--text-chars", type=int, default=0,
+                        help="--llm: evaluate on the first N characters of the bundled text (default: all)")
     parser.add_argument("--output", type=Path, default=BENCH_DIR)
     args = parser.parse_args()
     if args.llm:
