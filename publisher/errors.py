@@ -58,10 +58,17 @@ class BadInputError(PublisherError):
 
 
 class GateFailedError(PublisherError):
-    """A measured figure is outside its quality gate; nothing was pushed."""
+    """A measured figure is outside its quality gate; nothing was pushed.
+
+    ``document`` is the run's JSON document (the report with its gates), for ``--json``.
+    """
 
     exit_code = EXIT_GATE_FAILED
     kind = "gate_failed"
+
+    def __init__(self, problem: str, fix: str | None = None, document: dict | None = None) -> None:
+        super().__init__(problem, fix)
+        self.document = document
 
 
 class AuthenticationError(PublisherError):

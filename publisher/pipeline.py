@@ -103,8 +103,8 @@ def publish(settings: PublishSettings, progress: Progress | None = None, *,
         measured = measure(settings, checked, progress, timer)
         rendered = render(settings, checked, measured, progress)
     if rendered.failed:
-        _finish(checked, rendered.report, timer, measured)
-        raise _gate_error(rendered.failed, checked.output)
+        outcome = _finish(checked, rendered.report, timer, measured, warnings=rendered.warnings)
+        raise _gate_error(rendered.failed, checked.output, outcome_document(outcome))
     if checked.target is None:
         return _finish(checked, rendered.report.replace(status="built"), timer, measured,
                        warnings=rendered.warnings)
@@ -130,8 +130,11 @@ def publish_batch(all_settings: list[tuple[str, Callable[[], PublishSettings]]],
             rows.append({"model": name, "status": outcome.report.status, "exit_code": 0,
                          "report": outcome_document(outcome)})
         except PublisherError as exc:
-            rows.append({"model": name, "status": exc.kind, "exit_code": exc.exit_code,
-                         "error": error_document(exc)})
+            row = {"model": name, "status": exc.kind, "exit_code": exc.exit_code,
+                   "error": error_document(exc)}
+            if getattr(exc, "document", None):
+                row["report"] = exc.document  # a failed gate: the measurements and the verdicts
+            rows.append(row)
             if on_error:
                 on_error(name, exc)
             if fail_fast:
@@ -306,13 +309,14 @@ def _finish(checked: Checked, report: Report, timer: StageTimer, measured: Measu
                           warnings=warnings)
 
 
-def _gate_error(failed: list[GateResult], out: Path) -> GateFailedError:
+def _gate_error(failed: list[GateResult], out: Path, document: dict[str, Any]) -> GateFailedError:
     names = ", ".join(f"{g.name} ({g.measured:.4f} vs {g.comparison} {g.threshold})" for g in failed)
     flags = ", ".join("--" + g.name.replace("_", "-") for g in failed)
     return GateFailedError(
         f"Quality gates failed: {names}. Nothing was pushed; the report and the card are in "
         f"{out}, marked as not released",
         f"Improve the model, or change the thresholds ({flags}) if they are wrong",
+        document=document,
     )
 
 

@@ -112,6 +112,12 @@ def test_a_failed_gate_pushes_nothing_and_exits_3(hub_server, nncf_checkpoint, t
     assert report["status"] == "not_released"
     assert [g["passed"] for g in report["gates"] if g["name"] == "min_ir_accuracy"] == [False]
     assert "Not released" in (tmp_path / "o" / "README.md").read_text()
+    doc = json.loads(result.stdout)  # --json: one document, the report with its verdicts
+    assert doc["status"] == "not_released" and doc["error"]["exit_code"] == 3
+    assert doc["error"]["kind"] == "gate_failed" and "min_ir_accuracy" in doc["error"]["message"]
+    gate = [g for g in doc["gates"] if g["name"] == "min_ir_accuracy"]
+    assert gate == [{"name": "min_ir_accuracy", "measured": report["accuracy"]["openvino"],
+                     "threshold": 0.99, "comparison": ">=", "passed": False}]
 
 
 def test_dry_run_lists_the_changes_and_pushes_nothing(hub_server, nncf_checkpoint, tmp_path):

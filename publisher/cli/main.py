@@ -45,14 +45,17 @@ def _quiet_libraries() -> None:
     warnings.filterwarnings("ignore", module=r"torch\.jit.*|transformers\..*|optimum\..*")
 
 
-def _fail(ctx: click.Context | None, exit_code: int, kind: str, message: str, prefix: str) -> None:
+def _fail(ctx: click.Context | None, exit_code: int, kind: str, message: str, prefix: str,
+          document: dict | None = None) -> None:
     """The one way a command fails: one paragraph on stderr (and one JSON document on stdout when
-    --json was given), then the exit code. PUBLISHER_DEBUG=1 adds the traceback, nothing else."""
+    --json was given: ``document``, if the failure has one, with status and error), then the exit
+    code. PUBLISHER_DEBUG=1 adds the traceback, nothing else."""
     if os.environ.get("PUBLISHER_DEBUG") == "1":
         traceback.print_exc()
     click.echo(f"{prefix}{message}", err=True)
     if ctx is not None and ctx.meta.get(output.JSON_REQUESTED):
-        output.print_json({"status": "error" if kind != "gate_failed" else "not_released",
+        status = "not_released" if kind == "gate_failed" else "error"
+        output.print_json({**(document or {}), "status": status,
                            "error": {"exit_code": exit_code, "kind": kind, "message": message}})
     sys.exit(exit_code)
 
@@ -73,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:  # --help, --version
         sys.exit(exc.exit_code)
     except PublisherError as exc:
-        _fail(ctx, exc.exit_code, exc.kind, exc.paragraph(), "Error: ")
+        _fail(ctx, exc.exit_code, exc.kind, exc.paragraph(), "Error: ", getattr(exc, "document", None))
     except click.exceptions.Abort:
         # click turns Ctrl-C into Abort; stages write their cache only when complete.
         _fail(ctx, EXIT_INTERRUPTED, "interrupted", "Interrupted: finished stages are cached in the "
