@@ -52,6 +52,11 @@ class TreeChanges:
         parts = path.split("/")
         return any("/".join(parts[:depth]) in self.folders_deleted for depth in range(1, len(parts) + 1))
 
+    def _under_deleted_folder(self, path: str) -> bool:
+        """A strict ancestor of ``path`` was deleted as a folder (its deletion covers ``path``)."""
+        parts = path.split("/")
+        return any("/".join(parts[:depth]) in self.folders_deleted for depth in range(1, len(parts)))
+
     # -- what the commit sees so far -----------------------------------------------------------
 
     def is_file(self, path: str) -> bool:
@@ -71,9 +76,10 @@ class TreeChanges:
         entry = self._base_entry(path)
         if entry is None or entry[0] != TREE_MODE:
             return False
-        if not any(p.startswith(prefix) for p in self.files):
+        if not any(p.startswith(prefix) for p in self.files) and \
+                not any(f.startswith(prefix) for f in self.folders_deleted):
             return True
-        # Some of its files were deleted here: it survives if one of them is left.
+        # Some of its files or folders were deleted here: it survives if one of its files is left.
         return any(not self._gone(prefix + item.path.decode())
                    for item in iter_tree_contents(self._store, entry[1]))
 
@@ -114,7 +120,43 @@ class TreeChanges:
     # -- the result ----------------------------------------------------------------------------
 
     def write(self) -> bytes:
-        """The new root tree id; only trees on changed paths are written."""
+        """The new root tree id; only trees on changed paths are written.
+
+        A commit that deletes folders, or turns a file into a folder or back, is written whole
+        from its final file list instead: dulwich's incremental update applies changes in list
+        order, and the orders that such commits need are where its bugs would hide.
+        """
+        if self._reshapes_tree():
+            return self._write_whole()
+        return self._write_incremental()
+
+    def _reshapes_tree(self) -> bool:
+        if self.folders_deleted:
+            return True
+        for path, sha in self.files.items():
+            parts = path.split("/")
+            ancestors = ("/".join(parts[:d]) for d in range(1, len(parts)))
+            entry = self._base_entry(path)
+            if entry is not None and entry[0] == TREE_MODE:
+                return True  # a file where a folder was
+            if any((e := self._base_entry(a)) is not None and e[0] != TREE_MODE for a in ancestors):
+                return True  # a folder where a file was
+        return False
+
+    def _write_whole(self) -> bytes:
+        from dulwich.index import commit_tree
+
+        final = {item.path.decode(): (item.sha, item.mode)
+                 for item in iter_tree_contents(self._store, self._base)
+                 if not self._gone(item.path.decode())}
+        for path, sha in self.files.items():
+            if sha is None:
+                final.pop(path, None)
+            else:
+                final[path] = (sha, FILE_MODE)
+        return commit_tree(self._store, [(p.encode(), sha, mode) for p, (sha, mode) in sorted(final.items())])
+
+    def _write_incremental(self) -> bytes:
         changes: list[tuple[bytes, int | None, bytes | None]] = []
         # A file put where a folder was replaces that entry whole: changes below it must go, or
         # dulwich would descend into what is now a blob.
@@ -135,7 +177,7 @@ class TreeChanges:
         for path, sha in sorted(self.files.items(), key=lambda item: item[1] is not None):
             if sha is not None:
                 changes.append((path.encode(), FILE_MODE, sha))
-            elif (not self._in_deleted_folder(path) and not under_new_file(path)
+            elif (not self._under_deleted_folder(path) and not under_new_file(path)
                   and self._base_entry(path) is not None):
                 changes.append((path.encode(), None, None))
         if not changes:
