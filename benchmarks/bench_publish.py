@@ -347,6 +347,8 @@ def run_llm_once(name: str, ckpt: Path, hub, env: dict, work: Path, text_file: P
         steps["a_publish"] = measure(cmd, env)
         report = json.loads(steps["a_publish"].pop("stdout"))
         steps["a_publish"]["stages"] = report.get("timings", {})
+        ppl = (report.get("text_generation") or {}).get("perplexity") or {}
+        steps["a_publish"]["perplexity"] = {k: ppl.get(k) for k in ("torch", "openvino")}
     except RuntimeError as exc:  # the CLI may not have the text-generation task yet
         steps["a_publish"] = {"wall_s": float("nan"), "peak_rss_mb": float("nan"),
                               "error": str(exc)[-1500:]}
