@@ -12,13 +12,12 @@ from __future__ import annotations
 import json
 import pickle
 import shutil
-import traceback
 from pathlib import Path
 
 import pytest
 
 from publisher.cli.main import main
-from publisher.errors import EXIT_AUTH, EXIT_BAD_INPUT, EXIT_OK, PublisherError
+from publisher.errors import EXIT_AUTH, EXIT_BAD_INPUT, EXIT_OK
 from tests.fixtures_hub import hub_env
 from tests.fixtures_models import run_cli
 
@@ -215,15 +214,15 @@ def test_token_from_a_token_file_appears_in_no_output(salted, cached_out, hub_se
 @pytest.mark.parametrize("which", ["read-only", "unknown"])
 def test_token_appears_in_no_exception(salted, cached_out, hub_server, tmp_path, monkeypatch, capfd, which):
     token = hub_server.read_token if which == "read-only" else "hf_unknown_0123456789abcdefXYZ"
-    monkeypatch.setenv("PUBLISHER_DEBUG", "1")  # the CLI re-raises: the exception itself is seen
+    monkeypatch.setenv("PUBLISHER_DEBUG", "1")  # the CLI prints the exception's whole chain
     args = publish_args(hub_server, salted, cached_out, f"secrets/exception-{which}",
-                        "--token-file", str(token_file(tmp_path, token)))
-    with pytest.raises(PublisherError) as exc:
+                        "--token-file", str(token_file(tmp_path, token)), "--json")
+    with pytest.raises(SystemExit) as exc:
         main(args)
-    assert exc.value.exit_code == EXIT_AUTH
-    text = "".join(traceback.format_exception(exc.value))  # the whole chain, causes included
-    assert_absent(token, exception=text, repr=repr(exc.value), args=repr(exc.value.args))
+    assert exc.value.code == EXIT_AUTH
     captured = capfd.readouterr()
+    assert "Traceback" in captured.err  # the whole chain, causes included
+    assert json.loads(captured.out)["error"]["exit_code"] == EXIT_AUTH
     assert_absent(token, stdout=captured.out, stderr=captured.err, hub_log=hub_server.log_text())
     assert not api_for(hub_server).repo_exists(f"secrets/exception-{which}")
 
