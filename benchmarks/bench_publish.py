@@ -340,7 +340,7 @@ def run_llm_once(name: str, ckpt: Path, hub, env: dict, work: Path, text_file: P
     out_a = work / f"{name}-a"
     cmd = [PY, "-m", "publisher", "publish", str(ckpt), "--repo-id", repo, "--output", str(out_a),
            "--task", "text-generation", "--weight-format", "int4", "--group-size", str(group),
-           "--eval-file", str(text_file), "--endpoint", hub.endpoint, "--json",
+           "--eval-file", str(text_file), "--max-windows", "0", "--endpoint", hub.endpoint, "--json",
            "--max-perplexity-increase", "100", "--min-top1-agreement", "0",
            "--min-generation-match", "0"]
     try:
