@@ -7,6 +7,8 @@ detokenizer) and reloads identically from ``tokenizer.json``.
 
 from __future__ import annotations
 
+import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -109,3 +111,10 @@ def tiny_qwen2(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_gpt2(tmp_path_factory) -> Path:
     return build_tiny_lm(tmp_path_factory.mktemp("gpt2") / "ckpt", "gpt2")
+
+
+def card_snippets(card: str) -> list[str]:
+    """The Python code blocks of a card that load the release (Optimum Intel, OpenVINO GenAI)."""
+    fenced = re.findall(r"^([ \t]*```python\n.*?)^[ \t]*```", card, flags=re.S | re.M)
+    blocks = [textwrap.dedent(b).split("\n", 1)[1] for b in fenced]
+    return [b for b in blocks if "from_pretrained" in b or "LLMPipeline" in b]

@@ -4,13 +4,12 @@ perplexity, card, lint, push, regenerate, and the card's usage snippets run on w
 import json
 import subprocess
 import sys
-import textwrap
 
 import pytest
 import yaml
 
 from tests.fixtures_hub import hub_env
-from tests.fixtures_llm import CORPUS, build_tiny_lm
+from tests.fixtures_llm import CORPUS, build_tiny_lm, card_snippets
 from tests.fixtures_models import run_cli
 
 # A tiny random model: gates it passes, so the test is about publishing; short windows, short text.
@@ -120,36 +119,16 @@ def test_card_lint_and_regenerate_hold_on_the_pushed_release(released, hub_serve
     assert "+" not in "".join(l for l in regen.stdout.splitlines() if l.startswith("+ ")), regen.stdout
 
 
-SNIPPETS = {
-    "optimum-intel": """
-        from optimum.intel import OVModelForCausalLM
-        from transformers import AutoTokenizer
-        model = OVModelForCausalLM.from_pretrained({repo!r})
-        tokenizer = AutoTokenizer.from_pretrained({repo!r})
-        inputs = tokenizer("The quick brown fox", return_tensors="pt")
-        out = model.generate(**inputs, max_new_tokens=8, do_sample=False)
-        print("GENERATED", len(out[0]) > inputs.input_ids.shape[1])
-    """,
-    "openvino-genai": """
-        import huggingface_hub, openvino_genai
-        path = huggingface_hub.snapshot_download({repo!r})
-        pipe = openvino_genai.LLMPipeline(path, "CPU")
-        print("GENERATED", isinstance(pipe.generate("The quick brown fox", max_new_tokens=8), str))
-    """,
-}
-
-
-@pytest.mark.parametrize("library", sorted(SNIPPETS))
-def test_the_usage_snippets_run_against_the_pushed_release(released, hub_server, library, tmp_path):
-    """The card's own snippets, run as a reader would, against what was pushed."""
-    doc, out = released
-    card = (out / "README.md").read_text()
-    assert f'from_pretrained("{REPO}")' in card or f"'{REPO}'" in card or f'"{REPO}"' in card
-    code = textwrap.dedent(SNIPPETS[library]).format(repo=REPO)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env=hub_env(hub_server), cwd=tmp_path, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "GENERATED True" in result.stdout
+def test_the_cards_usage_snippets_run_against_the_pushed_release(released, hub_server, tmp_path):
+    """The card's own snippets (Optimum Intel and OpenVINO GenAI), run as a reader would."""
+    _, out = released
+    snippets = card_snippets((out / "README.md").read_text())
+    assert len(snippets) == 2 and all(f'"{REPO}"' in code for code in snippets), snippets
+    for code in snippets:
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                env=hub_env(hub_server), cwd=tmp_path, timeout=300)
+        assert result.returncode == 0, code + result.stderr[-3000:]
+        assert result.stdout.strip(), code  # each prints the generated answer
 
 
 def test_a_second_family_publishes_with_int8_weights(hub_server, eval_text, tmp_path):

@@ -46,6 +46,23 @@ def _disk_error(exc: OSError, where: Path) -> BadInputError:
     return BadInputError(f"Writing the export to {where} failed: {exc}", "Check the output folder")
 
 
+def _move_into_place(final: Path, output_dir: Path) -> list[str]:
+    """Move a complete staged export into ``output_dir``; the relative paths moved, sorted."""
+    written = sorted(p.relative_to(final).as_posix() for p in final.rglob("*") if p.is_file())
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for rel in written:
+        (output_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+        (final / rel).replace(output_dir / rel)
+    return written
+
+
+def _digests(output_dir: Path, written: list[str]) -> list[FileDigest]:
+    from publisher.digest import sha256_file
+
+    return [FileDigest(rel, sha256_file(output_dir / rel), (output_dir / rel).stat().st_size)
+            for rel in written]
+
+
 def export_ir(
     model: Any,
     tokenizer: Any,
@@ -92,21 +109,14 @@ def export_ir(
             shutil.copy2(raw / "config.json", final / "config.json")
         tokenizer.save_pretrained(str(final))
         shutil.rmtree(raw)
-        written = sorted(p.relative_to(final).as_posix() for p in final.rglob("*") if p.is_file())
-        output_dir.mkdir(parents=True, exist_ok=True)
-        for rel in written:
-            (output_dir / rel).parent.mkdir(parents=True, exist_ok=True)
-            (final / rel).replace(output_dir / rel)
+        written = _move_into_place(final, output_dir)
     except OSError as exc:
         shutil.rmtree(staging_dir, ignore_errors=True)
         raise _disk_error(exc, output_dir) from exc
     finally:
         shutil.rmtree(staging_dir, ignore_errors=True)
 
-    from publisher.stages.load import sha256_file
-
-    files = [FileDigest(rel, sha256_file(output_dir / rel), (output_dir / rel).stat().st_size)
-             for rel in written]
+    files = _digests(output_dir, written)
     return ExportResult(
         output_dir=str(output_dir),
         weight_format=weight_format,
@@ -358,21 +368,14 @@ def export_causal_lm(
         tokenizer.save_pretrained(str(final))
         _convert_tokenizer(tokenizer, final)
         shutil.rmtree(raw)
-        written = sorted(p.relative_to(final).as_posix() for p in final.rglob("*") if p.is_file())
-        output_dir.mkdir(parents=True, exist_ok=True)
-        for rel in written:
-            (output_dir / rel).parent.mkdir(parents=True, exist_ok=True)
-            (final / rel).replace(output_dir / rel)
+        written = _move_into_place(final, output_dir)
     except OSError as exc:
         shutil.rmtree(staging_dir, ignore_errors=True)
         raise _disk_error(exc, output_dir) from exc
     finally:
         shutil.rmtree(staging_dir, ignore_errors=True)
 
-    from publisher.stages.load import sha256_file
-
-    files = [FileDigest(rel, sha256_file(output_dir / rel), (output_dir / rel).stat().st_size)
-             for rel in written]
+    files = _digests(output_dir, written)
     versions = library_versions()
     for name in ("openvino-tokenizers", "openvino-genai"):
         try:
