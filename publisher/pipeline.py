@@ -74,8 +74,9 @@ class Measured:
 
 @dataclass(frozen=True)
 class Rendered:
+    """The report and the card's verdicts; the card itself is written in the output folder."""
+
     report: Report
-    card: str
     failed: list[GateResult]
     warnings: tuple[str, ...]
 
@@ -271,7 +272,7 @@ def render(settings: PublishSettings, checked: Checked, measured: Measured,
     warnings = tuple(card_warnings(report))
     for warning in warnings:
         progress.note(f"[yellow]Warning:[/yellow] {warning}")
-    return Rendered(report=report, card=card, failed=failed, warnings=warnings)
+    return Rendered(report=report, failed=failed, warnings=warnings)
 
 
 def push(settings: PublishSettings, checked: Checked, report: Report, progress: Progress

@@ -65,7 +65,7 @@ def without_tokens(training_args: dict[str, Any] | None) -> dict[str, Any] | Non
 
 def check_gates(checks: list[tuple[str, float | None, float | None, str]]) -> list[GateResult]:
     """(name, measured, threshold, ">=" | "<=") -> verdicts; a None threshold is a gate switched off,
-    a None measurement (nothing to measure) passes."""
+    a None measurement (nothing to measure) is left out."""
     out = []
     for name, measured, threshold, op in checks:
         if threshold is None or measured is None:
