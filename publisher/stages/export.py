@@ -10,12 +10,13 @@ IR (``main_export(ov_config=...)`` silently writes fp32 in optimum-intel 2.2).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import shutil
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from publisher.errors import BadInputError
 from publisher.results import ExportResult, FileDigest, WeightCompression
@@ -44,6 +45,24 @@ def _disk_error(exc: OSError, where: Path) -> BadInputError:
             "Pass --output with a folder you can write to",
         )
     return BadInputError(f"Writing the export to {where} failed: {exc}", "Check the output folder")
+
+
+@contextlib.contextmanager
+def _staged(staging_dir: Path, output_dir: Path) -> Iterator[tuple[Path, Path]]:
+    """A fresh staging folder: ``raw`` (created) for the plain export, ``final`` for the release.
+
+    Removed whatever happens, so an interrupted or failed export leaves no half-written IR; a disk
+    error is bad input that names the fix.
+    """
+    shutil.rmtree(staging_dir, ignore_errors=True)
+    raw = staging_dir / "fp32"
+    try:
+        raw.mkdir(parents=True)
+        yield raw, staging_dir / "ir"
+    except OSError as exc:
+        raise _disk_error(exc, output_dir) from exc
+    finally:
+        shutil.rmtree(staging_dir, ignore_errors=True)
 
 
 def _move_into_place(final: Path, output_dir: Path) -> list[str]:
@@ -88,11 +107,7 @@ def export_ir(
     from optimum.exporters.openvino.convert import export_from_model
 
     start = time.perf_counter()
-    raw = staging_dir / "fp32"
-    final = staging_dir / "ir"
-    shutil.rmtree(staging_dir, ignore_errors=True)
-    try:
-        raw.mkdir(parents=True)
+    with _staged(staging_dir, output_dir) as (raw, final):
         export_from_model(model, str(raw), task="text-classification")
         final.mkdir()
         if weight_format == "int8":
@@ -110,11 +125,6 @@ def export_ir(
         tokenizer.save_pretrained(str(final))
         shutil.rmtree(raw)
         written = _move_into_place(final, output_dir)
-    except OSError as exc:
-        shutil.rmtree(staging_dir, ignore_errors=True)
-        raise _disk_error(exc, output_dir) from exc
-    finally:
-        shutil.rmtree(staging_dir, ignore_errors=True)
 
     files = _digests(output_dir, written)
     return ExportResult(
@@ -338,11 +348,7 @@ def export_causal_lm(
     from optimum.exporters.openvino.convert import export_from_model
 
     start = time.perf_counter()
-    raw = staging_dir / "fp32"
-    final = staging_dir / "ir"
-    shutil.rmtree(staging_dir, ignore_errors=True)
-    try:
-        raw.mkdir(parents=True)
+    with _staged(staging_dir, output_dir) as (raw, final):
         export_from_model(model, str(raw), task="text-generation-with-past", stateful=True)
         # The calibration data is tokenized by optimum from a folder: the tokenizer must be there.
         tokenizer.save_pretrained(str(raw))
@@ -369,11 +375,6 @@ def export_causal_lm(
         _convert_tokenizer(tokenizer, final)
         shutil.rmtree(raw)
         written = _move_into_place(final, output_dir)
-    except OSError as exc:
-        shutil.rmtree(staging_dir, ignore_errors=True)
-        raise _disk_error(exc, output_dir) from exc
-    finally:
-        shutil.rmtree(staging_dir, ignore_errors=True)
 
     files = _digests(output_dir, written)
     versions = library_versions()
