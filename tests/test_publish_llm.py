@@ -147,3 +147,13 @@ def test_int4_on_a_classifier_is_refused_with_the_reason(hub_server, tiny_checkp
                      "--weight-format", "int4", env=hub_env(hub_server))
     assert result.returncode == 2
     assert "not offered for a text classifier" in result.stderr and "int8" in result.stderr
+
+
+def test_the_export_stage_command_exports_a_language_model_with_json_alone_on_stdout(tiny_llama, tmp_path):
+    result = run_cli("export", str(tiny_llama), "-o", str(tmp_path / "ir"), "--weight-format", "int4",
+                     "--json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)  # NNCF's tables went to stderr, not into the document
+    assert doc["weight_format"] == "int4"
+    assert {"openvino_model.xml", "openvino_tokenizer.xml", "openvino_detokenizer.xml"} <= {
+        f["path"] for f in doc["files"]}

@@ -113,8 +113,9 @@ def inspect(checkpoint: str, as_json: bool, trust_pickle: bool | None) -> None:
     """Stage 1: load CHECKPOINT and show what publisher reads from it."""
     from publisher.pipeline import inspect_checkpoint
 
-    _print_result(inspect_checkpoint(Path(checkpoint), trust_pickle=bool(trust_pickle)), as_json,
-                  "Checkpoint")
+    with output.stdout_reserved_for_json(as_json):
+        result = inspect_checkpoint(Path(checkpoint), trust_pickle=bool(trust_pickle))
+    _print_result(result, as_json, "Checkpoint")
 
 
 @click.command()
@@ -130,7 +131,8 @@ def export(ctx: click.Context, checkpoint: str, output_dir: str, as_json: bool, 
     from publisher.settings import settings_from_mapping
 
     settings = settings_from_mapping({**given(ctx, params), "checkpoint": checkpoint})
-    result = export_checkpoint(settings, Path(output_dir))
+    with output.stdout_reserved_for_json(as_json):  # NNCF prints its tables to stdout
+        result = export_checkpoint(settings, Path(output_dir))
     _print_result(result, as_json, "Export")
 
 
@@ -147,7 +149,8 @@ def _measure_command(name: str, help_text: str, pick: int) -> click.Command:
         from publisher.settings import settings_from_mapping
 
         settings = settings_from_mapping({**given(ctx, params), "checkpoint": checkpoint})
-        results = measure_ir(Path(checkpoint), Path(ir_dir), settings, Progress(quiet=as_json))
+        with output.stdout_reserved_for_json(as_json):
+            results = measure_ir(Path(checkpoint), Path(ir_dir), settings, Progress(quiet=as_json))
         _print_result(results[pick], as_json, name.capitalize())
         if pick == 0 and not results[0].passed:
             from publisher.errors import GateFailedError
@@ -170,7 +173,8 @@ def sparsity(checkpoint: str, ir_dir: str, trust_pickle: bool | None, as_json: b
     """Stage 4: sparsity of the transformer-block linear layers, in CHECKPOINT and in the IR."""
     from publisher.pipeline import measure_ir_sparsity
 
-    result = measure_ir_sparsity(Path(checkpoint), Path(ir_dir), trust_pickle=bool(trust_pickle))
+    with output.stdout_reserved_for_json(as_json):
+        result = measure_ir_sparsity(Path(checkpoint), Path(ir_dir), trust_pickle=bool(trust_pickle))
     _print_result(result, as_json, "Sparsity")
 accuracy = _measure_command(ACCURACY, "Stage 5: accuracy of CHECKPOINT and of the IR in IR_DIR.", 2)
 
