@@ -9,39 +9,27 @@ from __future__ import annotations
 
 import pytest
 from dulwich.object_store import MemoryObjectStore, iter_tree_contents
-from dulwich.objects import Blob, Tree
+from dulwich.objects import Blob
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from publisher.hub.server.errors import BadRequest, EntryNotFound
-from publisher.hub.server.tree_changes import FILE_MODE, TREE_MODE, TreeChanges
+from publisher.hub.server.tree_changes import FILE_MODE, TreeChanges
 
 NAMES = st.sampled_from(["a", "b", "c"])
 PATHS = st.lists(NAMES, min_size=1, max_size=3).map("/".join)
 
 
 def write_tree(store, files: dict[str, bytes]) -> bytes:
-    nested: dict = {}
-    for path, data in files.items():
-        node = nested
-        *dirs, name = path.split("/")
-        for part in dirs:
-            node = node.setdefault(part, {})
-        node[name] = data
+    """The base tree, written by dulwich's own full-tree writer (independent of TreeChanges)."""
+    from dulwich.index import commit_tree
 
-    def write(node: dict) -> bytes:
-        tree = Tree()
-        for name, value in node.items():
-            if isinstance(value, dict):
-                tree.add(name.encode(), TREE_MODE, write(value))
-            else:
-                blob = Blob.from_string(value)
-                store.add_object(blob)
-                tree.add(name.encode(), FILE_MODE, blob.id)
-        store.add_object(tree)
-        return tree.id
-
-    return write(nested)
+    blobs = []
+    for path, data in sorted(files.items()):
+        blob = Blob.from_string(data)
+        store.add_object(blob)
+        blobs.append((path.encode(), blob.id, FILE_MODE))
+    return commit_tree(store, blobs)
 
 
 def read_tree(store, tree_id: bytes) -> dict[str, bytes]:

@@ -34,7 +34,7 @@ from typing import Iterator, Union
 from urllib.parse import unquote
 
 from dulwich.errors import NotGitRepository
-from dulwich.objects import Blob, Commit, Tag, Tree
+from dulwich.objects import Commit, Tag, Tree
 from dulwich.refs import check_ref_format
 from dulwich.repo import Repo
 
@@ -51,11 +51,9 @@ from publisher.hub.server.errors import (
     RouteNotFound,
 )
 from publisher.hub.server.lfs_store import LfsPointer, LfsStore, parse_pointer
-from publisher.hub.server.tree_changes import TreeChanges
+from publisher.hub.server.tree_changes import TREE_MODE, TreeChanges
 
 REPO_TYPES = ("model", "dataset")
-FILE_MODE = 0o100644
-TREE_MODE = 0o040000
 DEFAULT_BRANCH = "main"
 # The Hub's own texts, so that the client's messages (and tests written for the Hub) match.
 STALE_PARENT = "The branch was updated since you opened this page. Please refresh and try again."
@@ -568,39 +566,6 @@ class Repository:
         self._git.object_store.add_object(commit)
         return commit.id.decode()
 
-    def _write_tree(self, files: dict[str, bytes]) -> bytes:
-        nested: dict = {}
-        for path, sha in files.items():
-            node = nested
-            *dirs, name = path.split("/")
-            for part in dirs:
-                node = node.setdefault(part, {})
-            node[name] = sha
-        return self._write_nested(nested)
-
-    def _write_nested(self, node: dict) -> bytes:
-        tree = Tree()
-        for name, value in node.items():
-            if isinstance(value, dict):
-                tree.add(name.encode(), TREE_MODE, self._write_nested(value))
-            else:
-                tree.add(name.encode(), FILE_MODE, value)
-        self._git.object_store.add_object(tree)
-        return tree.id
-
-    def _put(self, files: dict[str, bytes], path: str, data: bytes) -> None:
-        path = clean_path(path)
-        parts = path.split("/")
-        for depth in range(1, len(parts)):
-            if "/".join(parts[:depth]) in files:
-                raise BadRequest(f"Cannot add {path}: {'/'.join(parts[:depth])} is a file")
-        prefix = path + "/"
-        if any(existing.startswith(prefix) for existing in files):
-            raise BadRequest(f"Cannot add {path}: a folder with that name exists")
-        blob = Blob.from_string(data)
-        self._git.object_store.add_object(blob)
-        files[path] = blob.id
-
     def _apply(self, changes: TreeChanges, op: CommitOp) -> None:
         if isinstance(op, PutRegular):
             changes.put(clean_path(op.path), op.content)
@@ -648,9 +613,12 @@ class Repository:
             return CommitResult(commit_id=commit_id, ref=ref)
 
     def initial_commit(self, author: str) -> str:
-        files: dict[str, bytes] = {}
-        self._put(files, ".gitattributes", DEFAULT_GITATTRIBUTES.encode())
-        commit_id = self._write_commit(self._write_tree(files), [], "initial commit\n", author)
+        # The first commit follows the rules of every other: changes on a (here empty) tree.
+        empty = Tree()
+        self._git.object_store.add_object(empty)
+        changes = TreeChanges(self._git.object_store, empty.id)
+        changes.put(".gitattributes", DEFAULT_GITATTRIBUTES.encode())
+        commit_id = self._write_commit(changes.write(), [], "initial commit\n", author)
         if not self._git.refs.add_if_new(f"refs/heads/{DEFAULT_BRANCH}".encode(), commit_id.encode()):
             raise Conflict("The repository already has a main branch")
         return commit_id
