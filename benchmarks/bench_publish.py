@@ -426,8 +426,12 @@ def main_llm(args) -> None:
     finally:
         stop_local_hub(hub)
         shutil.rmtree(work, ignore_errors=True)
+    write_results(args, results, "bench-llm")
+
+
+def write_results(args: argparse.Namespace, results: dict, prefix: str) -> None:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    path = args.output / f"bench-llm-{'quick-' if args.quick else ''}{stamp}.json"
+    path = args.output / f"{prefix}-{'quick-' if args.quick else ''}{stamp}.json"
     path.write_text(json.dumps(results, indent=2))
     print(f"wrote {path}")
 
@@ -479,10 +483,7 @@ def main() -> None:
     finally:
         stop_local_hub(hub)
         shutil.rmtree(work, ignore_errors=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    path = args.output / f"bench-{'quick-' if args.quick else ''}{stamp}.json"
-    path.write_text(json.dumps(results, indent=2))
-    print(f"wrote {path}")
+    write_results(args, results, "bench")
 
 
 if __name__ == "__main__":
