@@ -408,3 +408,45 @@ class TextGenerationMeasurements:
 
 
 # --- end of the text generation block -------------------------------------------------------------
+
+
+# --- OpenVINO compatibility runs (issue 13, item 5) --------------------------------------------
+
+
+@dataclass(frozen=True)
+class CompatibilityRun:
+    """The IR run under one OpenVINO release in an isolated environment, compared with the reference."""
+
+    requested: str  # as asked: "2025.0"
+    version: str | None  # the release actually installed and run ("2025.0.0"), None when install failed
+    passed: bool
+    reason: str  # "" when passed; else why (install failed, read_model/compile failed, outputs differ)
+    samples: int  # inputs run
+    top1_agreement: float | None = None  # argmax over the last axis, against the reference outputs
+    max_abs_diff: float | None = None  # largest |output - reference| over all outputs
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class CompatibilityResult:
+    """OpenVINO releases the IR was run on (``--openvino``), against the current release's outputs."""
+
+    reference: str  # the OpenVINO release the reference outputs came from (the one publish ran)
+    inputs: str  # what was run, in words: "16 rows of GLUE SST2 validation"
+    inputs_sha256: str  # of the token-id rows fed, so a re-check can feed the same
+    inference_precision: str  # forced the same for every run ("f32")
+    min_top1_agreement: float  # a version passes when its agreement is at least this
+    runs: list[CompatibilityRun] = field(default_factory=list)
+
+    @property
+    def tested(self) -> list[str]:
+        return [r.version or r.requested for r in self.runs]
+
+    @property
+    def lowest_passing(self) -> str | None:
+        passed = [r.version for r in self.runs if r.passed and r.version]
+        return min(passed, key=_version_key) if passed else None
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".") if part.isdigit())
