@@ -227,6 +227,7 @@ def measure(settings: PublishSettings, checked: Checked, progress: Progress, tim
         request = MeasureRequest(settings=settings, output=out, export=export, progress=progress,
                                  timer=timer, on_export=lambda e: cache.put("export", export_key, e))
         measurements, export = runner.measure(request)
+        measurements = dataclasses.replace(measurements, environment=_environment(export))
         cache.put("measure", measure_key, measurements)
     else:
         progress.note(f"Re-using the cached export and measurements in {out}")
@@ -240,6 +241,7 @@ def render(settings: PublishSettings, checked: Checked, measured: Measured,
     """The report and the card, written to the output folder; gates judged (a failed gate marks
     both "not released"). What the card leaves out for want of evidence is said as warnings."""
     from publisher.card import card_warnings, render_card
+    from publisher.card.ledger import build_ledger
 
     m = measured.measurements
     training = _training_with_overrides(settings, m.checkpoint, m.training_args)
@@ -259,6 +261,7 @@ def render(settings: PublishSettings, checked: Checked, measured: Measured,
         text_generation=m.text_generation,
     )
     report = report.replace(gates=checked.task.module().evaluate_gates(settings.gates, report))
+    report = report.replace(claims=build_ledger(report, m.environment))
     template = settings.card.template or checked.task.template
     card = render_card(report, template=template, sections_dir=settings.card.sections_dir)
     _check_card_vocabulary(card)
@@ -533,6 +536,21 @@ def _release_set(out: Path, paths: dict[str, Path]) -> dict[str, Path]:
                 f"remove {local} (or delete {out / CACHE_DIR} to start afresh) and re-run",
             )
     return paths
+
+
+def _environment(export: ExportResult) -> Any:
+    """Where this run measured: library versions, CPU, instruction sets, threads, precision."""
+    from importlib import metadata
+
+    from publisher.stages.environment import current_environment
+
+    versions = dict(export.versions)
+    for name in ("openvino-tokenizers", "openvino-genai", "huggingface_hub", "datasets", "evaluate", "numpy"):
+        try:
+            versions.setdefault(name, metadata.version(name))
+        except metadata.PackageNotFoundError:
+            pass
+    return current_environment(versions)
 
 
 def _performance(settings: PublishSettings, task: TaskSpec, out: Path, export_key: str,

@@ -18,7 +18,7 @@ from typing import Any
 SCHEMA_VERSION = 1
 
 SPARSITY_SCOPE = "transformer block linear layers"
-_TASK_SECTIONS = ("text_generation",)
+_TASK_SECTIONS = ("text_generation", "compatibility")  # omitted when None
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,10 @@ class AccuracyResult:
     samples_per_second: dict[str, float]  # {"torch": ..., "openvino": ...}
     label_mapping: dict[int, int]  # model class id -> dataset label id
     seconds: dict[str, float]  # {"tokenize": ..., "torch": ..., "openvino": ...}
+    # The IR's predicted dataset label per sample, in dataset order: what a partial re-check
+    # (`publisher verify --max-samples`) compares sample by sample. Empty in older reports.
+    openvino_predictions: list[int] = field(default_factory=list)
+    max_length: int | None = None  # tokenizer max length the figures were measured with
 
 
 @dataclass(frozen=True)
@@ -153,6 +157,7 @@ class Measurements:
     sparsity: SparsityResult | None = None
     accuracy: AccuracyResult | None = None  # classifier
     text_generation: "TextGenerationMeasurements | None" = None  # causal language model
+    environment: "MeasurementEnvironment | None" = None  # where the measurements were made
 
 
 @dataclass(frozen=True)
@@ -214,6 +219,8 @@ class Report:
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds, this run
     cache: dict[str, bool] = field(default_factory=dict)  # stage -> re-used from cache
     text_generation: "TextGenerationMeasurements | None" = None  # causal language model
+    compatibility: "CompatibilityResult | None" = None  # OpenVINO releases the IR ran on (--openvino)
+    claims: "ClaimsLedger | None" = None  # every claim the card makes, with its evidence
 
     def to_dict(self) -> dict[str, Any]:
         data = to_jsonable(dataclasses.asdict(self))
@@ -340,6 +347,11 @@ class PerplexityResult:
     seconds_per_pass: dict[str, float]  # {"torch": ..., "openvino": ...}
     method: str  # how it was computed, in words (for the report and card)
     inference_precision: str = ""  # the IR's CPU inference precision (bf16 is the default on CPUs with it)
+    # Per window, in order: the IR's summed negative log-likelihood and the tokens it scored; what a
+    # partial re-check compares window by window. Empty in older reports.
+    openvino_window_nll: list[float] = field(default_factory=list)
+    window_tokens: list[int] = field(default_factory=list)
+    max_windows: int | None = None  # the cap the windows were chosen with (None: the whole text)
 
 
 @dataclass(frozen=True)
@@ -450,3 +462,110 @@ class CompatibilityResult:
 
 def _version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split(".") if part.isdigit())
+
+
+
+# --- the claims ledger (issue 13, item 2) ----------------------------------------------------------
+# Every claim a card makes, figure or statement, with the measurement it comes from. The card's
+# figures are rendered from these entries (publisher.card.ledger), and `publisher verify` re-checks
+# them from the repository alone.
+
+# Who can re-check a claim: anyone with the release (the IR is in it), only someone with the
+# training checkpoint, or nobody (a record such as a teacher's name, or a machine-bound timing).
+RECHECK_IR = "ir"
+RECHECK_CHECKPOINT = "checkpoint"
+RECHECK_RECORD = "record"
+RECHECK_MACHINE = "machine"
+
+
+@dataclass(frozen=True)
+class MeasurementEnvironment:
+    versions: dict[str, str]  # library -> version, as recorded at export and measurement
+    cpu: str  # CPU model name
+    isa: list[str]  # the instruction-set flags that change OpenVINO's kernels (avx2, avx512f, avx512_bf16, amx_*)
+    threads: int  # CPUs the measurement could use
+    inference_precision: str  # the CPU plugin's default inference precision (bf16, f32)
+    platform: str = ""  # "Linux-6.1-x86_64", for the record
+
+
+@dataclass(frozen=True)
+class LedgerInput:
+    """An input a claim was measured from, identified by content."""
+
+    kind: str  # "ir" | "evaluation_data" | "checkpoint"
+    description: str  # "OpenVINO IR (2 files)", "GLUE SST2 validation (872 rows)"
+    sha256: str  # a file's sha256; for a set of files, sha256 of its "sha256  path" lines, sorted
+    files: list[str] = field(default_factory=list)  # the files a set covers (sha256 of each in export.files / checkpoint.files)
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str  # "accuracy.openvino", "sparsity.torch", "compression.int8_weights", "compatibility.openvino"
+    kind: str  # "figure" | "statement"
+    text: str  # the claim in words, as the card makes it
+    value: Any  # the measured value (full precision) or the statement's value
+    printed: str  # the value as the default template prints it
+    stage: str  # the stage that measured it: "accuracy", "sparsity", "perplexity", "export", ...
+    field: str  # where report.json holds the measurement: "accuracy.openvino"
+    inputs: list[str]  # keys of ClaimsLedger.inputs it was measured from
+    recheck: str  # RECHECK_IR | RECHECK_CHECKPOINT | RECHECK_RECORD | RECHECK_MACHINE
+    tolerance: float | None = None  # absolute: a re-measurement within this of value holds
+    tolerance_reason: str = ""  # why that tolerance
+    where: list[str] = field(default_factory=list)  # "model-index", "body"
+
+
+@dataclass(frozen=True)
+class ClaimsLedger:
+    environment: MeasurementEnvironment
+    inputs: dict[str, LedgerInput]
+    claims: list[Claim]
+    method: dict[str, Any] = field(default_factory=dict)  # how to re-measure: max_length, batch_size, window, stride, ...
+
+    def get(self, claim_id: str) -> Claim | None:
+        return next((c for c in self.claims if c.id == claim_id), None)
+
+
+# --- `publisher verify`: the result of re-checking a release (issue 13, items 3, 4, 6) ---------------
+
+HOLDS = "holds"
+FAILS = "does not hold"
+UNVERIFIABLE = "not re-checkable"
+PARTIAL = "holds (partial)"
+
+
+@dataclass(frozen=True)
+class ClaimCheck:
+    claim: str  # the ledger id, or for a foreign card what it names: "model-index accuracy (glue/sst2 validation)"
+    text: str  # what the card says, in words
+    card: str | None  # as printed on the card (None when the card does not print it)
+    ledger: str | None  # as the ledger records it (None: no ledger, or not in it)
+    remeasured: str | None  # what verify measured (None when it could not)
+    tolerance: str | None  # how close it must be, in words
+    verdict: str  # HOLDS | FAILS | UNVERIFIABLE | PARTIAL
+    reason: str = ""  # why, when it does not simply hold
+
+
+@dataclass(frozen=True)
+class ReleaseVerification:
+    repo_id: str
+    revision: str  # the commit that was checked
+    endpoint: str
+    ledger: bool  # the repo carries publisher's claims ledger (False: a foreign repo)
+    partial: str | None  # None, or what a partial check covered: "200 of 872 samples"
+    environment: MeasurementEnvironment | None
+    checks: list[ClaimCheck]
+    compatibility: CompatibilityResult | None = None
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[ClaimCheck]:
+        return [c for c in self.checks if c.verdict == FAILS]
+
+    @property
+    def holds(self) -> bool:
+        return not self.failed
+
+    def to_dict(self) -> dict[str, Any]:
+        data = to_jsonable(dataclasses.asdict(self))
+        data["holds"] = self.holds
+        return data

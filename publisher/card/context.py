@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from publisher.card import claims, facts
+from publisher.card.ledger import ledger_of, value
 from publisher.card.rules import licenses, task_display_name
 from publisher.results import Report
 from publisher.stages.training_metadata import command_scripts
@@ -66,15 +67,16 @@ def build_context(report: Report) -> dict[str, Any]:
     ``perplexity``, a causal LM no ``accuracy``), so one template can serve both with ``{% if %}``
     and a misspelt name still fails.
     """
-    context = _common(report)
+    ledger = ledger_of(report)
+    context = _common(report, ledger)
     if facts.is_text_generation(report):
-        context.update(_text_generation(report))
+        context.update(_text_generation(report, ledger))
     else:
-        context.update(_classifier(report))
+        context.update(_classifier(report, ledger))
     return context
 
 
-def _common(report: Report) -> dict[str, Any]:
+def _common(report: Report, ledger: Any) -> dict[str, Any]:
     """What every release has: names, lineage, license, export, training records, links."""
     training = report.checkpoint.training
     base = facts.base_model(report)
@@ -108,7 +110,7 @@ def _common(report: Report) -> dict[str, Any]:
         "ov_model_class": OV_MODEL_CLASSES.get(report.card.pipeline_tag),
         "metric": metric,
         "metric_title": facts.metric_title(metric),
-        "sparsity": _sparsity(report),
+        "sparsity": _sparsity(report, ledger),
         "weight_format": report.export.weight_format,
         "weight_format_title": WEIGHT_FORMAT_TITLES.get(
             report.export.weight_format, report.export.weight_format.upper()
@@ -143,19 +145,19 @@ def _common(report: Report) -> dict[str, Any]:
     }
 
 
-def _sparsity(report: Report) -> dict[str, Any] | None:
+def _sparsity(report: Report, ledger: Any) -> dict[str, Any] | None:
     if report.sparsity is None:
         return None
     return {
         "scope": report.sparsity.scope,
-        "torch": float(report.sparsity.torch.overall),
-        "openvino": float(report.sparsity.openvino.overall),
+        "torch": value(ledger, "sparsity.torch"),
+        "openvino": value(ledger, "sparsity.openvino"),
         "sparse": facts.is_sparse(report),
         "layers": len(report.sparsity.openvino.layers),
     }
 
 
-def _classifier(report: Report) -> dict[str, Any]:
+def _classifier(report: Report, ledger: Any) -> dict[str, Any]:
     ds = report.accuracy.dataset
     hub_ds = facts.hub_dataset(report)
     return {
@@ -168,16 +170,17 @@ def _classifier(report: Report) -> dict[str, Any]:
             "num_samples": int(ds.num_samples),
             "url": f"{HUB}/datasets/{hub_ds}" if hub_ds else None,
         },
-        "accuracy": {"torch": float(report.accuracy.torch), "openvino": float(report.accuracy.openvino)},
+        "accuracy": {"torch": value(ledger, f"{report.accuracy.metric}.torch"),
+                     "openvino": value(ledger, f"{report.accuracy.metric}.openvino")},
         "verification": {
             "compiled": bool(report.verification.compiled),
             "device": report.verification.device,
             "samples": int(report.verification.samples),
-            "max_abs_logit_diff": float(report.verification.max_abs_logit_diff),
-            "argmax_agreement": float(report.verification.argmax_agreement),
+            "max_abs_logit_diff": value(ledger, "verification.max_abs_logit_diff"),
+            "argmax_agreement": value(ledger, "verification.argmax_agreement"),
             "passed": bool(report.verification.passed),
         },
-        "performance": _performance(report),
+        "performance": _performance(report, ledger),
         **{name: None for name in TEXT_GENERATION_VARIABLES},
     }
 
@@ -193,7 +196,7 @@ PRECISION_TITLES = {"int4": "INT4", "int8": "INT8", "float": "Float"}
 NAMED_LAYERS = 4
 
 
-def _text_generation(report: Report) -> dict[str, Any]:
+def _text_generation(report: Report, ledger: Any) -> dict[str, Any]:
     tg = report.text_generation
     ppl, parity, gen = tg.perplexity, tg.parity, tg.generation
     ds = ppl.dataset
@@ -217,22 +220,22 @@ def _text_generation(report: Report) -> dict[str, Any]:
             "stride": int(ppl.stride),
             "windows": int(ppl.windows),
             "tokens_scored": int(ppl.tokens_scored),
-            "torch": float(ppl.torch),
-            "openvino": float(ppl.openvino),
-            "increase": facts.perplexity_increase(report),
+            "torch": value(ledger, "perplexity.torch"),
+            "openvino": value(ledger, "perplexity.openvino"),
+            "increase": value(ledger, "perplexity.increase") if ledger.get("perplexity.increase") else None,
             "method": ppl.method,
             "inference_precision": ppl.inference_precision or None,
         },
         "parity": {
             "positions": int(parity.positions),
-            "top1_agreement": float(parity.top1_agreement),
-            "max_abs_logit_diff": float(parity.max_abs_logit_diff),
-            "mean_abs_logit_diff": float(parity.mean_abs_logit_diff),
+            "top1_agreement": value(ledger, "parity.top1_agreement"),
+            "max_abs_logit_diff": value(ledger, "parity.max_abs_logit_diff"),
+            "mean_abs_logit_diff": value(ledger, "parity.mean_abs_logit_diff"),
         },
         "generation": {
             "prompts": len(samples),
             "matches": sum(1 for s in samples if s["match"]),
-            "exact_match_rate": float(gen.exact_match_rate),
+            "exact_match_rate": value(ledger, "generation.exact_match_rate"),
             "max_new_tokens": int(gen.max_new_tokens),
             "greedy": bool(gen.greedy),
             "chat_template": any(s["chat_template_applied"] for s in samples),
@@ -242,9 +245,9 @@ def _text_generation(report: Report) -> dict[str, Any]:
         # The card shows one generation of the run: the first whose IR output matched torch's,
         # else the first prompt's (never a made-up example).
         "sample": next((s for s in samples if s["match"]), samples[0] if samples else None),
-        "quantization": _quantization(report),
-        "weight_precision": _weight_precision(tg.weight_precision),
-        "performance": _llm_performance(report),
+        "quantization": _quantization(report, ledger),
+        "weight_precision": _weight_precision(tg.weight_precision, ledger),
+        "performance": _llm_performance(report, ledger),
         **{name: None for name in CLASSIFIER_VARIABLES},
     }
 
@@ -276,7 +279,7 @@ def _flag(applied: dict[str, Any], key: str) -> bool | None:
     return None if value is None else str(value).strip().lower() == "true"
 
 
-def _quantization(report: Report) -> dict[str, Any] | None:
+def _quantization(report: Report, ledger: Any) -> dict[str, Any] | None:
     """The weight compression as NNCF applied it (its own record in the IR), for INT8/INT4 only."""
     c = report.text_generation.compression
     if c.mode not in claims.COMPRESSED_WEIGHT_FORMATS:
@@ -287,9 +290,9 @@ def _quantization(report: Report) -> dict[str, Any] | None:
         "mode": applied.get("mode") or f"{c.mode}_{'sym' if c.sym else 'asym'}",
         "bits": 4 if c.mode == "int4" else 8,
         "sym": bool(c.sym),
-        "group_size": group,
+        "group_size": int(value(ledger, "quantization.group_size")) if group is not None else None,
         "per_channel": group == -1,
-        "ratio": float(c.ratio) if c.mode == "int4" and c.ratio is not None else None,
+        "ratio": value(ledger, "quantization.ratio") if c.mode == "int4" and c.ratio is not None else None,
         "backup_mode": c.backup_mode if c.mode == "int4" else None,
         "awq": bool(c.awq),
         "scale_estimation": bool(c.scale_estimation),
@@ -305,13 +308,15 @@ def _quantization(report: Report) -> dict[str, Any] | None:
     }
 
 
-def _weight_precision(wp: Any) -> dict[str, Any]:
+def _weight_precision(wp: Any, ledger: Any) -> dict[str, Any]:
     rows = []
     for key in PRECISION_TITLES:
         if key not in wp.shares:
             continue
         names = sorted(name for name, precision in wp.layers.items() if precision == key)
-        rows.append({"precision": key, "title": PRECISION_TITLES[key], "share": float(wp.shares[key]),
+        layers = int(wp.counts.get(key, len(names)))
+        share = value(ledger, f"weight_precision.{key}") if layers > 0 else float(wp.shares[key])
+        rows.append({"precision": key, "title": PRECISION_TITLES[key], "share": share,
                      "layers": int(wp.counts.get(key, len(names))), "elements": int(wp.elements.get(key, 0)),
                      # A few layers are worth naming (the output head kept in INT8); many are not.
                      "names": names if 0 < len(names) <= NAMED_LAYERS else None})
@@ -322,7 +327,7 @@ def _weight_precision(wp: Any) -> dict[str, Any]:
     }
 
 
-def _llm_performance(report: Report) -> dict[str, Any] | None:
+def _llm_performance(report: Report, ledger: Any) -> dict[str, Any] | None:
     perf = report.performance
     if perf is None or not hasattr(perf, "ttft_ms"):
         return None
@@ -331,13 +336,13 @@ def _llm_performance(report: Report) -> dict[str, Any] | None:
         "openvino": perf.openvino.split("-")[0],
         "prompt_tokens": int(perf.prompt_tokens),
         "output_tokens": int(perf.output_tokens),
-        "ttft_ms": float(perf.ttft_ms["median"]),
-        "tokens_per_second": float(perf.tokens_per_second["median"]),
+        "ttft_ms": value(ledger, "performance.ttft_ms"),
+        "tokens_per_second": value(ledger, "performance.tokens_per_second"),
         "runs": int(perf.runs),
     }
 
 
-def _performance(report: Report) -> dict[str, Any] | None:
+def _performance(report: Report, ledger: Any) -> dict[str, Any] | None:
     perf = report.performance
     if perf is None:
         return None
@@ -346,11 +351,11 @@ def _performance(report: Report) -> dict[str, Any] | None:
         "cpu": perf.cpu,
         "openvino": perf.openvino.split("-")[0],
         "sequence_length": perf.sequence_length,
-        "latency_ms": float(perf.latency_ms["median"]),
-        "throughput": float(perf.throughput["samples_per_second"]),
+        "latency_ms": value(ledger, "performance.latency_ms"),
+        "throughput": value(ledger, "performance.throughput"),
         "throughput_batch": int(perf.throughput["batch"]),
         "sparse_supported": bool(sparse.get("supported")),
-        "sparse_throughput": float(sparse["samples_per_second"]) if sparse.get("supported") else None,
+        "sparse_throughput": value(ledger, "performance.sparse_throughput") if sparse.get("supported") else None,
         "sparse_rate": sparse.get("rate"),
     }
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Callable
 
 import yaml
 
 from publisher.card import claims, facts, rules, schema
+from publisher.card import ledger as ledger_module
 from publisher.card.schema import FRONT_MATTER
 from publisher.card.sections import marker_problems
 from publisher.errors import BadInputError
@@ -59,10 +59,7 @@ RULES: dict[str, tuple[str, str]] = {
 LANGUAGE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 SPECIAL_LANGUAGES = frozenset({"code", "multilingual"})
 HUB_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]*/)?[\w.-]+$")
-_FIGURE = re.compile(
-    r"^\s*[-*+]\s+(?P<label>[^:\n]+?):\s*\*\*(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?P<pct>%?)"
-    r"(?P<unit> (?:ms|tokens/s|samples/s))?\*\*"
-)
+_FIGURE = ledger_module.FIGURE_LINE
 _COMPAT = {
     "openvino": re.compile(r"\bOpenVINO(?:™)?\s+(?:version\s+)?(?P<v>\d+(?:\.\d+)+)\s+and\s+higher"),
     "optimum_intel": re.compile(r"\bOptimum[ -]Intel\s+(?:version\s+)?(?P<v>\d+(?:\.\d+)+)\s+and\s+higher"),
@@ -288,6 +285,7 @@ def _check_body(body: str, first_line: int, report: Report | None, out: _Collect
         out.add("section-markers", first_line + problem.line - 1, f"managed-section markers: {problem.message}")
     fence: str | None = None
     compat = facts.compatibility(report) if report is not None else {}
+    ledger = ledger_module.ledger_of(report) if report is not None else None
     for offset, line in enumerate(body.split("\n")):
         number = first_line + offset
         match = _FENCE.match(line)
@@ -306,7 +304,7 @@ def _check_body(body: str, first_line: int, report: Report | None, out: _Collect
             continue
         figure = _FIGURE.match(line)
         if figure:
-            _check_figure(figure, report, number, out)
+            _check_figure(figure, ledger, number, out)
         for key, pattern in _COMPAT.items():
             for found in pattern.finditer(line):
                 want = compat.get(key)
@@ -315,100 +313,16 @@ def _check_body(body: str, first_line: int, report: Report | None, out: _Collect
                             f"the card says {found.group(0)!r}, the export recorded {want}")
 
 
-def _check_figure(match: re.Match[str], report: Report, line: int, out: _Collector) -> None:
+def _check_figure(match: re.Match[str], ledger: Any, line: int, out: _Collector) -> None:
     label = match.group("label").strip()
-    candidates = _report_values(label, report)
+    candidates = ledger_module.claims_for_label(label, ledger)
     if not candidates:
         return
     printed = match.group("value")
     percent = bool(match.group("pct"))
-    if not any(_matches(printed, value, percent) for _, value in candidates):
-        want = " or ".join(f"{value:.6g} ({name})" for name, value in candidates)
+    if not any(ledger_module.printed_matches(printed, float(c.value), percent) for c in candidates):
+        want = " or ".join(f"{float(c.value):.6g} ({c.id})" for c in candidates)
         out.add("figure-mismatch", line, f"{label!r} shows {printed}{'%' if percent else ''}, the report says {want}")
-
-
-def _report_values(label: str, report: Report) -> list[tuple[str, float]]:
-    text = label.lower()
-    if facts.is_text_generation(report):
-        return _text_generation_values(text, report)
-    verification = report.verification
-    if "agreement" in text:
-        return [("verification.argmax_agreement", float(verification.argmax_agreement))]
-    if "logit" in text:
-        return [("verification.max_abs_logit_diff", float(verification.max_abs_logit_diff))]
-    if "sparsity" in text:
-        values = {"torch": float(report.sparsity.torch.overall), "openvino": float(report.sparsity.openvino.overall)}
-        prefix = "sparsity"
-    else:
-        metric = report.accuracy.metric.lower()
-        if metric not in text and metric.replace("_", " ") not in text:
-            return []
-        values = {"torch": float(report.accuracy.torch), "openvino": float(report.accuracy.openvino)}
-        prefix = report.accuracy.metric
-    if "openvino" in text or re.search(r"\bir\b", text):
-        side = ["openvino"]
-    elif "torch" in text:
-        side = ["torch"]
-    else:
-        side = ["openvino", "torch"]
-    return [(f"{prefix}.{s}", values[s]) for s in side]
-
-
-def _sides(text: str) -> list[str]:
-    if "openvino" in text or re.search(r"\bir\b", text):
-        return ["openvino"]
-    if "torch" in text:
-        return ["torch"]
-    return ["openvino", "torch"]
-
-
-def _text_generation_values(text: str, report: Report) -> list[tuple[str, float]]:
-    """The report figures a causal-LM card line may state, by its label (the LLM template's
-    wording, and the obvious variants of a hand-edited card)."""
-    tg = report.text_generation
-    if "perplexity" in text:
-        if "relative" in text or "increase" in text:
-            increase = facts.perplexity_increase(report)
-            return [] if increase is None else [("perplexity.increase", increase)]
-        values = {"torch": float(tg.perplexity.torch), "openvino": float(tg.perplexity.openvino)}
-        return [(f"perplexity.{side}", values[side]) for side in _sides(text)]
-    if "agreement" in text:
-        return [("parity.top1_agreement", float(tg.parity.top1_agreement))]
-    if "logit" in text:
-        if "mean" in text or "average" in text:
-            return [("parity.mean_abs_logit_diff", float(tg.parity.mean_abs_logit_diff))]
-        return [("parity.max_abs_logit_diff", float(tg.parity.max_abs_logit_diff))]
-    perf = report.performance
-    if perf is not None and hasattr(perf, "ttft_ms"):
-        if "first token" in text and "after" not in text:
-            return [("performance.ttft_ms.median", float(perf.ttft_ms["median"]))]
-        if "speed" in text or "tokens/s" in text or "tokens per second" in text:
-            return [("performance.tokens_per_second.median", float(perf.tokens_per_second["median"]))]
-    if "exact" in text or "match" in text:
-        return [("generation.exact_match_rate", float(tg.generation.exact_match_rate))]
-    if "sparsity" in text and report.sparsity is not None:
-        values = {"torch": float(report.sparsity.torch.overall), "openvino": float(report.sparsity.openvino.overall)}
-        return [(f"sparsity.{side}", values[side]) for side in _sides(text)]
-    # Weight precision lines ("INT4 weights"): shares of the IR's MatMul weight elements.
-    shares = tg.weight_precision.shares
-    for key in ("int4", "int8", "float"):
-        if re.search(rf"\b{key}\b", text) and "weight" in text and key in shares:
-            return [(f"weight_precision.shares.{key}", float(shares[key]))]
-    return []
-
-
-def _matches(printed: str, value: float, percent: bool) -> bool:
-    """Whether ``printed`` is ``value`` rounded to the digits shown."""
-    try:
-        shown = Decimal(printed)
-    except InvalidOperation:
-        return False
-    exponent = shown.as_tuple().exponent
-    if not isinstance(exponent, int):
-        return False
-    tolerance = Decimal(5) * Decimal(10) ** (exponent - 1)
-    target = Decimal(repr(float(value))) * (100 if percent else 1)
-    return abs(shown - target) <= tolerance + Decimal("1e-12")
 
 
 @dataclass(frozen=True)

@@ -224,7 +224,25 @@ def render_card(
 ) -> str:
     """The full README.md for ``report``: canonical YAML front matter, then the rendered body."""
     body = render_body(report, template=template, sections_dir=sections_dir)
+    _refuse_unledgered(body, report)
     return compose(build_card_metadata(report), body)
+
+
+def _refuse_unledgered(body: str, report: Report) -> None:
+    """A figure the claims ledger does not stand behind never reaches a card (`publisher verify`
+    could not re-check it)."""
+    from publisher.card.ledger import ledger_of, unledgered_figures
+
+    loose = unledgered_figures(body, ledger_of(report))
+    if loose:
+        shown = "; ".join(f"line {f.line}: {f.label!r} shows {f.shown}" for f in loose[:5])
+        raise BadInputError(
+            f"The card template prints figures that are not measurements of this run ({shown}); every "
+            "figure on a card must come from the claims ledger in report.json",
+            "Print only the figure variables `publisher card variables` lists, with the wording of the "
+            "bundled templates (e.g. 'OpenVINO IR accuracy'), or write the number without bold list "
+            "formatting if it is not a claim",
+        )
 
 
 def template_error(exc: jinja2.TemplateError, ref: "TemplateRef") -> BadInputError:

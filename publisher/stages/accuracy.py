@@ -33,10 +33,18 @@ def load_accuracy_metric() -> tuple[Any, str]:
         return evaluate.load(str(path)), BUNDLED_METRIC
 
 
-def score(logits: Logits, data: EvalData, mapping: dict[int, int]) -> float:
+def predictions(logits: Logits, mapping: dict[int, int]) -> list[int]:
+    """The dataset label each row's top class maps to."""
+    return [mapping[int(i)] for i in logits.values.argmax(axis=1)]
+
+
+def score_predictions(predicted: list[int], references: list[int]) -> float:
     metric, _ = load_accuracy_metric()
-    predictions = [mapping[int(i)] for i in logits.values.argmax(axis=1)]
-    return float(metric.compute(predictions=predictions, references=data.labels)["accuracy"])
+    return float(metric.compute(predictions=predicted, references=references)["accuracy"])
+
+
+def score(logits: Logits, data: EvalData, mapping: dict[int, int]) -> float:
+    return score_predictions(predictions(logits, mapping), data.labels)
 
 
 def measure_accuracy(
@@ -45,14 +53,16 @@ def measure_accuracy(
     torch_logits: Logits,
     ir_logits: Logits,
     tokenize_seconds: float,
+    max_length: int | None = None,
 ) -> AccuracyResult:
     _, source = load_accuracy_metric()
+    ir_predictions = predictions(ir_logits, mapping)
     return AccuracyResult(
         dataset=data.info,
         metric="accuracy",
         metric_module=source,
         torch=score(torch_logits, data, mapping),
-        openvino=score(ir_logits, data, mapping),
+        openvino=score_predictions(ir_predictions, data.labels),
         samples_per_second={
             "torch": round(torch_logits.samples_per_second, 2),
             "openvino": round(ir_logits.samples_per_second, 2),
@@ -63,4 +73,6 @@ def measure_accuracy(
             "torch": round(torch_logits.seconds, 3),
             "openvino": round(ir_logits.seconds, 3),
         },
+        openvino_predictions=ir_predictions,
+        max_length=max_length,
     )

@@ -157,6 +157,8 @@ def perplexity_and_parity(
     scored = agree = 0
     max_diff = 0.0
     abs_sum = 0.0
+    window_nll: list[float] = []
+    window_tokens: list[int] = []
     with progress.bar("perplexity windows (torch + IR)", len(windows)) as advance:
         for w in windows:
             ids = ids_all[w.begin:w.end].unsqueeze(0)
@@ -175,7 +177,9 @@ def perplexity_and_parity(
                     "perplexity would be meaningless",
                     "Check the checkpoint's weights (a diverged training run, or a broken conversion)")
             nll["torch"] += _nll(a, targets)
-            nll["openvino"] += _nll(b, targets)
+            window_nll.append(_nll(b, targets))
+            window_tokens.append(len(targets))
+            nll["openvino"] += window_nll[-1]
             agree += int((a.argmax(-1) == b.argmax(-1)).sum())
             diff = (a - b).abs_()
             max_diff = max(max_diff, float(diff.max()))
@@ -194,6 +198,9 @@ def perplexity_and_parity(
         seconds_per_pass={k: round(v, 3) for k, v in secs.items()},
         method=METHOD.format(window=window, stride=stride),
         inference_precision=_precision_of(ov_model),
+        openvino_window_nll=window_nll,
+        window_tokens=window_tokens,
+        max_windows=max_windows,
     )
     parity = LogitParity(positions=scored, top1_agreement=agree / scored,
                          max_abs_logit_diff=max_diff, mean_abs_logit_diff=abs_sum / scored)
@@ -215,3 +222,27 @@ def torch_perplexity(model: Any, token_ids: list[int], *, window: int, stride: i
         if advance:
             advance(1)
     return math.exp(total / n), n
+
+
+def ir_window_nll(ov_model: Any, token_ids: list[int], *, window: int, stride: int,
+                  max_windows: int | None = None, limit: int | None = None,
+                  advance: Callable[[int], None] | None = None) -> tuple[list[float], list[int]]:
+    """The IR's summed NLL and scored tokens per window, on the windows ``perplexity_and_parity``
+    scores (the first ``limit`` of them): what `publisher verify` re-measures."""
+    import torch
+
+    ids_all = torch.tensor(token_ids, dtype=torch.long)
+    windows = make_windows(len(token_ids), window, stride, max_windows)[:limit]
+    nll: list[float] = []
+    tokens: list[int] = []
+    for w in windows:
+        targets = ids_all[w.begin + w.first_scored:w.end]
+        logits = _scored_logits_ir(ov_model, ids_all[w.begin:w.end].unsqueeze(0), w.first_scored)
+        if not torch.isfinite(logits).all():
+            raise BadInputError("The OpenVINO IR produced NaN or infinite logits on the evaluation text",
+                                "The IR's weights may be damaged: download the release again")
+        nll.append(_nll(logits, targets))
+        tokens.append(len(targets))
+        if advance:
+            advance(1)
+    return nll, tokens

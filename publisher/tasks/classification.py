@@ -32,6 +32,7 @@ class Prepared:
     mapping: dict[int, int]  # model class id -> dataset label id
     tokenized: Any  # publisher.stages.data.TokenizedBatches
     tokenize_seconds: float
+    max_length: int | None = None
 
 
 def prepare(checkpoint: Path, settings: Any, progress: Progress, timer: StageTimer) -> Prepared:
@@ -47,7 +48,7 @@ def prepare(checkpoint: Path, settings: Any, progress: Progress, timer: StageTim
                                     batch_size=settings.batch_size)
     seconds = time.perf_counter() - start
     timer.record("data", seconds)
-    return Prepared(loaded, data, mapping, tokenized, seconds)
+    return Prepared(loaded, data, mapping, tokenized, seconds, settings.eval.max_length)
 
 
 def torch_pass(p: Prepared, progress: Progress, timer: StageTimer) -> Any:
@@ -77,7 +78,8 @@ def measure_against_ir(p: Prepared, torch_logits: Any, ir_xml: Path, gates: Any,
     verification = verify(torch_logits, ir_logits, thresholds_from(gates))
     with timer.timed("sparsity"):
         sparsity = measure_sparsity(p.loaded.model, read_ir(ir_xml))
-    accuracy = acc.measure_accuracy(p.data, p.mapping, torch_logits, ir_logits, p.tokenize_seconds)
+    accuracy = acc.measure_accuracy(p.data, p.mapping, torch_logits, ir_logits, p.tokenize_seconds,
+                                   p.max_length)
     return verification, sparsity, accuracy
 
 
