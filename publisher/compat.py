@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import numbers
 import os
 import re
 import shutil
@@ -71,9 +72,7 @@ def feeds_for_ir(xml_path: Path, rows: list[list[int]]) -> list[dict[str, Any]]:
     import numpy as np
     import openvino as ov
 
-    if not rows or any(not row or not all(isinstance(t, int) for t in row) for row in rows):
-        raise BadInputError("The compatibility check needs non-empty rows of integer token ids",
-                            "Pass the tokenized evaluation rows (lists of ints)")
+    rows = token_rows(rows)
     try:
         model = ov.Core().read_model(str(xml_path))
     except RuntimeError as exc:
@@ -107,8 +106,16 @@ def feeds_for_ir(xml_path: Path, rows: list[list[int]]) -> list[dict[str, Any]]:
     return feeds
 
 
+def token_rows(rows: list[list[int]]) -> list[list[int]]:
+    """The rows as plain ints (a tokenizer may give numpy integers); empty or non-integer rows refused."""
+    if not rows or any(not len(row) or not all(isinstance(t, numbers.Integral) for t in row) for row in rows):
+        raise BadInputError("The compatibility check needs non-empty rows of integer token ids",
+                            "Pass the tokenized evaluation rows (lists of ints)")
+    return [[int(t) for t in row] for row in rows]
+
+
 def rows_sha256(rows: list[list[int]]) -> str:
-    return hashlib.sha256(json.dumps(rows).encode("utf-8")).hexdigest()
+    return hashlib.sha256(json.dumps(token_rows(rows)).encode("utf-8")).hexdigest()
 
 
 # --- environments ------------------------------------------------------------------------------
@@ -213,14 +220,15 @@ def compare(outputs: dict, reference: dict) -> tuple[float, float, str]:
 
     if sorted(outputs) != sorted(reference):
         return 0.0, float("inf"), f"{len(outputs)} outputs for {len(reference)} inputs"
+    broken = [k for k, out in outputs.items() if not np.isfinite(out).all()]
+    if broken:
+        return 0.0, float("inf"), f"outputs hold NaN or infinity ({len(broken)} of {len(outputs)} inputs)"
     same = positions = 0
     diff = 0.0
     for key, ref in reference.items():
         out = outputs[key]
         if out.shape != ref.shape:
             return 0.0, float("inf"), f"output shape {list(out.shape)}, reference {list(ref.shape)}"
-        if not np.isfinite(out).all():
-            return 0.0, float("inf"), "outputs hold NaN or infinity"
         last = ref.shape[-1]
         same += int((out.reshape(-1, last).argmax(-1) == ref.reshape(-1, last).argmax(-1)).sum())
         positions += ref.size // last
@@ -256,6 +264,8 @@ def check_versions(
         inputs = work / "inputs.npz"
         np.savez(inputs, **{f"row{i}.{name}": v for i, feed in enumerate(feeds) for name, v in feed.items()})
         info, reference = _run_ir(Path(sys.executable), xml_path.resolve(), inputs, work, "reference")
+        if "error" not in info and not all(np.isfinite(v).all() for v in reference.values()):
+            info["error"] = "its outputs hold NaN or infinity"
         if "error" in info:
             raise BadInputError(f"The IR {xml_path} does not run on the current OpenVINO: {info['error']}",
                                 "Export the model again before checking other releases")
