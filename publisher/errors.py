@@ -13,6 +13,7 @@ Exit codes (documented in the README, relied on by release workflows):
 3     a quality gate failed: nothing was pushed
 4     authentication: no token, an invalid token, or a token without write access
 5     the Hub is unreachable or refused the request (network, 5xx, 412 race, 404 repo)
+6     ``publisher verify``: a claim of the release does not hold
 130   interrupted (Ctrl-C); the output folder holds a resumable state
 ====  =========================================================================
 """
@@ -25,6 +26,7 @@ EXIT_BAD_INPUT = 2
 EXIT_GATE_FAILED = 3
 EXIT_AUTH = 4
 EXIT_HUB = 5
+EXIT_CLAIM_FAILED = 6
 EXIT_INTERRUPTED = 130
 
 
@@ -83,3 +85,17 @@ class HubError(PublisherError):
 
     exit_code = EXIT_HUB
     kind = "hub"
+
+
+class ClaimFailedError(PublisherError):
+    """``publisher verify`` found a claim of a release that does not hold.
+
+    ``document`` is the verification's JSON document (every row with its verdict), for ``--json``.
+    """
+
+    exit_code = EXIT_CLAIM_FAILED
+    kind = "claim_failed"
+
+    def __init__(self, problem: str, fix: str | None = None, document: dict | None = None) -> None:
+        super().__init__(problem, fix)
+        self.document = document

@@ -17,11 +17,11 @@ from typing import Any
 PUBLISH = "publish"
 EXPORT = "export"
 INSPECT = "inspect"
-VERIFY = "verify"
+PARITY = "parity"  # stage 3; `publisher verify` re-checks a published release
 ACCURACY = "accuracy"
 SPARSITY = "sparsity"
 
-_MEASURE = frozenset({PUBLISH, VERIFY, ACCURACY})
+_MEASURE = frozenset({PUBLISH, PARITY, ACCURACY})
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("scale_estimation", "bool", False, "INT4: data-aware scale estimation on the evaluation text",
            commands=frozenset({PUBLISH, EXPORT})),
     Option("trust_pickle", "bool", False, "Allow loading pytorch_model.bin (pickle)",
-           commands=frozenset({PUBLISH, EXPORT, INSPECT, VERIFY, ACCURACY, SPARSITY})),
+           commands=frozenset({PUBLISH, EXPORT, INSPECT, PARITY, ACCURACY, SPARSITY})),
     # Evaluation data.
     Option("eval_file", "file", None, "Local evaluation file: .tsv/.csv/.jsonl for a classifier, "
            ".txt/.jsonl (a text field) for a language model", commands=_MEASURE,

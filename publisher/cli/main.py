@@ -25,9 +25,9 @@ def cli() -> None:
 def _register() -> None:
     """Add every command module's ``COMMANDS`` to the group. Their imports stay light (heavy
     libraries are imported inside the commands), so ``publisher --help`` is fast."""
-    from publisher.cli import bench_commands, card_commands, hub_commands, stage_commands
+    from publisher.cli import bench_commands, card_commands, hub_commands, stage_commands, verify_commands
 
-    for module in (stage_commands, bench_commands, card_commands, hub_commands):
+    for module in (stage_commands, verify_commands, bench_commands, card_commands, hub_commands):
         for command in module.COMMANDS:
             cli.add_command(command)
 
@@ -54,10 +54,23 @@ def _fail(ctx: click.Context | None, exit_code: int, kind: str, message: str, pr
         traceback.print_exc()
     click.echo(f"{prefix}{message}", err=True)
     if ctx is not None and ctx.meta.get(output.JSON_REQUESTED):
-        status = "not_released" if kind == "gate_failed" else "error"
+        status = {"gate_failed": "not_released", "claim_failed": "does not hold"}.get(kind, "error")
         output.print_json({**(document or {}), "status": status,
                            "error": {"exit_code": exit_code, "kind": kind, "message": message}})
     sys.exit(exit_code)
+
+
+def _legacy_parity(args: list[str]) -> list[str]:
+    """`publisher verify CHECKPOINT IR_DIR` was stage 3 before `verify` re-checked releases: two
+    local folders still run it (now `publisher parity`), with a note."""
+    if args[:1] != ["verify"]:
+        return args
+    positional = [a for a in args[1:] if not a.startswith("-")]
+    if len(positional) >= 2 and all(os.path.isdir(p) for p in positional[:2]):
+        click.echo("Note: `publisher verify CHECKPOINT IR_DIR` is now `publisher parity CHECKPOINT IR_DIR`; "
+                   "`publisher verify REPO_ID` re-checks a published release.", err=True)
+        return ["parity", *args[1:]]
+    return args
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -65,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     _register()
     if os.environ.get("PUBLISHER_DEBUG") != "1":
         _quiet_libraries()
-    args = sys.argv[1:] if argv is None else list(argv)
+    args = _legacy_parity(sys.argv[1:] if argv is None else list(argv))
     ctx: click.Context | None = None
     try:
         try:

@@ -155,3 +155,85 @@ def print_batch(rows: list[dict[str, Any]], console: Console = stderr) -> None:
             table.add_row(str(r["model"]), f"[red]{r['status']}[/red]", "-",
                           (r.get("error") or {}).get("message", "")[:80])
     console.print(table)
+
+
+_VERDICT_STYLES = {"holds": "green", "holds (partial)": "green", "does not hold": "bold red",
+                   "not re-checkable": "yellow"}
+
+
+def _wide(console: Console) -> Console:
+    """A table of six columns needs more than 80 characters; piped output has no width of its own."""
+    if console.is_terminal or console.width >= 140:
+        return console
+    return Console(file=console.file, width=140, highlight=False)
+
+
+def print_verification(result: Any, console: Console = stdout) -> None:
+    """`publisher verify`'s table: one row per claim, then the verdict in one line."""
+    from rich.markup import escape
+
+    console = _wide(console)
+    kind = "claims ledger" if result.ledger else "no ledger: a repo publisher did not publish"
+    title = f"{result.repo_id} @ {result.revision[:12]} ({kind})"
+    table = Table(title=title, show_lines=False)
+    for col, justify in (("claim", "left"), ("on the card", "right"), ("ledger", "right"),
+                         ("re-measured", "right"), ("tolerance", "left"), ("verdict", "left")):
+        table.add_column(col, justify=justify, overflow="fold")
+    for c in result.checks:
+        style = _VERDICT_STYLES.get(c.verdict, "")
+        verdict = f"[{style}]{escape(c.verdict)}[/{style}]" if style else escape(c.verdict)
+        if c.reason:
+            verdict += f"\n[dim]{escape(c.reason)}[/dim]"
+        table.add_row(escape(c.claim), escape(c.card or "-"), escape(c.ledger or "-"), escape(c.remeasured or "-"),
+                      escape(c.tolerance or "-"), verdict)
+    console.print(table)
+    if result.environment is not None:
+        env = result.environment
+        console.print(f"Measured for the ledger on {env.cpu} ({', '.join(env.isa[-3:]) or 'ISA not recorded'}; "
+                      f"{env.threads} threads, {env.inference_precision or 'default'} inference precision).")
+    if result.partial:
+        console.print(f"[yellow]Partial check:[/yellow] {result.partial} were re-run; the rest were not.")
+    counts: dict[str, int] = {}
+    for c in result.checks:
+        counts[c.verdict] = counts.get(c.verdict, 0) + 1
+    summary = ", ".join(f"{n} {v}" for v, n in counts.items())
+    console.print(("[green]All claims that can be re-checked hold[/green]" if result.holds
+                   else "[bold red]Some claims do not hold[/bold red]") + f" ({summary}).")
+
+
+def fleet_document(rows: list[Any]) -> dict[str, Any]:
+    """One JSON document for `publisher verify --all/--repos`."""
+    releases = []
+    for row in rows:
+        if row.result is not None:
+            releases.append({"repo_id": row.repo_id, "status": "holds" if row.result.holds else "does not hold",
+                             "failed": [c.claim for c in row.result.failed], "verification": row.result.to_dict()})
+        else:
+            status = "skipped" if getattr(row.error, "skippable", False) else "error"
+            releases.append({"repo_id": row.repo_id, "status": status, "failed": [],
+                             "error": {"exit_code": row.error.exit_code, "kind": row.error.kind,
+                                       "message": row.error.paragraph()}})
+    holds = all(r["status"] in ("holds", "skipped") for r in releases)
+    return {"status": "holds" if holds else "does not hold", "holds": holds, "releases": releases}
+
+
+def print_fleet(rows: list[Any], console: Console = stdout) -> None:
+    from rich.markup import escape
+
+    console = _wide(console)
+    document = fleet_document(rows)
+    table = Table(title="Releases verified")
+    for col in ("repo", "status", "claims", "what failed / error"):
+        table.add_column(col, overflow="fold")
+    for row, entry in zip(rows, document["releases"]):
+        status = entry["status"]
+        style = {"holds": "green", "does not hold": "bold red", "error": "red", "skipped": "yellow"}[status]
+        if row.result is not None:
+            checks = row.result.checks
+            held = sum(1 for c in checks if c.verdict.startswith("holds"))
+            claims = f"{held} hold, {len(row.result.failed)} fail, {len(checks) - held - len(row.result.failed)} unverifiable"
+            detail = ", ".join(entry["failed"]) or "-"
+        else:
+            claims, detail = "-", entry["error"]["message"][:160]
+        table.add_row(escape(row.repo_id), f"[{style}]{status}[/{style}]", claims, escape(detail))
+    console.print(table)

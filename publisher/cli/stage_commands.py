@@ -12,7 +12,7 @@ import click
 from publisher.cli import output
 from publisher.cli.options import given, options_for
 from publisher.errors import PublisherError
-from publisher.options import ACCURACY, EXPORT, INSPECT, PUBLISH, SPARSITY, VERIFY
+from publisher.options import ACCURACY, EXPORT, INSPECT, PARITY, PUBLISH, SPARSITY
 
 VERBOSE = click.option("-v", "--verbose", is_flag=True,
                        help="Show other libraries' warnings and tables (default: kept in the output "
@@ -161,7 +161,7 @@ def _measure_command(name: str, help_text: str, pick: int) -> click.Command:
     return command
 
 
-verify = _measure_command(VERIFY, "Stage 3: compile the IR in IR_DIR and compare its logits with CHECKPOINT's.", 0)
+parity = _measure_command(PARITY, "Stage 3: compile the IR in IR_DIR and compare its logits with CHECKPOINT's.", 0)
 
 
 @click.command()
@@ -178,4 +178,4 @@ def sparsity(checkpoint: str, ir_dir: str, trust_pickle: bool | None, as_json: b
     _print_result(result, as_json, "Sparsity")
 accuracy = _measure_command(ACCURACY, "Stage 5: accuracy of CHECKPOINT and of the IR in IR_DIR.", 2)
 
-COMMANDS = [publish, inspect, export, verify, sparsity, accuracy]
+COMMANDS = [publish, inspect, export, parity, sparsity, accuracy]

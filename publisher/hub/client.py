@@ -364,6 +364,16 @@ class HubClient:
                 return None
             return Path(path).read_text(encoding="utf-8")
 
+    def download_files(self, repo_id: str, paths: list[str], revision: str, local_dir: Path) -> Path:
+        """Exactly ``paths`` of ``revision`` (a commit sha keeps them one snapshot) into ``local_dir``."""
+        from huggingface_hub import snapshot_download
+
+        local_dir.mkdir(parents=True, exist_ok=True)
+        with self._errors(repo_id, "download the release files"):
+            snapshot_download(repo_id, revision=revision, allow_patterns=list(paths), local_dir=str(local_dir),
+                              endpoint=self.endpoint, token=self.target.token or False)
+        return local_dir
+
     def compare(self, repo_id: str, files: dict[str, Path], revision: str) -> FileChanges:
         """Compare ``files`` (repo path -> local file) with ``revision`` of the repo.
 
