@@ -157,6 +157,7 @@ def environment_for(version: str, cache_dir: Path, progress: Callable[[str], Non
     It is built in a scratch folder and renamed into place only once openvino imports, so a failed
     or interrupted install leaves nothing that a later run would mistake for a ready environment.
     """
+    parse_versions(version)  # the name becomes a folder name: nothing but digits and dots
     cache_dir = Path(cache_dir)
     env = cache_dir / f"openvino-{version}"
     if (env / MARKER).is_file() and _python_in(env).exists():
