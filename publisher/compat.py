@@ -140,7 +140,7 @@ def _last_line(text: str) -> str:
 
 def _run(cmd: list[str], timeout: int, what: str) -> subprocess.CompletedProcess:
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_child_env())
+        done = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=timeout, env=_child_env())
     except subprocess.TimeoutExpired:
         raise BadInputError(f"{what} did not finish within {timeout} s",
                             "Check the network and pip settings, then run again") from None
@@ -200,7 +200,7 @@ def _run_ir(python: Path, xml_path: Path, inputs: Path, workdir: Path, tag: str)
     cmd = [str(python), "-I", str(RUNNER), str(xml_path), str(inputs), str(outputs), str(info_path),
            "--threads", str(available_cpus())]
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
+        done = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
                               env=_child_env(), cwd=workdir)
     except subprocess.TimeoutExpired:
         return {"error": f"the run did not finish within {RUN_TIMEOUT_S} s"}, {}

@@ -41,7 +41,7 @@ def _versions(ov) -> dict:
         from importlib.metadata import version
 
         info["release"] = version("openvino")
-    except Exception:  # a source build has no distribution metadata
+    except Exception:  # noqa: BLE001 (a source build has no distribution metadata)
         info["release"] = (info["__version__"] or info["get_version"]).split("-")[0]
     return info
 
@@ -84,7 +84,7 @@ def run(xml: str, inputs_path: str, outputs_path: str, threads: int | None) -> d
             outputs[f"row{i}"] = np.array(result[compiled.outputs[0]], dtype=np.float32)
         np.savez(outputs_path, **outputs)
         info["samples"] = len(rows)
-    except Exception as exc:  # any failure is the answer for this release: reported, not raised
+    except Exception as exc:  # noqa: BLE001 (any failure is the answer for this release: reported, not raised)
         info["error"] = f"{stage} failed: {one_paragraph(exc)}"
         info["traceback"] = traceback.format_exc()[-2000:]
     return info
@@ -103,7 +103,7 @@ def main(argv: list[str]) -> int:
     xml, inputs_path, outputs_path, info_path = args
     try:
         info = run(xml, inputs_path, outputs_path, threads)
-    except Exception as exc:  # openvino or numpy cannot even be imported
+    except Exception as exc:  # noqa: BLE001 (openvino or numpy cannot even be imported)
         info = {"error": f"import failed: {one_paragraph(exc)}"}
     with open(info_path, "w", encoding="utf-8") as fh:
         json.dump(info, fh, indent=1)
