@@ -307,3 +307,15 @@ def _check_one(version, python_for, xml_path, inputs, work, tag, reference, samp
                             samples=samples, top1_agreement=agreement,
                             max_abs_diff=None if diff == float("inf") else diff,
                             seconds=round(time.perf_counter() - start, 2))
+
+
+BUNDLED_ROWS_DESCRIPTION = "the first {n} bundled GLUE SST-2 validation sentences"
+
+
+def bundled_rows(tokenizer: Any, count: int = 8) -> list[list[int]]:
+    """Token ids of the first ``count`` bundled SST-2 sentences: a fixed slice of text every
+    installation has, so that publish and a later verify feed the same rows."""
+    from publisher.stages.text_data import bundled_text_path
+
+    sentences = [line for line in bundled_text_path().read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [[int(t) for t in tokenizer(s, truncation=True, max_length=128)["input_ids"]] for s in sentences[:count]]

@@ -151,6 +151,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("cache", "bool", True, "Re-use cached stage results", negatable=True),
     Option("bench", "bool", False, "Measure IR performance on this CPU for the card's Performance "
            "section (cached with the measurements)"),
+    Option("openvino", "list", None, "Also run the IR on these OpenVINO releases (e.g. 2025.3, or "
+           "2025.3,2025.4), each installed once into a cached environment of its own; the card then "
+           "states the lowest release from which all passed", show_default="only the release publish runs"),
 )
 
 BY_KEY: dict[str, Option] = {o.key: o for o in OPTIONS}

@@ -25,6 +25,7 @@ from publisher.progress import Progress
 from publisher.results import (
     SCHEMA_VERSION,
     CardInputs,
+    CompatibilityResult,
     CheckpointInfo,
     ExportResult,
     GateResult,
@@ -70,6 +71,7 @@ class Measured:
     measurements: Measurements
     performance: PerformanceResult | None
     cache_hits: dict[str, bool]
+    compatibility: CompatibilityResult | None = None
 
 
 @dataclass(frozen=True)
@@ -233,7 +235,9 @@ def measure(settings: PublishSettings, checked: Checked, progress: Progress, tim
         progress.note(f"Re-using the cached export and measurements in {out}")
     measurements = runner.rejudged(measurements, settings.gates)
     performance = _performance(settings, task, out, export_key, cache, progress, timer, hits)
-    return Measured(export=export, measurements=measurements, performance=performance, cache_hits=hits)
+    compatibility = _compatibility(settings, out, export_key, cache, progress, timer, hits)
+    return Measured(export=export, measurements=measurements, performance=performance, cache_hits=hits,
+                    compatibility=compatibility)
 
 
 def render(settings: PublishSettings, checked: Checked, measured: Measured,
@@ -259,6 +263,7 @@ def render(settings: PublishSettings, checked: Checked, measured: Measured,
         task=checked.task.name,
         performance=measured.performance,
         text_generation=m.text_generation,
+        compatibility=measured.compatibility,
     )
     report = report.replace(gates=checked.task.module().evaluate_gates(settings.gates, report))
     report = report.replace(claims=build_ledger(report, m.environment))
@@ -566,6 +571,32 @@ def _performance(settings: PublishSettings, task: TaskSpec, out: Path, export_ke
         with progress.stage("Benchmarking the IR on this CPU"), timer.timed("bench"):
             result = runner.benchmark(out)
         cache.put("bench", key, result)
+    return result
+
+
+def _compatibility(settings: PublishSettings, out: Path, export_key: str, cache: StageCache,
+                   progress: Progress, timer: StageTimer, hits: dict[str, bool]) -> CompatibilityResult | None:
+    """The IR run on each ``--openvino`` release, cached with the export (an environment is installed
+    once per release, under the user's cache)."""
+    if not settings.openvino:
+        return None
+    from publisher import compat
+    from publisher.recheck.remeasure import tokenizer_of
+
+    key = _key("compatibility", export_key, settings.openvino)
+    result = cache.get("compatibility", key, CompatibilityResult)
+    hits["compatibility"] = result is not None
+    if result is None:
+        rows = compat.bundled_rows(tokenizer_of(out))
+        with progress.stage(f"Running the IR on OpenVINO {', '.join(settings.openvino)}"), \
+                timer.timed("compatibility"):
+            result = compat.check_versions(
+                out / "openvino_model.xml", rows, list(settings.openvino), cache_dir=compat.default_cache_dir(),
+                inputs_description=compat.BUNDLED_ROWS_DESCRIPTION.format(n=len(rows)), progress=progress.note)
+        cache.put("compatibility", key, result)
+    for run in result.runs:
+        if not run.passed:
+            progress.note(f"[yellow]OpenVINO {run.version or run.requested} failed:[/yellow] {run.reason}")
     return result
 
 

@@ -455,9 +455,16 @@ class CompatibilityResult:
         return [r.version or r.requested for r in self.runs]
 
     @property
-    def lowest_passing(self) -> str | None:
-        passed = [r.version for r in self.runs if r.passed and r.version]
-        return min(passed, key=_version_key) if passed else None
+    def supported_from(self) -> str | None:
+        """The lowest tested release from which every tested release up passed: what "X and higher"
+        may say. None when the newest tested release failed (or none ran)."""
+        ran = sorted((r for r in self.runs if r.version), key=lambda r: _version_key(r.version))
+        lowest = None
+        for run in reversed(ran):
+            if not run.passed:
+                break
+            lowest = run.version
+        return lowest
 
 
 def _version_key(version: str) -> tuple[int, ...]:

@@ -102,6 +102,7 @@ class PublishSettings:
     hub: HubOptions = field(default_factory=HubOptions)
     use_cache: bool = default("cache")
     bench: bool = default("bench")  # measure IR performance for the card's Performance section
+    openvino: tuple[str, ...] = ()  # OpenVINO releases to run the IR on (--openvino)
 
     @property
     def weight_format(self) -> str:
@@ -185,4 +186,15 @@ def settings_from_mapping(m: dict[str, Any]) -> PublishSettings:
                               "push", "dry_run"), token=token),
         use_cache=bool(given.get("cache", default("cache"))),
         bench=bool(given.get("bench", default("bench"))),
+        openvino=_openvino_versions(given.get("openvino")),
     )
+
+
+def _openvino_versions(given: Any) -> tuple[str, ...]:
+    """``--openvino`` given once with commas, repeated, or as a config list."""
+    if not given:
+        return ()
+    from publisher.compat import parse_versions
+
+    items = [given] if isinstance(given, str) else list(given)
+    return tuple(dict.fromkeys(v for item in items for v in parse_versions(str(item))))

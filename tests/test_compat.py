@@ -133,7 +133,7 @@ def test_the_current_release_agrees_with_itself(classifier_ir):
     assert result.inference_precision == "f32" and result.inputs == "3 rows"
     assert result.inputs_sha256 == compat.rows_sha256(ROWS) != compat.rows_sha256(ROWS[:2])
     assert compat.rows_sha256([np.array(r) for r in ROWS]) == result.inputs_sha256
-    assert result.lowest_passing == run.version
+    assert result.supported_from == run.version
     assert lines  # progress was told
 
 
@@ -160,7 +160,7 @@ def test_a_release_that_cannot_be_installed_is_a_failed_run_not_an_exception(cla
                                    python_for=lambda v: current(v) if v == "current" else nowhere(v))
     missing, ok = result.runs
     assert not missing.passed and "cannot start" in missing.reason
-    assert ok.passed and result.lowest_passing == ok.version
+    assert ok.passed and result.supported_from == ok.version
 
 
 def test_outputs_that_differ_fail_the_agreement_gate():

@@ -157,3 +157,22 @@ def test_the_export_stage_command_exports_a_language_model_with_json_alone_on_st
     assert doc["weight_format"] == "int4"
     assert {"openvino_model.xml", "openvino_tokenizer.xml", "openvino_detokenizer.xml"} <= {
         f["path"] for f in doc["files"]}
+
+
+def test_publisher_verify_re_measures_the_pushed_release(released, hub_server, tmp_path):
+    """Perplexity re-measured from the pushed IR and tokenizer alone; weight shares and NNCF's record
+    re-read from the IR; the torch-side figures listed as needing the checkpoint."""
+    result = run_cli("verify", REPO, "--endpoint", hub_server.endpoint, "--work-dir", str(tmp_path), "--json",
+                     env=hub_env(hub_server))
+    assert result.returncode == 0, result.stderr
+    rows = {c["claim"]: c for c in json.loads(result.stdout)["checks"]}
+    assert rows["perplexity.openvino"]["verdict"] == "holds"
+    assert rows["perplexity.openvino"]["remeasured"] == rows["perplexity.openvino"]["ledger"]
+    for claim in ("weight_precision.int4", "quantization.group_size", "compression.weights"):
+        assert rows[claim]["verdict"] == "holds", rows[claim]
+    assert rows["perplexity.torch"]["verdict"] == "not re-checkable"
+    partial = run_cli("verify", REPO, "--endpoint", hub_server.endpoint, "--work-dir", str(tmp_path), "--json",
+                      "--max-samples", "2", env=hub_env(hub_server))
+    document = json.loads(partial.stdout)
+    assert document["partial"].startswith("2 of ")
+    assert {c["claim"]: c for c in document["checks"]}["perplexity.openvino"]["verdict"] == "holds (partial)"

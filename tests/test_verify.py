@@ -92,6 +92,9 @@ def test_a_fresh_release_holds(hub_server, release, tmp_path):
     assert by_claim["accuracy.torch"]["verdict"] == "not re-checkable"
     assert "checkpoint" in by_claim["accuracy.torch"]["reason"]
     assert by_claim["compression.weights"]["verdict"] == "holds"
+    # The card's statements were found on it and matched to their entries.
+    assert by_claim["compression.weights"]["card"] == "stated"
+    assert by_claim["compatibility.openvino"]["card"] == "stated"
     # Nothing was left behind in the work folder.
     assert not any(tmp_path.rglob("*.bin"))
 
@@ -195,3 +198,12 @@ def test_verify_with_two_local_folders_still_runs_the_parity_stage(release, nncf
     assert result.returncode == 0, result.stderr
     assert "publisher parity" in result.stderr
     assert json.loads(result.stdout)["compiled"] is True
+
+
+def test_a_statement_added_to_the_card_without_evidence_is_named(hub_server, release, copy_of_release, tmp_path):
+    _edit(api_for(hub_server), copy_of_release, "README.md",
+          lambda t: t.replace("## Description\n", "## Description\n\nTrained with quantization-aware training.\n", 1))
+    result, document = verify_json(hub_server, copy_of_release, work_dir=tmp_path)
+    assert result.returncode == EXIT_CLAIM_FAILED
+    (stray,) = [c for c in document["checks"] if c["verdict"] == "does not hold"]
+    assert stray["text"] == "quantization-aware training" and stray["claim"].startswith("card line")

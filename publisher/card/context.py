@@ -116,7 +116,7 @@ def _common(report: Report, ledger: Any) -> dict[str, Any]:
             report.export.weight_format, report.export.weight_format.upper()
         ),
         "versions": {
-            "openvino": compat["openvino"],
+            "openvino": ledger.get("compatibility.openvino").value if ledger.get("compatibility.openvino") else None,
             "optimum_intel": compat["optimum_intel"],
             "openvino_genai": compat["openvino_genai"],
             "openvino_tokenizers": facts.release_version(versions.get("openvino-tokenizers")),
@@ -141,8 +141,21 @@ def _common(report: Report, ledger: Any) -> dict[str, Any]:
         "training_scripts_missing": _missing_scripts(training),
         "training_details_url": report.card.training_details_url,
         "release_files": sorted(f.path for f in report.export.files),
+        "compatibility": _compatibility(report),
         "links": dict(LINKS),
     }
+
+
+def _compatibility(report: Report) -> dict[str, Any] | None:
+    """The OpenVINO releases the IR was run on (``--openvino``), for the card's table."""
+    c = report.compatibility
+    if c is None:
+        return None
+    runs = [{"version": r.version or r.requested, "passed": bool(r.passed), "reason": r.reason,
+             "top1_agreement": r.top1_agreement, "max_abs_diff": r.max_abs_diff} for r in c.runs]
+    return {"reference": facts.release_version(c.reference), "inputs": c.inputs,
+            "inference_precision": c.inference_precision, "min_top1_agreement": c.min_top1_agreement,
+            "supported_from": c.supported_from, "runs": runs}
 
 
 def _sparsity(report: Report, ledger: Any) -> dict[str, Any] | None:

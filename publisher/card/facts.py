@@ -163,9 +163,12 @@ def perplexity_increase(report: Report) -> float | None:
 
 
 def compatibility(report: Report) -> dict[str, str | None]:
+    """The lowest versions the card may say the release works with: for OpenVINO, the lowest release
+    from which every release the IR was run on passed (``--openvino``), else the one it was made with."""
     versions = report.export.versions
+    tested = report.compatibility.supported_from if report.compatibility is not None else None
     return {
-        "openvino": release_version(versions.get("openvino")),
+        "openvino": release_version(tested or versions.get("openvino")),
         "optimum_intel": release_version(versions.get("optimum-intel") or versions.get("optimum_intel")),
         # Recorded only by LLM exports: the runtime the GenAI snippet and the generation check use.
         "openvino_genai": release_version(versions.get("openvino-genai") or versions.get("openvino_genai")),

@@ -261,35 +261,38 @@ def _statements(report: Report) -> list[Claim]:
     fmt = report.export.weight_format
     title = fmt.upper()
     if fmt in card_claims.COMPRESSED_WEIGHT_FORMATS:
-        text = f"weights compressed to {title} by NNCF"
+        text, printed = f"weights compressed to {title} by NNCF", f"compressed to {title}"
     else:
-        text = f"{title} weights"
-    out.append(Claim("compression.weights", STATEMENT, text, fmt, title, "export", "export.weight_format", [IR],
+        text, printed = f"{title} weights", f"{title} weights"
+    out.append(Claim("compression.weights", STATEMENT, text, fmt, printed, "export", "export.weight_format", [IR],
                      RECHECK_IR, None, "the IR's weight constants show the precision", [BODY]))
     evidence = card_claims.report_compression(report)
     for phrase in evidence.methods:
         if phrase == card_claims.QAT:
-            out.append(Claim("compression.quantization_aware_training", STATEMENT, phrase, True, "stated",
+            out.append(Claim("compression.quantization_aware_training", STATEMENT, phrase, True, phrase,
                              "load", "checkpoint.nncf_state", [CHECKPOINT], RECHECK_CHECKPOINT, None,
                              "NNCF quantizer state in the checkpoint", [BODY]))
         elif phrase == card_claims.DISTILLATION:
             out.append(Claim("compression.distillation", STATEMENT, phrase, report.checkpoint.training.teacher_model,
-                             "stated", "training_metadata", "checkpoint.training.teacher_model", [], RECHECK_RECORD,
+                             phrase, "training_metadata", "checkpoint.training.teacher_model", [], RECHECK_RECORD,
                              None, "a teacher named by the training records; not a measurement", [BODY]))
         else:
-            out.append(Claim("compression.pruning", STATEMENT, phrase, True, "stated", "sparsity",
+            out.append(Claim("compression.pruning", STATEMENT, phrase, True, phrase, "sparsity",
                              "sparsity.torch.overall", [IR], RECHECK_IR, facts.SPARSE_THRESHOLD,
                              f"the IR's linear weights are at least {facts.SPARSE_THRESHOLD:.0%} zeros", [BODY]))
     versions = facts.compatibility(report)
     compat = report.compatibility
     if versions.get("openvino"):
-        lowest = compat.lowest_passing if compat is not None else None
-        value = facts.release_version(lowest) if lowest else versions["openvino"]
-        tested = ", ".join(compat.tested) if compat is not None else versions["openvino"]
+        value = versions["openvino"]
+        if compat is not None:
+            tested = "; ".join(f"{r.version or r.requested} {'passed' if r.passed else 'failed'}" for r in compat.runs)
+            reason = f"the IR was run on OpenVINO {tested} (and {compat.reference}, the reference)"
+        else:
+            reason = f"the IR was exported and measured with OpenVINO {report.export.versions.get('openvino')}"
         out.append(Claim("compatibility.openvino", STATEMENT, f"works with OpenVINO {value} and higher", value,
-                         value, "compatibility" if compat is not None else "export",
+                         f"OpenVINO {value} and higher", "compatibility" if compat is not None else "export",
                          "compatibility" if compat is not None else "export.versions.openvino", [IR], RECHECK_IR,
-                         None, f"the IR was run on OpenVINO {tested}", [BODY]))
+                         None, reason, [BODY]))
     relation = card_claims.report_relation(report)
     if relation.value:
         out.append(Claim("lineage.base_model_relation", STATEMENT, f"base_model_relation: {relation.value}",
@@ -412,6 +415,34 @@ def printed_matches(printed: str, value: float, percent: bool = False) -> bool:
     tolerance = Decimal(5) * Decimal(10) ** (exponent - 1)
     target = Decimal(repr(float(value))) * (100 if percent else 1)
     return abs(shown - target) <= tolerance + Decimal("1e-12")
+
+
+# Statements a card can make about how a model was made, as the bundled templates word them.
+_STATEMENTS = re.compile(
+    r"quantization-aware training|knowledge distillation|unstructured magnitude pruning|"
+    r"regularization-based sparsity|movement pruning|fixed-mask sparsity|"
+    r"compressed to (?:INT8|INT4)|OpenVINO(?:™)? \d+(?:\.\d+)+ and higher")
+_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+
+
+def card_statements(body: str, first_line: int = 1) -> list[tuple[int, str]]:
+    """(line, phrase) of each statement about how the model was made, outside code fences, with
+    Markdown links reduced to their text."""
+    out: list[tuple[int, str]] = []
+    fence: str | None = None
+    for offset, line in enumerate(body.split("\n")):
+        marker = _FENCE.match(line)
+        if marker:
+            mark = marker.group(1)
+            if fence is None:
+                fence = mark
+            elif mark[0] == fence[0] and len(mark) >= len(fence):
+                fence = None
+            continue
+        if fence is None:
+            text = _LINK.sub(r"\1", line).replace("OpenVINO™", "OpenVINO")
+            out += [(first_line + offset, m.group(0)) for m in _STATEMENTS.finditer(text)]
+    return out
 
 
 def unledgered_figures(body: str, ledger: ClaimsLedger) -> list[CardFigure]:

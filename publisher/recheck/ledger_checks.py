@@ -122,6 +122,15 @@ def _card_prints(readme: str, ledger: Any) -> tuple[dict[str, list[_Print]], lis
             claim = ledger.get(claim_id)
             ok = isinstance(value, (int, float)) and abs(float(value) - float(claim.value)) <= INDEX_TOLERANCE
             prints.setdefault(claim_id, []).append(_Print("model-index", str(value), ok))
+    statements = {c.printed: c for c in ledger.claims if c.kind == ledger_module.STATEMENT}
+    for line, phrase in ledger_module.card_statements(body, first):
+        claim = statements.get(phrase)
+        if claim is not None:
+            prints.setdefault(claim.id, []).append(_Print(f"body line {line}", "stated", True))
+        else:
+            stray.append(ClaimCheck(
+                claim=f"card line {line}", text=phrase, card=phrase, ledger=None, remeasured=None, tolerance=None,
+                verdict=FAILS, reason="a statement on the card that no entry of the claims ledger stands behind"))
     for figure in ledger_module.card_figures(body, first):
         candidates = ledger_module.claims_for_label(figure.label, ledger)
         if not candidates:
@@ -377,11 +386,11 @@ def _claim_row(claim: Claim, rebuilt: Claim | None, prints: list[_Print], remeas
         reason = remeasured.notes.get(claim.id, "verify does not re-measure this claim")
     else:
         verdict = UNVERIFIABLE
-        reason = {RECHECK_CHECKPOINT: "not re-checkable without the checkpoint (it is not in the release)",
+        reason = {RECHECK_CHECKPOINT: "needs the checkpoint, which the release does not hold",
                   RECHECK_MACHINE: claim.tolerance_reason}.get(claim.recheck,
                                                              f"a record, not a measurement ({claim.tolerance_reason})")
         if not problems:
-            reason += "; the card and report.json agree on it"
+            reason += "; card and ledger agree"
     if problems:
         return ClaimCheck(claim.id, claim.text, card, claim.printed, shown_remeasured, tolerance, FAILS,
                           "; ".join(problems))

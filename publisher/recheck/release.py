@@ -97,38 +97,31 @@ def _compatibility(folder: Path, request: VerifyRequest, report: Any, progress: 
     from publisher.recheck.remeasure import ir_xml, tokenizer_of
     from publisher.results import HOLDS
 
-    rows = compat_rows(folder, tokenizer_of(folder))
-    result = compat.check_versions(ir_xml(folder), rows, request.openvino, cache_dir=compat.default_cache_dir(),
-                                   inputs_description=f"{len(rows)} rows of the bundled SST-2 sentences",
-                                   progress=progress.note)
-    tested = ", ".join(f"{r.version or r.requested} {'ok' if r.passed else 'failed'}" for r in result.runs)
-    claimed = report.claims.get("compatibility.openvino").value if report is not None and \
-        report.claims.get("compatibility.openvino") is not None else None
-    lowest = result.lowest_passing
-    if claimed is None:
-        verdict, reason = HOLDS if lowest else FAILS, f"ran on: {tested}"
-    else:
-        passed = [r for r in result.runs if r.passed and r.version]
-        from publisher.card.facts import release_version
+    from publisher.card.facts import release_version
 
-        ok = any(release_version(r.version) == claimed for r in passed) or (
-            lowest is not None and _key(lowest) <= _key(claimed))
-        verdict = HOLDS if ok else FAILS
-        reason = f"ran on: {tested}" + ("" if ok else f"; the card's lowest version {claimed} did not pass")
+    rows = compat.bundled_rows(tokenizer_of(folder))
+    result = compat.check_versions(ir_xml(folder), rows, request.openvino, cache_dir=compat.default_cache_dir(),
+                                   inputs_description=compat.BUNDLED_ROWS_DESCRIPTION.format(n=len(rows)),
+                                   progress=progress.note)
+    tested = "; ".join(f"{r.version or r.requested} {'passed' if r.passed else 'failed: ' + r.reason}"
+                       for r in result.runs)
+    claim = report.claims.get("compatibility.openvino") if report is not None else None
+    claimed = str(claim.value) if claim is not None else None
+    supported = release_version(result.supported_from) if result.supported_from else None
+    if claimed is None:
+        ok = supported is not None
+        reason = f"ran on: {tested}"
+    else:
+        ok = claimed == release_version(result.reference) or (
+            supported is not None and _key(supported) <= _key(claimed))
+        reason = f"ran on: {tested}" + ("" if ok else f"; the card says {claimed} and higher")
     return result, ClaimCheck("compatibility.tested", "OpenVINO releases the IR runs on", claimed, None,
-                              lowest, f"top-1 agreement >= {result.min_top1_agreement}", verdict, reason)
+                              f"{supported} and higher" if supported else "none of those tested",
+                              f"top-1 agreement >= {result.min_top1_agreement}", HOLDS if ok else FAILS, reason)
 
 
 def _key(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in version.split(".") if p.isdigit())
-
-
-def compat_rows(folder: Path, tokenizer: Any, count: int = 8) -> list[list[int]]:
-    """Token ids of the first ``count`` bundled SST-2 sentences: a fixed, shipped slice of text."""
-    from publisher.stages.text_data import bundled_text_path
-
-    sentences = [line for line in bundled_text_path().read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [list(tokenizer(s, truncation=True, max_length=128)["input_ids"]) for s in sentences[:count]]
 
 
 @dataclass(frozen=True)
