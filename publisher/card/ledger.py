@@ -446,5 +446,7 @@ def card_statements(body: str, first_line: int = 1) -> list[tuple[int, str]]:
 
 
 def unledgered_figures(body: str, ledger: ClaimsLedger) -> list[CardFigure]:
-    """Figures in a rendered card that no claim of the ledger stands behind."""
-    return [f for f in card_figures(body) if not claims_for_label(f.label, ledger)]
+    """Figures in a rendered card that no claim of the ledger stands behind: no entry for the label,
+    or none whose value the printed number is."""
+    return [f for f in card_figures(body)
+            if not any(printed_matches(f.printed, float(c.value), f.percent) for c in claims_for_label(f.label, ledger))]
