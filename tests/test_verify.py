@@ -207,3 +207,78 @@ def test_a_statement_added_to_the_card_without_evidence_is_named(hub_server, rel
     assert result.returncode == EXIT_CLAIM_FAILED
     (stray,) = [c for c in document["checks"] if c["verdict"] == "does not hold"]
     assert stray["text"] == "quantization-aware training" and stray["claim"].startswith("card line")
+
+
+# --- a repo publisher did not publish: the seed card's wording over a small IR ---------------------
+
+SEED_CARD = __import__("pathlib").Path(__file__).parent / "data" / "seed-model-card.md"
+
+
+def _foreign_repo(hub, release, repo, *, index_value=None, sparsity=None):
+    """The release's IR and tokenizer under a card written like the seed card (no report.json)."""
+    doc, out = release
+    ir_accuracy = doc["accuracy"]["openvino"]
+    card = SEED_CARD.read_text()
+    card = card.replace("value: 0.91284", f"value: {index_value if index_value is not None else round(ir_accuracy, 5)}")
+    card = card.replace("OpenVINO IR accuracy: **0.9128**", f"OpenVINO IR accuracy: **{ir_accuracy:.4f}**")
+    shown = sparsity if sparsity is not None else f"{doc['sparsity']['openvino']['overall']:.2f}"
+    card = card.replace("linear layers: **0.80**", f"linear layers: **{shown}**")
+    api = api_for(hub)
+    api.create_repo(repo, exist_ok=True)
+    api.upload_folder(repo_id=repo, folder_path=str(out), allow_patterns=[
+        "openvino_model.*", "config.json", "tokenizer*.json", "openvino_config.json"])
+    api.upload_file(path_or_fileobj=card.encode(), path_in_repo="README.md", repo_id=repo)
+    return repo
+
+
+def test_a_seed_style_card_is_checked_where_its_ir_can_show_it(hub_server, release, tmp_path):
+    repo = _foreign_repo(hub_server, release, "tests/verify-foreign-seed")
+    result, document = verify_json(hub_server, repo, work_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert document["ledger"] is False
+    by_text = {c["text"]: c for c in document["checks"]}
+    index = [c for c in document["checks"] if c["claim"].startswith("model-index accuracy (glue/sst2 validation")]
+    assert [c["verdict"] for c in index] == ["holds"]
+    assert by_text["OpenVINO IR accuracy"]["verdict"] == "holds"
+    assert by_text["Sparsity in transformer block linear layers"]["verdict"] == "holds"
+    assert by_text["Torch accuracy"]["verdict"] == "not re-checkable"
+    verdicts = {c["claim"]: c["verdict"] for c in document["checks"]}
+    assert verdicts["statement: weights INT8"] == "holds" and verdicts["statement: pruned"] == "holds"
+    assert verdicts["statement: distillation"] == "not re-checkable"
+    assert verdicts["statement: compatibility"] == "not re-checkable"
+
+
+def test_a_seed_style_card_whose_figures_the_ir_does_not_bear_out_fails(hub_server, release, tmp_path):
+    repo = _foreign_repo(hub_server, release, "tests/verify-foreign-seed-wrong", index_value=0.91284, sparsity="0.80")
+    result, document = verify_json(hub_server, repo, work_dir=tmp_path)
+    assert result.returncode == EXIT_CLAIM_FAILED, result.stderr
+    failed = {c["text"] for c in document["checks"] if c["verdict"] == "does not hold"}
+    assert failed == {"Accuracy", "Sparsity in transformer block linear layers"}
+
+
+# --- many releases ------------------------------------------------------------------------------------
+
+
+def test_a_namespace_is_verified_release_by_release_with_one_summary(hub_server, release, tmp_path):
+    api = api_for(hub_server)
+    api.create_repo("fleet/good", exist_ok=True)
+    api.upload_folder(repo_id="fleet/good", folder_path=str(release[1]), ignore_patterns=[".publisher/*", "training/*"])
+    api.create_repo("fleet/no-ir", exist_ok=True)
+    api.upload_file(path_or_fileobj=b"# A card\n", path_in_repo="README.md", repo_id="fleet/no-ir")
+    result = run_cli("verify", "--all", "fleet", "--endpoint", hub_server.endpoint, "--work-dir", str(tmp_path),
+                     "--json", env=hub_env(hub_server))
+    document = json.loads(result.stdout)
+    status = {r["repo_id"]: r["status"] for r in document["releases"]}
+    assert status == {"fleet/good": "holds", "fleet/no-ir": "skipped"}
+    assert result.returncode == 0, result.stderr
+    listing = tmp_path / "repos.txt"
+    listing.write_text("# releases to check\nfleet/good\ntests/no-such-release\n")
+    result = run_cli("verify", "--repos", str(listing), "--endpoint", hub_server.endpoint, "--work-dir",
+                     str(tmp_path), env=hub_env(hub_server))
+    assert result.returncode == EXIT_CLAIM_FAILED
+    assert "fleet/good" in result.stdout and "tests/no-such-release" in result.stdout
+
+
+def test_verify_needs_exactly_one_target(hub_server, tmp_path):
+    result = verify(hub_server, "a/b", "--all", "fleet", work_dir=tmp_path)
+    assert result.returncode == EXIT_BAD_INPUT and "exactly one of" in result.stderr

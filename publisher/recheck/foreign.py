@@ -55,11 +55,11 @@ def check_foreign(readme: str, folder: Path, listing: dict[str, Any], options: C
     match = FRONT_MATTER.search(readme)
     body, first = (readme[match.end():], readme[: match.end()].count("\n") + 1) if match else (readme, 1)
     rows: list[ClaimCheck] = []
-    accuracy, partial = _model_index_rows(readme, folder, options, progress, rows)
+    accuracy, partial, samples = _model_index_rows(readme, folder, options, progress, rows)
     with progress.stage("Counting the IR's weights"):
         sparsity = remeasure.ir_sparsity(folder)
         shares, counts = remeasure.weight_shares(folder)
-    rows += _figure_rows(body, first, accuracy, sparsity, shares)
+    rows += _figure_rows(body, first, accuracy, samples, sparsity, shares)
     rows += _statement_rows(body, sparsity, shares)
     return rows, partial
 
@@ -68,7 +68,7 @@ def check_foreign(readme: str, folder: Path, listing: dict[str, Any], options: C
 
 
 def _model_index_rows(readme: str, folder: Path, options: CheckOptions, progress: Progress,
-                      rows: list[ClaimCheck]) -> tuple[float | None, str | None]:
+                      rows: list[ClaimCheck]) -> tuple[float | None, str | None, int]:
     """One row per model-index result; the IR's accuracy when it was measured (for the body's figures)."""
     from huggingface_hub import ModelCard
 
@@ -78,6 +78,7 @@ def _model_index_rows(readme: str, folder: Path, options: CheckOptions, progress
         results = []
     measured: float | None = None
     partial: str | None = None
+    n = 0
     for result in results:
         name = (f"model-index {result.metric_type} ({result.dataset_type}"
                 f"{'/' + result.dataset_config if result.dataset_config else ''} {result.dataset_split or ''})")
@@ -108,7 +109,7 @@ def _model_index_rows(readme: str, folder: Path, options: CheckOptions, progress
         rows.append(ClaimCheck(name, result.metric_name or "accuracy", card, None, f"{measured:.4f}",
                                f"±{tolerance:.3g} (the digits shown, and {ACCURACY_FLIP_SAMPLES} samples)",
                                verdict, reason))
-    return measured, partial
+    return measured, partial, n
 
 
 def _foreign_data(result: Any, options: CheckOptions) -> Any:
@@ -144,12 +145,12 @@ def _ir_accuracy(folder: Path, data: Any, options: CheckOptions, progress: Progr
 # --- the body ------------------------------------------------------------------------------------------
 
 
-def _figure_rows(body: str, first: int, accuracy: float | None, sparsity: float,
+def _figure_rows(body: str, first: int, accuracy: float | None, samples: int, sparsity: float,
                  shares: dict[str, float]) -> list[ClaimCheck]:
     rows = []
     for figure in ledger_module.card_figures(body, first):
         label = figure.label.lower()
-        name = f"card line {figure.line}"
+        name = f"{figure.label} (line {figure.line})"
         ir_side = "openvino" in label or re.search(r"\bir\b", label) is not None
         torch_side = "torch" in label and not ir_side
         value: float | None = None
@@ -161,7 +162,8 @@ def _figure_rows(body: str, first: int, accuracy: float | None, sparsity: float,
             key = "int8" if "int8" in label else "int4"
             value, what = shares.get(key, 0.0), f"the IR's {key.upper()} share of linear-layer weights"
         elif "accuracy" in label and ir_side and accuracy is not None:
-            value, what, slack = accuracy, "the IR's accuracy measured above", 0.0
+            value, what = accuracy, "the IR's accuracy on the model-index data, measured above"
+            slack = ACCURACY_FLIP_SAMPLES / max(samples, 1)
         if value is None:
             why = ("needs the checkpoint, which is not in the repo" if torch_side
                    else "verify has no measurement for this figure")

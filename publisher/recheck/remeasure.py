@@ -23,14 +23,20 @@ class ClassifierRun:
     rows: int
 
 
+class NotAnOpenVINORelease(BadInputError):
+    """A repo without an OpenVINO IR: a fleet check skips it."""
+
+    skippable = True
+
+
 def ir_xml(release_dir: Path) -> Path:
     xml = release_dir / IR_XML
     if xml.is_file():
         return xml
     found = sorted(release_dir.glob("*.xml"))
     if not found:
-        raise BadInputError(f"The release in {release_dir} holds no OpenVINO IR (.xml)",
-                            "Check the repo id and revision: verify checks OpenVINO releases")
+        raise NotAnOpenVINORelease("The repo holds no OpenVINO IR (an .xml with its .bin)",
+                                   "Check the repo id and revision: verify checks OpenVINO releases")
     return found[0]
 
 

@@ -19,7 +19,7 @@ from publisher.card.metadata import split_front_matter
 from tests.card.seed import SEED_NNCF_CONFIG, SEED_TRAINING_COMMAND, replace_training, seed_report
 
 GOLDEN = Path(__file__).parent / "golden"
-SEED_CARD = Path("/work/shared/reference/seed-model-card.md")
+SEED_CARD = Path(__file__).parents[1] / "data" / "seed-model-card.md"
 SECTIONS = GOLDEN / "sections"
 
 

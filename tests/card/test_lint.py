@@ -14,7 +14,7 @@ from publisher.card import RULES, lint_card, render_card
 from publisher.card.metadata import split_front_matter
 from tests.card.seed import seed_report
 
-SEED_CARD = Path("/work/shared/reference/seed-model-card.md")
+SEED_CARD = Path(__file__).parents[1] / "data" / "seed-model-card.md"
 
 
 @pytest.fixture(scope="module")
