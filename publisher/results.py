@@ -73,6 +73,9 @@ class ExportResult:
     files: list[FileDigest]  # every file written to output_dir (IR, config, tokenizer)
     versions: dict[str, str]  # openvino, optimum-intel, optimum, nncf, transformers, torch
     seconds: float
+    # FakeQuantize / FakeConvert ops in the IR: quantizers trained with the weights (QAT) survive
+    # export as these. Empty in reports written before publisher counted them.
+    quantizer_ops: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

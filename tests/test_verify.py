@@ -282,3 +282,16 @@ def test_a_namespace_is_verified_release_by_release_with_one_summary(hub_server,
 def test_verify_needs_exactly_one_target(hub_server, tmp_path):
     result = verify(hub_server, "a/b", "--all", "fleet", work_dir=tmp_path)
     assert result.returncode == EXIT_BAD_INPUT and "exactly one of" in result.stderr
+
+
+def test_with_the_checkpoint_the_torch_side_claims_are_re_measured(hub_server, release, nncf_checkpoint,
+                                                                   tiny_checkpoint, tmp_path):
+    result, document = verify_json(hub_server, REPO, "--checkpoint", str(nncf_checkpoint), work_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    by_claim = rows(document)
+    for claim in ("accuracy.torch", "sparsity.torch", "verification.argmax_agreement",
+                  "verification.max_abs_logit_diff"):
+        assert by_claim[claim]["verdict"] == "holds", by_claim[claim]
+    assert by_claim["accuracy.torch"]["remeasured"] == by_claim["accuracy.torch"]["ledger"]
+    other = verify(hub_server, REPO, "--checkpoint", str(tiny_checkpoint), work_dir=tmp_path)
+    assert other.returncode == EXIT_BAD_INPUT and "not the one the release was measured from" in other.stderr

@@ -154,7 +154,7 @@ def compression(training: TrainingMetadata, *, nncf_state: list[str] | tuple[str
     """Which NNCF config entries the evidence bears out; the rest become warnings.
 
     ``ir_fake_quantize``: the exported IR holds FakeQuantize/FakeConvert ops, the other evidence of
-    quantization-aware training (the export does not record them yet, so callers pass False).
+    quantization-aware training (``ExportResult.quantizer_ops``).
     """
     entries = nncf_algorithms(training.nncf_config)
     source = training.sources.get("nncf_config", "nncf_config.json")
@@ -199,7 +199,8 @@ def report_compression(report: Report) -> Compression:
     measured = report.sparsity.torch.overall if report.sparsity is not None else None
     return compression(report.checkpoint.training, nncf_state=report.checkpoint.nncf_state,
                        sparse=facts.is_sparse(report) if report.sparsity is not None else False,
-                       sparsity=None if measured is None else float(measured))
+                       sparsity=None if measured is None else float(measured),
+                       ir_fake_quantize=sum(report.export.quantizer_ops.values()) > 0)
 
 
 def card_warnings(report: Report) -> list[str]:

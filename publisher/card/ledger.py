@@ -269,9 +269,15 @@ def _statements(report: Report) -> list[Claim]:
     evidence = card_claims.report_compression(report)
     for phrase in evidence.methods:
         if phrase == card_claims.QAT:
-            out.append(Claim("compression.quantization_aware_training", STATEMENT, phrase, True, phrase,
-                             "load", "checkpoint.nncf_state", [CHECKPOINT], RECHECK_CHECKPOINT, None,
-                             "NNCF quantizer state in the checkpoint", [BODY]))
+            ops = sum(report.export.quantizer_ops.values())
+            if ops:  # the quantizers are in the IR itself: anyone can count them
+                out.append(Claim("compression.quantization_aware_training", STATEMENT, phrase, ops, phrase,
+                                 "export", "export.quantizer_ops", [IR], RECHECK_IR, None,
+                                 f"{ops} FakeQuantize/FakeConvert ops in the IR", [BODY]))
+            else:
+                out.append(Claim("compression.quantization_aware_training", STATEMENT, phrase, True, phrase,
+                                 "load", "checkpoint.nncf_state", [CHECKPOINT], RECHECK_CHECKPOINT, None,
+                                 "NNCF quantizer state in the checkpoint", [BODY]))
         elif phrase == card_claims.DISTILLATION:
             out.append(Claim("compression.distillation", STATEMENT, phrase, report.checkpoint.training.teacher_model,
                              phrase, "training_metadata", "checkpoint.training.teacher_model", [], RECHECK_RECORD,

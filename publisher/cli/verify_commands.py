@@ -33,6 +33,9 @@ JSON = click.option("--json", "as_json", is_flag=True, expose_value=True, callba
 @click.option("--openvino", "openvino_versions", metavar="VERSIONS",
               help="Also run the IR on these OpenVINO releases (comma-separated, e.g. 2025.0,2025.4), "
                    "each installed once into a cached environment of its own.")
+@click.option("--checkpoint", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="The training checkpoint the release was made from: re-measures the torch-side claims too.")
+@click.option("--trust-pickle", is_flag=True, help="Let the checkpoint's pytorch_model.bin be unpickled.")
 @click.option("--all", "namespace", metavar="NAMESPACE", help="Verify every model of NAMESPACE.")
 @click.option("--repos", "repos_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Verify the repos listed in FILE (one namespace/name per line).")
@@ -42,7 +45,7 @@ JSON = click.option("--json", "as_json", is_flag=True, expose_value=True, callba
 @JSON
 def verify_command(repo_id: str | None, revision: str, endpoint: str | None, token_file: str | None,
                    eval_file: Path | None, dataset: str | None, accept_other_data: bool, max_samples: int | None,
-                   openvino_versions: str | None, namespace: str | None, repos_file: Path | None,
+                   openvino_versions: str | None, checkpoint: Path | None, trust_pickle: bool, namespace: str | None, repos_file: Path | None,
                    work_dir: Path, keep: bool, as_json: bool) -> None:
     """Re-check every claim of the release REPO_ID from the repository alone.
 
@@ -60,6 +63,8 @@ def verify_command(repo_id: str | None, revision: str, endpoint: str | None, tok
     from publisher.recheck.release import fleet_repos
 
     chosen = [x for x in (repo_id, namespace, repos_file) if x]
+    if checkpoint is not None and not repo_id:
+        raise BadInputError("--checkpoint belongs to one release", "Pass it with a REPO_ID, not with --all/--repos")
     if len(chosen) != 1:
         raise BadInputError("publisher verify needs exactly one of REPO_ID, --all NAMESPACE and --repos FILE",
                             "Pass a repo id to check one release, or --all / --repos for many")
@@ -69,7 +74,7 @@ def verify_command(repo_id: str | None, revision: str, endpoint: str | None, tok
 
         versions = parse_versions(openvino_versions)
     options = CheckOptions(eval_file=eval_file, dataset=dataset, max_samples=max_samples,
-                           accept_other_data=accept_other_data)
+                           accept_other_data=accept_other_data, checkpoint=checkpoint, trust_pickle=trust_pickle)
     progress = Progress(quiet=as_json)
 
     def request(repo: str) -> VerifyRequest:

@@ -46,8 +46,10 @@ class CheckOptions:
     eval_file: Path | None = None
     dataset: str | None = None  # Hub dataset id, when the ledger's data is a Hub dataset
     max_samples: int | None = None  # rows (classifier) or windows (LM) for a partial check
-    accept_other_data: bool = False  # run on data whose sha256 differs from the ledger's
+    accept_other_data: bool = False  # run on data (or a checkpoint) whose sha256 differs from the ledger's
     batch_size: int = 32
+    checkpoint: Path | None = None  # the training checkpoint, to re-measure the torch-side claims
+    trust_pickle: bool = False  # let the checkpoint's .bin weights be unpickled
 
 
 @dataclass
@@ -58,6 +60,7 @@ class _Remeasured:
     notes: dict[str, str] = field(default_factory=dict)  # claim id -> why it could not be re-measured
     data_note: str = ""
     partial: str | None = None
+    eval_input: Any = None  # the classifier's EvalDataSpec, or the LM's EvalText, as loaded
 
 
 def check_release(report: Report, readme: str, release_dir: Path, options: CheckOptions,
@@ -171,7 +174,26 @@ def _remeasure(report: Report, release_dir: Path, options: CheckOptions, progres
     else:
         _remeasure_classifier(report, release_dir, options, progress, out)
     _remeasure_weights(report, release_dir, out, progress)
+    if options.checkpoint is not None and out.eval_input is not None:
+        _remeasure_with_checkpoint(report, release_dir, options, progress, out)
     return out
+
+
+def _remeasure_with_checkpoint(report: Report, release_dir: Path, options: CheckOptions, progress: Progress,
+                               out: _Remeasured) -> None:
+    from publisher.recheck import checkpoint_checks
+
+    checkpoint = Path(options.checkpoint)
+    note = checkpoint_checks.check_identity(report, checkpoint, options.accept_other_data)
+    if facts.is_text_generation(report):
+        values = checkpoint_checks.remeasure_text_generation(report, release_dir, checkpoint, out.eval_input,
+                                                             trust_pickle=options.trust_pickle, progress=progress)
+    else:
+        values = checkpoint_checks.remeasure_classifier(report, release_dir, checkpoint, out.eval_input,
+                                                        batch_size=options.batch_size,
+                                                        trust_pickle=options.trust_pickle, progress=progress)
+    for claim_id, (value, shown, _) in values.items():
+        out.values[claim_id] = (value, shown, note)
 
 
 def _ir_failed(report: Report, out: _Remeasured, exc: BadInputError) -> None:
@@ -220,6 +242,7 @@ def _remeasure_classifier(report: Report, release_dir: Path, options: CheckOptio
     with progress.stage("Loading the evaluation data"):
         data = load_eval_data(spec)
     _check_data_sha(ds.sha256, data.info.sha256, data.info.source, options, out)
+    out.eval_input = spec
     rows = len(data.texts)
     limit = min(options.max_samples, rows) if options.max_samples else rows
     try:
@@ -268,9 +291,14 @@ def _remeasure_text_generation(report: Report, release_dir: Path, options: Check
             "to re-measure the IR's perplexity", f"Pass --eval-file with that file (sha256 of the text {ds.sha256})")
     import hashlib
 
-    text = load_eval_text(spec).text[: ds.num_characters]
+    loaded_text = load_eval_text(spec)
+    text = loaded_text.text[: ds.num_characters]
     _check_data_sha(ds.sha256, hashlib.sha256(text.encode("utf-8")).hexdigest(), "the evaluation text",
                     options, out)
+    import dataclasses
+
+    out.eval_input = dataclasses.replace(loaded_text, text=text, info=dataclasses.replace(
+        loaded_text.info, num_characters=len(text)))
     limit = min(options.max_samples, ppl.windows) if options.max_samples else None
     precision = remeasure.supported_precision(ppl.inference_precision)
     try:
@@ -330,6 +358,10 @@ def _remeasure_weights(report: Report, release_dir: Path, out: _Remeasured, prog
     else:
         full_float = shares.get("float", 0.0) >= 1.0 - 1e-9
         out.values["compression.weights"] = (fmt if full_float else None, _shares_text(shares), None)
+    from publisher.stages.export import quantizer_ops
+
+    ops = sum(quantizer_ops(remeasure.ir_xml(release_dir)).values())
+    out.values["compression.quantization_aware_training"] = (ops or None, f"{ops} FakeQuantize/FakeConvert ops", None)
     sparse = sparsity >= facts.SPARSE_THRESHOLD
     out.values["compression.pruning"] = (True if sparse else None, f"{sparsity:.2f} zeros", None)
     current = facts.release_version(ov.get_version()) or ""
@@ -369,7 +401,7 @@ def _claim_row(claim: Claim, rebuilt: Claim | None, prints: list[_Print], remeas
     shown_remeasured = None
     verdict = HOLDS
     reason = ""
-    if claim.recheck == RECHECK_IR and claim.id in remeasured.values:
+    if claim.recheck in (RECHECK_IR, RECHECK_CHECKPOINT) and claim.id in remeasured.values:
         value, shown_remeasured, note = remeasured.values[claim.id]
         subset = remeasured.values.get(f"{claim.id}#subset")
         ok, why = _within(claim, value, subset[0] if subset else None)
@@ -420,7 +452,7 @@ def _within(claim: Claim, value: Any, subset_recorded: float | None) -> tuple[bo
 
 
 def _tolerance_text(claim: Claim) -> str | None:
-    if claim.recheck != RECHECK_IR:
+    if claim.recheck not in (RECHECK_IR, RECHECK_CHECKPOINT):
         return None
     if claim.kind == ledger_module.STATEMENT:
         return claim.tolerance_reason

@@ -12,7 +12,7 @@ from publisher.card import remote
 from publisher.errors import BadInputError, PublisherError
 from publisher.progress import Progress
 from publisher.recheck.ledger_checks import CheckOptions, check_release
-from publisher.results import FAILS, ClaimCheck, ReleaseVerification
+from publisher.results import FAILS, UNVERIFIABLE, ClaimCheck, ReleaseVerification
 
 # Files a release's IR needs besides itself: configs and tokenizers. Weights of any other kind
 # (PyTorch, safetensors) and pickles such as training_args.bin are never downloaded.
@@ -65,8 +65,17 @@ def verify_release(request: VerifyRequest, progress: Progress | None = None, *,
     if card.readme is None:
         raise BadInputError(f"The repo {request.repo_id} has no README.md, so it makes no claims to check",
                             "Check the repo id and revision")
-    has_ledger = card.report is not None and card.report.claims is not None
-    report = card.report if has_ledger else None
+    report = card.report
+    rebuilt_note = None
+    if report is not None and report.claims is None:
+        # A release published before the ledger: its report.json holds the measurements, so the
+        # ledger they give is rebuilt here (the machine they were made on is not recorded).
+        from publisher.card.ledger import build_ledger
+
+        report = report.replace(claims=build_ledger(report))
+        rebuilt_note = "report.json predates the claims ledger: the ledger was rebuilt from its measurements"
+        progress.note(rebuilt_note)
+    has_ledger = report is not None
     paths = release_files(listing, report)
     folder = Path(request.work_dir) / request.repo_id.replace("/", "--") / card.revision
     try:
@@ -74,6 +83,9 @@ def verify_release(request: VerifyRequest, progress: Progress | None = None, *,
             client.download_files(request.repo_id, [p for p in paths if p in listing], card.revision, folder)
         if report is not None:
             checks, partial = check_release(report, card.readme, folder, request.options, progress)
+            if rebuilt_note:
+                checks.insert(0, ClaimCheck("ledger", "the claims ledger", None, "rebuilt", None, None,
+                                            UNVERIFIABLE, rebuilt_note))
             environment = report.claims.environment
         else:
             checks, partial = foreign.check_foreign(card.readme, folder, listing, request.options, progress)

@@ -133,6 +133,7 @@ def export_ir(
         files=files,
         versions=library_versions(),
         seconds=round(time.perf_counter() - start, 3),
+        quantizer_ops=quantizer_ops(output_dir / IR_XML),
     )
 
 
@@ -249,6 +250,22 @@ def _check_compression(compression: WeightCompression, model: Any,
     if needs_data(compression) and not calibration_texts:
         raise BadInputError("--awq and --scale-estimation need calibration text, and none was given",
                             "Pass an evaluation text (it is used for calibration), or drop those options")
+
+
+QUANTIZER_OPS = ("FakeQuantize", "FakeConvert")
+
+
+def quantizer_ops(ir_xml: Path) -> dict[str, int]:
+    """How many FakeQuantize / FakeConvert layers the IR holds (read from its .xml, no model load)."""
+    import xml.etree.ElementTree as ET
+
+    counts = dict.fromkeys(QUANTIZER_OPS, 0)
+    for _, elem in ET.iterparse(str(ir_xml), events=("end",)):
+        if elem.tag == "layer":
+            if elem.get("type") in counts:
+                counts[elem.get("type")] += 1
+            elem.clear()
+    return counts
 
 
 def nncf_rt_info(ir_xml: Path) -> dict[str, str]:
@@ -389,4 +406,5 @@ def export_causal_lm(
         files=files,
         versions=versions,
         seconds=round(time.perf_counter() - start, 3),
+        quantizer_ops=quantizer_ops(output_dir / IR_XML),
     )
