@@ -318,7 +318,7 @@ def test_ir_xml_without_its_bin(cli, built, tiny_checkpoint, tmp_path):
     ir = tmp_path / "ir"
     ir.mkdir()
     shutil.copy2(built / "openvino_model.xml", ir)
-    cli.refused(["verify", str(tiny_checkpoint), str(ir), *FAST], EXIT_BAD_INPUT,
+    cli.refused(["parity", str(tiny_checkpoint), str(ir), *FAST], EXIT_BAD_INPUT,
                 "has no weights file openvino_model.bin", "copy the .bin that belongs to this .xml",
                 keep=(ir, tiny_checkpoint))
 
@@ -331,7 +331,7 @@ def test_ir_xml_with_the_bin_of_another_model(cli, built, tiny_checkpoint, tmp_p
     ir.mkdir()
     shutil.copy2(built / "openvino_model.xml", ir)
     shutil.copy2(other / "openvino_model.bin", ir)
-    cli.refused(["verify", str(tiny_checkpoint), str(ir), *FAST], EXIT_BAD_INPUT,
+    cli.refused(["parity", str(tiny_checkpoint), str(ir), *FAST], EXIT_BAD_INPUT,
                 "does not belong to openvino_model.xml", "come from different models",
                 "Keep the .xml and .bin of one export together", keep=(ir, tiny_checkpoint))
 
