@@ -309,13 +309,27 @@ def _check_one(version, python_for, xml_path, inputs, work, tag, reference, samp
                             seconds=round(time.perf_counter() - start, 2))
 
 
-BUNDLED_ROWS_DESCRIPTION = "the first {n} bundled GLUE SST-2 validation sentences"
+ROWS = 8  # inputs per release: enough to catch a broken op, few enough for old releases to run quickly
+ROW_TOKENS = 128
 
 
-def bundled_rows(tokenizer: Any, count: int = 8) -> list[list[int]]:
-    """Token ids of the first ``count`` bundled SST-2 sentences: a fixed slice of text every
-    installation has, so that publish and a later verify feed the same rows."""
+def evaluation_rows(tokenizer: Any, sample: list[str] | str, name: str) -> tuple[list[list[int]], str]:
+    """Token-id rows from the release's evaluation data, and what they are in words: the first
+    ``ROWS`` rows of a classifier's data, or ``ROWS`` consecutive windows of ``ROW_TOKENS`` tokens of
+    a language model's text. Publish and a later verify feed the same rows (``rows_sha256``)."""
+    if isinstance(sample, str):
+        ids = [int(t) for t in tokenizer(sample)["input_ids"]]
+        rows = [ids[i:i + ROW_TOKENS] for i in range(0, min(len(ids), ROWS * ROW_TOKENS), ROW_TOKENS)]
+        rows = [r for r in rows if len(r) > 1]
+        return rows, f"{len(rows)} windows of up to {ROW_TOKENS} tokens from the start of {name}"
+    rows = [[int(t) for t in tokenizer(text, truncation=True, max_length=ROW_TOKENS)["input_ids"]]
+            for text in sample[:ROWS]]
+    return rows, f"the first {len(rows)} rows of {name}"
+
+
+def bundled_rows(tokenizer: Any) -> tuple[list[list[int]], str]:
+    """Rows of the bundled SST-2 sentences, for a repo whose evaluation data is unknown."""
     from publisher.stages.text_data import bundled_text_path
 
     sentences = [line for line in bundled_text_path().read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [[int(t) for t in tokenizer(s, truncation=True, max_length=128)["input_ids"]] for s in sentences[:count]]
+    return evaluation_rows(tokenizer, sentences, "the bundled GLUE SST-2 validation sentences")

@@ -235,7 +235,7 @@ def measure(settings: PublishSettings, checked: Checked, progress: Progress, tim
         progress.note(f"Re-using the cached export and measurements in {out}")
     measurements = runner.rejudged(measurements, settings.gates)
     performance = _performance(settings, task, out, export_key, cache, progress, timer, hits)
-    compatibility = _compatibility(settings, out, export_key, cache, progress, timer, hits)
+    compatibility = _compatibility(settings, task, out, export_key, cache, progress, timer, hits)
     return Measured(export=export, measurements=measurements, performance=performance, cache_hits=hits,
                     compatibility=compatibility)
 
@@ -574,7 +574,7 @@ def _performance(settings: PublishSettings, task: TaskSpec, out: Path, export_ke
     return result
 
 
-def _compatibility(settings: PublishSettings, out: Path, export_key: str, cache: StageCache,
+def _compatibility(settings: PublishSettings, task: TaskSpec, out: Path, export_key: str, cache: StageCache,
                    progress: Progress, timer: StageTimer, hits: dict[str, bool]) -> CompatibilityResult | None:
     """The IR run on each ``--openvino`` release, cached with the export (an environment is installed
     once per release, under the user's cache)."""
@@ -587,17 +587,32 @@ def _compatibility(settings: PublishSettings, out: Path, export_key: str, cache:
     result = cache.get("compatibility", key, CompatibilityResult)
     hits["compatibility"] = result is not None
     if result is None:
-        rows = compat.bundled_rows(tokenizer_of(out))
+        rows, description = compat.evaluation_rows(tokenizer_of(out), *_evaluation_sample(settings, task))
         with progress.stage(f"Running the IR on OpenVINO {', '.join(settings.openvino)}"), \
                 timer.timed("compatibility"):
             result = compat.check_versions(
                 out / "openvino_model.xml", rows, list(settings.openvino), cache_dir=compat.default_cache_dir(),
-                inputs_description=compat.BUNDLED_ROWS_DESCRIPTION.format(n=len(rows)), progress=progress.note)
+                inputs_description=description, progress=progress.note)
         cache.put("compatibility", key, result)
     for run in result.runs:
         if not run.passed:
             progress.note(f"[yellow]OpenVINO {run.version or run.requested} failed:[/yellow] {run.reason}")
     return result
+
+
+def _evaluation_sample(settings: PublishSettings, task: TaskSpec) -> tuple[list[str] | str, str]:
+    """The evaluation data the run measured on (texts of a classifier, the text of a language
+    model), and its name."""
+    if task.name == "text-generation":
+        from publisher.stages.text_data import load_eval_text
+        from publisher.tasks.generation import text_spec
+
+        text = load_eval_text(text_spec(settings))
+        return text.text, text.info.name
+    from publisher.stages.data import load_eval_data
+
+    data = load_eval_data(settings.eval)
+    return data.texts, f"{data.info.name} {data.info.split}"
 
 
 def _prepare_output(out: Path) -> None:

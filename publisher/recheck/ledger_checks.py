@@ -61,11 +61,13 @@ class _Remeasured:
     data_note: str = ""
     partial: str | None = None
     eval_input: Any = None  # the classifier's EvalDataSpec, or the LM's EvalText, as loaded
+    sample: Any = None  # (texts or text, name): what a compatibility run feeds, as publish did
 
 
 def check_release(report: Report, readme: str, release_dir: Path, options: CheckOptions,
-                  progress: Progress) -> tuple[list[ClaimCheck], str | None]:
-    """One row per file and per claim; and what a partial check covered (None: all of it)."""
+                  progress: Progress) -> tuple[list[ClaimCheck], str | None, Any]:
+    """One row per file and per claim; what a partial check covered (None: all of it); and the
+    evaluation sample (texts or text, name) for compatibility runs."""
     ledger = report.claims
     rows = _file_rows(report, release_dir)
     rebuilt = ledger_module.build_ledger(report, ledger.environment)
@@ -74,7 +76,7 @@ def check_release(report: Report, readme: str, release_dir: Path, options: Check
     for claim in ledger.claims:
         rows.append(_claim_row(claim, rebuilt.get(claim.id), card_prints.get(claim.id, []), remeasured))
     rows += stray
-    return rows, remeasured.partial
+    return rows, remeasured.partial, remeasured.sample
 
 
 # --- files ----------------------------------------------------------------------------------------
@@ -243,6 +245,7 @@ def _remeasure_classifier(report: Report, release_dir: Path, options: CheckOptio
         data = load_eval_data(spec)
     _check_data_sha(ds.sha256, data.info.sha256, data.info.source, options, out)
     out.eval_input = spec
+    out.sample = (data.texts, f"{data.info.name} {data.info.split}")
     rows = len(data.texts)
     limit = min(options.max_samples, rows) if options.max_samples else rows
     try:
@@ -299,6 +302,7 @@ def _remeasure_text_generation(report: Report, release_dir: Path, options: Check
 
     out.eval_input = dataclasses.replace(loaded_text, text=text, info=dataclasses.replace(
         loaded_text.info, num_characters=len(text)))
+    out.sample = (text, loaded_text.info.name)
     limit = min(options.max_samples, ppl.windows) if options.max_samples else None
     precision = remeasure.supported_precision(ppl.inference_precision)
     try:

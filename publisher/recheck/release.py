@@ -82,17 +82,17 @@ def verify_release(request: VerifyRequest, progress: Progress | None = None, *,
         with progress.stage(f"Downloading {len(paths)} release files"):
             client.download_files(request.repo_id, [p for p in paths if p in listing], card.revision, folder)
         if report is not None:
-            checks, partial = check_release(report, card.readme, folder, request.options, progress)
+            checks, partial, sample = check_release(report, card.readme, folder, request.options, progress)
             if rebuilt_note:
                 checks.insert(0, ClaimCheck("ledger", "the claims ledger", None, "rebuilt", None, None,
                                             UNVERIFIABLE, rebuilt_note))
             environment = report.claims.environment
         else:
             checks, partial = foreign.check_foreign(card.readme, folder, listing, request.options, progress)
-            environment = None
+            environment, sample = None, None
         compatibility = None
         if request.openvino:
-            compatibility, row = _compatibility(folder, request, report, progress)
+            compatibility, row = _compatibility(folder, request, report, sample, progress)
             checks.append(row)
     finally:
         if not request.keep:
@@ -103,7 +103,8 @@ def verify_release(request: VerifyRequest, progress: Progress | None = None, *,
         seconds=round(time.perf_counter() - start, 2))
 
 
-def _compatibility(folder: Path, request: VerifyRequest, report: Any, progress: Progress) -> tuple[Any, ClaimCheck]:
+def _compatibility(folder: Path, request: VerifyRequest, report: Any, sample: Any,
+                   progress: Progress) -> tuple[Any, ClaimCheck]:
     """Run the IR on each requested OpenVINO release; the card's lowest version must be among those that pass."""
     from publisher import compat
     from publisher.recheck.remeasure import ir_xml, tokenizer_of
@@ -111,10 +112,10 @@ def _compatibility(folder: Path, request: VerifyRequest, report: Any, progress: 
 
     from publisher.card.facts import release_version
 
-    rows = compat.bundled_rows(tokenizer_of(folder))
+    tokenizer = tokenizer_of(folder)
+    rows, description = compat.evaluation_rows(tokenizer, *sample) if sample else compat.bundled_rows(tokenizer)
     result = compat.check_versions(ir_xml(folder), rows, request.openvino, cache_dir=compat.default_cache_dir(),
-                                   inputs_description=compat.BUNDLED_ROWS_DESCRIPTION.format(n=len(rows)),
-                                   progress=progress.note)
+                                   inputs_description=description, progress=progress.note)
     tested = "; ".join(f"{r.version or r.requested} {'passed' if r.passed else 'failed: ' + r.reason}"
                        for r in result.runs)
     claim = report.claims.get("compatibility.openvino") if report is not None else None
