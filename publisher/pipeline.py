@@ -581,13 +581,13 @@ def _compatibility(settings: PublishSettings, task: TaskSpec, out: Path, export_
     if not settings.openvino:
         return None
     from publisher import compat
-    from publisher.recheck.remeasure import tokenizer_of
+    from publisher.stages.load import load_release_tokenizer
 
-    key = _key("compatibility", export_key, settings.openvino)
+    key = _key("compatibility", export_key, settings.openvino, settings.eval, settings.text_eval)
     result = cache.get("compatibility", key, CompatibilityResult)
     hits["compatibility"] = result is not None
     if result is None:
-        rows, description = compat.evaluation_rows(tokenizer_of(out), *_evaluation_sample(settings, task))
+        rows, description = compat.evaluation_rows(load_release_tokenizer(out), *_evaluation_sample(settings, task))
         with progress.stage(f"Running the IR on OpenVINO {', '.join(settings.openvino)}"), \
                 timer.timed("compatibility"):
             result = compat.check_versions(

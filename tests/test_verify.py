@@ -242,10 +242,11 @@ def test_a_seed_style_card_is_checked_where_its_ir_can_show_it(hub_server, relea
     assert by_text["OpenVINO IR accuracy"]["verdict"] == "holds"
     assert by_text["Sparsity in transformer block linear layers"]["verdict"] == "holds"
     assert by_text["Torch accuracy"]["verdict"] == "not re-checkable"
-    verdicts = {c["claim"]: c["verdict"] for c in document["checks"]}
-    assert verdicts["statement: weights INT8"] == "holds" and verdicts["statement: pruned"] == "holds"
-    assert verdicts["statement: distillation"] == "not re-checkable"
-    assert verdicts["statement: compatibility"] == "not re-checkable"
+    statements = {c["text"]: c["verdict"] for c in document["checks"] if c["claim"].startswith("statement")}
+    assert statements["compressed to INT8"] == "holds"
+    assert statements["unstructured magnitude pruning"] == "holds"
+    assert statements["distillation"] == "not re-checkable"
+    assert statements["OpenVINO version 2024.3.0 and higher"] == "not re-checkable"
 
 
 def test_a_seed_style_card_whose_figures_the_ir_does_not_bear_out_fails(hub_server, release, tmp_path):
@@ -275,7 +276,7 @@ def test_a_namespace_is_verified_release_by_release_with_one_summary(hub_server,
     listing.write_text("# releases to check\nfleet/good\ntests/no-such-release\n")
     result = run_cli("verify", "--repos", str(listing), "--endpoint", hub_server.endpoint, "--work-dir",
                      str(tmp_path), env=hub_env(hub_server))
-    assert result.returncode == EXIT_CLAIM_FAILED
+    assert result.returncode == 5, result.stderr  # the Hub's 404 for the unknown repo: its usual code
     assert "fleet/good" in result.stdout and "tests/no-such-release" in result.stdout
 
 

@@ -155,7 +155,7 @@ def _compatibility(report: Report) -> dict[str, Any] | None:
              "top1_agreement": r.top1_agreement, "max_abs_diff": r.max_abs_diff} for r in c.runs]
     return {"reference": facts.release_version(c.reference), "inputs": c.inputs,
             "inference_precision": c.inference_precision, "min_top1_agreement": c.min_top1_agreement,
-            "supported_from": c.supported_from, "runs": runs}
+            "supported_from": c.supported_from, "and_higher": facts.and_higher(report), "runs": runs}
 
 
 def _sparsity(report: Report, ledger: Any) -> dict[str, Any] | None:

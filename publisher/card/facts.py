@@ -162,6 +162,19 @@ def perplexity_increase(report: Report) -> float | None:
     return (float(ppl.openvino) - float(ppl.torch)) / float(ppl.torch) if ppl.torch else None
 
 
+def _key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split(".") if p.isdigit())
+
+
+def and_higher(report: Report) -> bool:
+    """Whether the card may say "and higher" of its OpenVINO version: not when a tested release at or
+    above it failed (``--openvino``)."""
+    lowest = compatibility(report)["openvino"]
+    if report.compatibility is None or not lowest:
+        return True
+    return not any(not r.passed and r.version and _key(r.version) >= _key(lowest) for r in report.compatibility.runs)
+
+
 def compatibility(report: Report) -> dict[str, str | None]:
     """The lowest versions the card may say the release works with: for OpenVINO, the lowest release
     from which every release the IR was run on passed (``--openvino``), else the one it was made with."""

@@ -2,20 +2,16 @@
 
 ``build_ledger`` turns a report's measurements into ``Claim`` entries (value, the value as the
 default template prints it, the stage and the inputs by sha256, who can re-check it and within what
-tolerance). The card context reads its figures from these entries, and ``unledgered_figures`` refuses
-a rendered card that shows a figure no entry stands behind; `publisher verify` re-checks the entries
+tolerance). The card context reads its figures from these entries, and rendering refuses
+a card that shows a figure no entry stands behind (``readback.unledgered``); `publisher verify` re-checks the entries
 from the repository alone.
 
-Reading a card back (``card_figures`` / ``claims_for_label``) lives here too, so that lint, render and
-verify agree on which claim a line of a card states.
+Reading a card back (which claim a line states) is ``publisher.card.readback``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from publisher.card import claims as card_claims
@@ -41,17 +37,12 @@ BODY = "body"
 
 IR, DATA, CHECKPOINT = "ir", "evaluation_data", "checkpoint"
 
-# A figure on a card: "- Label: **0.9128**", "* group size: **64**", "- INT4 weights: **38.9%**".
-FIGURE_LINE = re.compile(
-    r"^\s*[-*+]\s+(?P<label>[^:\n]+?):\s*\*\*(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?P<pct>%?)"
-    r"(?P<unit> (?:ms|tokens/s|samples/s))?\*\*"
-)
-_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 
 # Two samples of the evaluation set: a prediction at a decision boundary may flip between CPUs and
 # inference precisions (bf16 on CPUs with AVX512-BF16, f32 elsewhere), not more.
 ACCURACY_FLIP_SAMPLES = 2
-# The IR's perplexity in bf16 and f32 differ by well under this share (see docs/verify.md).
+# The IR's perplexity in bf16 and f32 differ by well under this share (README, "Re-checking a
+# release": 0.086% measured on SmolLM2-135M INT4).
 PERPLEXITY_RELATIVE_TOLERANCE = 0.01
 EXACT = 1e-9
 
@@ -236,6 +227,20 @@ def _sparsity_claims(report: Report) -> list[Claim]:
     ]
 
 
+def _evaluation_rows(report: Report) -> Claim:
+    """How much data the figures were measured on: the card says it, and a re-check re-runs it all."""
+    if facts.is_text_generation(report):
+        ppl = report.text_generation.perplexity
+        printed = f"{ppl.tokens_scored} tokens scored in {ppl.windows} windows"
+        return Claim("evaluation.rows", STATEMENT, printed, int(ppl.tokens_scored), printed, "perplexity",
+                     "text_generation.perplexity.tokens_scored", [DATA], RECHECK_IR, None,
+                     "the windows re-scored from the evaluation text", [BODY])
+    n = int(report.accuracy.dataset.num_samples)
+    return Claim("evaluation.rows", STATEMENT, f"{n} samples", n, f"{n} samples", "accuracy",
+                 "accuracy.dataset.num_samples", [DATA], RECHECK_IR, None,
+                 "the rows re-run from the evaluation data", [BODY])
+
+
 def _performance_claims(report: Report) -> list[Claim]:
     perf = report.performance
     if perf is None:
@@ -256,8 +261,8 @@ def _performance_claims(report: Report) -> list[Claim]:
 
 
 def _statements(report: Report) -> list[Claim]:
-    """What the card says about how the model was made, each from its own evidence (card.claims)."""
-    out: list[Claim] = []
+    """What the card says about how the model was made and measured, each from its own evidence."""
+    out: list[Claim] = [_evaluation_rows(report)]
     fmt = report.export.weight_format
     title = fmt.upper()
     if fmt in card_claims.COMPRESSED_WEIGHT_FORMATS:
@@ -295,8 +300,9 @@ def _statements(report: Report) -> list[Claim]:
             reason = f"the IR was run on OpenVINO {tested} (and {compat.reference}, the reference)"
         else:
             reason = f"the IR was exported and measured with OpenVINO {report.export.versions.get('openvino')}"
-        out.append(Claim("compatibility.openvino", STATEMENT, f"works with OpenVINO {value} and higher", value,
-                         f"OpenVINO {value} and higher", "compatibility" if compat is not None else "export",
+        printed = f"OpenVINO {value} and higher" if facts.and_higher(report) else f"OpenVINO {value}"
+        out.append(Claim("compatibility.openvino", STATEMENT, f"works with {printed}", value, printed,
+                         "compatibility" if compat is not None else "export",
                          "compatibility" if compat is not None else "export.versions.openvino", [IR], RECHECK_IR,
                          None, reason, [BODY]))
     relation = card_claims.report_relation(report)
@@ -322,137 +328,3 @@ def value(ledger: ClaimsLedger, claim_id: str) -> Any:
         raise BadInputError(f"The card asks for {claim_id!r}, which the claims ledger has no entry for",
                             "Re-run `publisher publish`: the ledger is written from the run's measurements")
     return claim.value
-
-
-@dataclass(frozen=True)
-class CardFigure:
-    line: int  # 1-based, within the text given
-    label: str
-    printed: str  # the number as shown, without "%"
-    percent: bool
-
-    @property
-    def shown(self) -> str:
-        return self.printed + ("%" if self.percent else "")
-
-
-def card_figures(body: str, first_line: int = 1) -> list[CardFigure]:
-    """The figure lines of a card body (``- Label: **value**``), outside code fences."""
-    out: list[CardFigure] = []
-    fence: str | None = None
-    for offset, line in enumerate(body.split("\n")):
-        marker = _FENCE.match(line)
-        if marker:
-            mark = marker.group(1)
-            if fence is None:
-                fence = mark
-            elif mark[0] == fence[0] and len(mark) >= len(fence):
-                fence = None
-            continue
-        if fence is not None:
-            continue
-        match = FIGURE_LINE.match(line)
-        if match:
-            out.append(CardFigure(first_line + offset, match.group("label").strip(), match.group("value"),
-                                  bool(match.group("pct"))))
-    return out
-
-
-def _sides(text: str) -> list[str]:
-    if "openvino" in text or re.search(r"\bir\b", text):
-        return ["openvino"]
-    if "torch" in text:
-        return ["torch"]
-    return ["openvino", "torch"]
-
-
-def claims_for_label(label: str, ledger: ClaimsLedger) -> list[Claim]:
-    """The claims a card line with ``label`` may state (the templates' wording and the obvious
-    variants of a hand-edited card); empty when the label names none."""
-    text = label.lower()
-    ids: list[str] = []
-    if "perplexity" in text:
-        ids = ["perplexity.increase"] if ("relative" in text or "increase" in text) else \
-            [f"perplexity.{side}" for side in _sides(text)]
-    elif "agreement" in text:
-        ids = ["parity.top1_agreement", "verification.argmax_agreement"]
-    elif "logit" in text:
-        ids = (["parity.mean_abs_logit_diff"] if ("mean" in text or "average" in text)
-               else ["parity.max_abs_logit_diff", "verification.max_abs_logit_diff"])
-    elif "sparsity" in text and ("throughput" not in text):
-        ids = [f"sparsity.{side}" for side in _sides(text)]
-    elif "first token" in text and "after" not in text:
-        ids = ["performance.ttft_ms"]
-    elif "speed" in text or "tokens/s" in text or "tokens per second" in text:
-        ids = ["performance.tokens_per_second"]
-    elif "latency" in text:
-        ids = ["performance.latency_ms"]
-    elif "throughput" in text:
-        ids = ["performance.sparse_throughput"] if "sparse" in text else ["performance.throughput"]
-    elif "exact" in text or "match" in text:
-        ids = ["generation.exact_match_rate"]
-    elif "group size" in text:
-        ids = ["quantization.group_size"]
-    elif re.search(r"\bratio\b", text):
-        ids = ["quantization.ratio"]
-    else:
-        for key in ("int4", "int8", "float"):
-            if re.search(rf"\b{key}\b", text) and "weight" in text:
-                ids = [f"weight_precision.{key}"]
-                break
-        else:
-            metrics = {c.id.rsplit(".", 1)[0] for c in ledger.claims
-                       if c.id.endswith((".openvino", ".torch")) and c.stage == "accuracy"}
-            for metric in metrics:
-                if metric in text or metric.replace("_", " ") in text:
-                    ids = [f"{metric}.{side}" for side in _sides(text)]
-    return [c for c in (ledger.get(i) for i in ids) if c is not None]
-
-
-def printed_matches(printed: str, value: float, percent: bool = False) -> bool:
-    """Whether ``printed`` is ``value`` rounded to the digits shown."""
-    try:
-        shown = Decimal(printed)
-    except InvalidOperation:
-        return False
-    exponent = shown.as_tuple().exponent
-    if not isinstance(exponent, int):
-        return False
-    tolerance = Decimal(5) * Decimal(10) ** (exponent - 1)
-    target = Decimal(repr(float(value))) * (100 if percent else 1)
-    return abs(shown - target) <= tolerance + Decimal("1e-12")
-
-
-# Statements a card can make about how a model was made, as the bundled templates word them.
-_STATEMENTS = re.compile(
-    r"quantization-aware training|knowledge distillation|unstructured magnitude pruning|"
-    r"regularization-based sparsity|movement pruning|fixed-mask sparsity|"
-    r"compressed to (?:INT8|INT4)|OpenVINO(?:™)? \d+(?:\.\d+)+ and higher")
-_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
-
-
-def card_statements(body: str, first_line: int = 1) -> list[tuple[int, str]]:
-    """(line, phrase) of each statement about how the model was made, outside code fences, with
-    Markdown links reduced to their text."""
-    out: list[tuple[int, str]] = []
-    fence: str | None = None
-    for offset, line in enumerate(body.split("\n")):
-        marker = _FENCE.match(line)
-        if marker:
-            mark = marker.group(1)
-            if fence is None:
-                fence = mark
-            elif mark[0] == fence[0] and len(mark) >= len(fence):
-                fence = None
-            continue
-        if fence is None:
-            text = _LINK.sub(r"\1", line).replace("OpenVINO™", "OpenVINO")
-            out += [(first_line + offset, m.group(0)) for m in _STATEMENTS.finditer(text)]
-    return out
-
-
-def unledgered_figures(body: str, ledger: ClaimsLedger) -> list[CardFigure]:
-    """Figures in a rendered card that no claim of the ledger stands behind: no entry for the label,
-    or none whose value the printed number is."""
-    return [f for f in card_figures(body)
-            if not any(printed_matches(f.printed, float(c.value), f.percent) for c in claims_for_label(f.label, ledger))]

@@ -17,6 +17,7 @@ import yaml
 
 from publisher.card import claims, facts, rules, schema
 from publisher.card import ledger as ledger_module
+from publisher.card import readback
 from publisher.card.schema import FRONT_MATTER
 from publisher.card.sections import marker_problems
 from publisher.errors import BadInputError
@@ -59,7 +60,7 @@ RULES: dict[str, tuple[str, str]] = {
 LANGUAGE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 SPECIAL_LANGUAGES = frozenset({"code", "multilingual"})
 HUB_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]*/)?[\w.-]+$")
-_FIGURE = ledger_module.FIGURE_LINE
+_FIGURE = readback.FIGURE_LINE
 _COMPAT = {
     "openvino": re.compile(r"\bOpenVINO(?:™)?\s+(?:version\s+)?(?P<v>\d+(?:\.\d+)+)\s+and\s+higher"),
     "optimum_intel": re.compile(r"\bOptimum[ -]Intel\s+(?:version\s+)?(?P<v>\d+(?:\.\d+)+)\s+and\s+higher"),
@@ -315,12 +316,12 @@ def _check_body(body: str, first_line: int, report: Report | None, out: _Collect
 
 def _check_figure(match: re.Match[str], ledger: Any, line: int, out: _Collector) -> None:
     label = match.group("label").strip()
-    candidates = ledger_module.claims_for_label(label, ledger)
+    candidates = readback.claims_for_label(label, ledger)
     if not candidates:
         return
     printed = match.group("value")
     percent = bool(match.group("pct"))
-    if not any(ledger_module.printed_matches(printed, float(c.value), percent) for c in candidates):
+    if not any(readback.printed_matches(printed, float(c.value), percent, c.printed) for c in candidates):
         want = " or ".join(f"{float(c.value):.6g} ({c.id})" for c in candidates)
         out.add("figure-mismatch", line, f"{label!r} shows {printed}{'%' if percent else ''}, the report says {want}")
 

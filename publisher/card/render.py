@@ -229,16 +229,17 @@ def render_card(
 
 
 def _refuse_unledgered(body: str, report: Report) -> None:
-    """A figure the claims ledger does not stand behind never reaches a card (`publisher verify`
-    could not re-check it)."""
-    from publisher.card.ledger import ledger_of, unledgered_figures
+    """A figure or statement the claims ledger does not stand behind never reaches a card
+    (`publisher verify` could not re-check it)."""
+    from publisher.card.ledger import ledger_of
+    from publisher.card.readback import unledgered
 
-    loose = unledgered_figures(body, ledger_of(report))
+    loose = unledgered(body, ledger_of(report))
     if loose:
-        shown = "; ".join(f"line {f.line}: {f.label!r} shows {f.shown}" for f in loose[:5])
+        shown = "; ".join(loose[:5])
         raise BadInputError(
-            f"The card template prints figures that are not measurements of this run ({shown}); every "
-            "figure on a card must come from the claims ledger in report.json",
+            f"The card template prints figures or statements that are not measurements of this run "
+            f"({shown}); every one on a card must come from the claims ledger in report.json",
             "Print only the figure variables `publisher card variables` lists, with the wording of the "
             "bundled templates (e.g. 'OpenVINO IR accuracy'), or write the number without bold list "
             "formatting if it is not a claim",

@@ -60,7 +60,7 @@ CATALOGUE: dict[str, str] = {
     "training_reads": "What the recipe's record says its script reads besides itself (not in the release), or None.",
     "training_scripts_missing": "Scripts the training command runs that the release does not ship.",
     "training_details_url": "Link to the full training setup, or None.",
-    "compatibility": "OpenVINO releases the IR was run on (publish --openvino), or None: reference (the release publish ran), inputs (in words), inference_precision, min_top1_agreement, supported_from (the lowest release from which every tested one passed), runs (version, passed, reason, top1_agreement, max_abs_diff).",
+    "compatibility": "OpenVINO releases the IR was run on (publish --openvino), or None: reference (the release publish ran), inputs (in words), inference_precision, min_top1_agreement, supported_from (the lowest release from which every tested one passed), and_higher (False when a tested release at or above the stated one failed), runs (version, passed, reason, top1_agreement, max_abs_diff).",
     "release_files": "Paths of the files the export wrote (the IR, config, tokenizer and its OpenVINO IR), sorted.",
     "verification": "Classifier only (None for text generation): IR check: compiled, device, samples, max_abs_logit_diff, argmax_agreement, passed.",
     "performance": "publish --bench figures or None. Classifier: cpu, openvino, sequence_length, latency_ms (batch 1, median), throughput and throughput_batch, sparse_supported, sparse_throughput, sparse_rate. Text generation: cpu, openvino, prompt_tokens, output_tokens, ttft_ms and tokens_per_second (medians, openvino_genai), runs.",

@@ -65,8 +65,7 @@ def _legacy_parity(args: list[str]) -> list[str]:
     local folders still run it (now `publisher parity`), with a note."""
     if args[:1] != ["verify"]:
         return args
-    positional = [a for a in args[1:] if not a.startswith("-")]
-    if len(positional) >= 2 and all(os.path.isdir(p) for p in positional[:2]):
+    if len(args) >= 3 and all(not a.startswith("-") and os.path.isdir(a) for a in args[1:3]):
         click.echo("Note: `publisher verify CHECKPOINT IR_DIR` is now `publisher parity CHECKPOINT IR_DIR`; "
                    "`publisher verify REPO_ID` re-checks a published release.", err=True)
         return ["parity", *args[1:]]

@@ -108,11 +108,20 @@ def verify_command(repo_id: str | None, revision: str, endpoint: str | None, tok
             output.print_json(document)
     else:
         output.print_fleet(rows)
-    if not document["holds"]:
-        failing = [r["repo_id"] for r in document["releases"] if r["status"] != "holds"]
-        raise ClaimFailedError(f"{len(failing)} of {len(rows)} releases have claims that do not hold or could "
-                               f"not be checked: {', '.join(failing)}",
-                               "Run `publisher verify REPO_ID` on each for its table", document=document)
+    failing = [r["repo_id"] for r in document["releases"] if r["status"] == "does not hold"]
+    if failing:
+        raise ClaimFailedError(f"{len(failing)} of {len(rows)} releases have claims that do not hold: "
+                               f"{', '.join(failing)}", "Run `publisher verify REPO_ID` on each for its table",
+                               document=document)
+    errors = sorted((r.error for r in rows if r.error is not None and not getattr(r.error, "skippable", False)),
+                    key=lambda e: -e.exit_code)
+    if errors:
+        # The usual code of the gravest error (Hub before bad input), with the fleet's document.
+        names = ", ".join(r.repo_id for r in rows if r.error is errors[0])
+        error = type(errors[0])(f"{len(errors)} of {len(rows)} releases could not be checked ({names}: "
+                                f"{errors[0].problem})", errors[0].fix)
+        error.document = document
+        raise error
 
 
 COMMANDS = [verify_command]

@@ -35,7 +35,7 @@ def check_identity(report: Report, checkpoint: Path, accept_other: bool) -> str 
 
 
 def remeasure_classifier(report: Report, release_dir: Path, checkpoint: Path, eval_spec: Any, *,
-                         batch_size: int, trust_pickle: bool, progress: Progress) -> dict[str, tuple[Any, str, None]]:
+                         batch_size: int, trust_pickle: bool, progress: Progress) -> dict[str, tuple[Any, str]]:
     """accuracy, sparsity and logit parity of torch against the release's IR, as publish measured them."""
     from publisher.recheck.remeasure import ir_xml
     from publisher.settings import PublishSettings
@@ -51,17 +51,17 @@ def remeasure_classifier(report: Report, release_dir: Path, checkpoint: Path, ev
         prepared, torch_logits, ir_xml(release_dir), settings.gates, progress, timer)
     metric = report.accuracy.metric
     return {
-        f"{metric}.torch": (accuracy.torch, ledger_module.fixed(accuracy.torch, 4), None),
-        "sparsity.torch": (sparsity.torch.overall, ledger_module.fixed(sparsity.torch.overall, 2), None),
+        f"{metric}.torch": (accuracy.torch, ledger_module.fixed(accuracy.torch, 4)),
+        "sparsity.torch": (sparsity.torch.overall, ledger_module.fixed(sparsity.torch.overall, 2)),
         "verification.argmax_agreement": (verification.argmax_agreement,
-                                          ledger_module.fixed(verification.argmax_agreement, 4), None),
+                                          ledger_module.fixed(verification.argmax_agreement, 4)),
         "verification.max_abs_logit_diff": (verification.max_abs_logit_diff,
-                                            ledger_module.sig(verification.max_abs_logit_diff, 3), None),
+                                            ledger_module.sig(verification.max_abs_logit_diff, 3)),
     }
 
 
 def remeasure_text_generation(report: Report, release_dir: Path, checkpoint: Path, eval_text: Any, *,
-                              trust_pickle: bool, progress: Progress) -> dict[str, tuple[Any, str, None]]:
+                              trust_pickle: bool, progress: Progress) -> dict[str, tuple[Any, str]]:
     """Perplexity, logit parity and greedy generation of torch against the release's IR."""
     from publisher.stages.load import load_checkpoint
     from publisher.stages.text_generation import DEFAULT_PROMPTS, measure_text_generation
@@ -78,15 +78,14 @@ def remeasure_text_generation(report: Report, release_dir: Path, checkpoint: Pat
     m_ppl, parity, gen = measured.perplexity, measured.parity, measured.generation
     increase = (m_ppl.openvino - m_ppl.torch) / m_ppl.torch if m_ppl.torch else None
     out = {
-        "perplexity.torch": (m_ppl.torch, ledger_module.fixed(m_ppl.torch, 2), None),
-        "parity.top1_agreement": (parity.top1_agreement, ledger_module.fixed(parity.top1_agreement, 4), None),
-        "parity.max_abs_logit_diff": (parity.max_abs_logit_diff, ledger_module.sig(parity.max_abs_logit_diff, 3), None),
+        "perplexity.torch": (m_ppl.torch, ledger_module.fixed(m_ppl.torch, 2)),
+        "parity.top1_agreement": (parity.top1_agreement, ledger_module.fixed(parity.top1_agreement, 4)),
+        "parity.max_abs_logit_diff": (parity.max_abs_logit_diff, ledger_module.sig(parity.max_abs_logit_diff, 3)),
         "parity.mean_abs_logit_diff": (parity.mean_abs_logit_diff,
-                                       ledger_module.sig(parity.mean_abs_logit_diff, 3), None),
-        "generation.exact_match_rate": (gen.exact_match_rate, ledger_module.fixed(gen.exact_match_rate, 2), None),
-        "sparsity.torch": (measured.sparsity.torch.overall, ledger_module.fixed(measured.sparsity.torch.overall, 2),
-                           None),
+                                       ledger_module.sig(parity.mean_abs_logit_diff, 3)),
+        "generation.exact_match_rate": (gen.exact_match_rate, ledger_module.fixed(gen.exact_match_rate, 2)),
+        "sparsity.torch": (measured.sparsity.torch.overall, ledger_module.fixed(measured.sparsity.torch.overall, 2)),
     }
     if increase is not None and facts.perplexity_increase(report) is not None:
-        out["perplexity.increase"] = (increase, f"{increase * 100:+.2f}%", None)
+        out["perplexity.increase"] = (increase, f"{increase * 100:+.2f}%")
     return out

@@ -1,18 +1,25 @@
 """Re-checking a release publisher published: its files, its ledger, its card, and the IR's figures.
 
-Every claim of the ledger gets one row. A row fails when any of these disagree:
+Every claim gets one row. The rules for re-checking a claim (who can re-check it, within what
+tolerance) come from publisher's own code applied to report.json's measurements (the *rebuilt*
+ledger), never from the ledger being checked, so a tampered ledger cannot loosen them. A row fails
+when any of these disagree:
 
-- the ledger and the measurement in report.json it names (``Claim.field``), rebuilt with the same
-  code that wrote the ledger;
-- the card (model-index and body) and the ledger, at the precision the card prints;
-- a re-measurement from the downloaded IR and the ledger, beyond the claim's tolerance.
+- the stored ledger and the rebuilt one (value, tolerance, who can re-check it; a claim added or
+  removed);
+- the card (model-index and body) and the ledger, at the precision the card prints; a figure or
+  statement on the card that no claim stands behind fails on its own row;
+- a re-measurement from the downloaded IR and the ledger, beyond the claim's tolerance; an IR
+  whose files are the recorded ones but that does not run is a failure too.
 
-Claims only the training checkpoint can re-measure are "not re-checkable" (their card and ledger
-values are still compared); so are records (a teacher's name) and timings.
+Claims only the training checkpoint can re-measure are "not re-checkable" without ``--checkpoint``
+(their card and ledger values are still compared); so are records (a teacher's name) and timings.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +27,7 @@ from typing import Any
 
 from publisher.card import facts
 from publisher.card import ledger as ledger_module
+from publisher.card import readback
 from publisher.card.schema import FRONT_MATTER
 from publisher.digest import sha256_file
 from publisher.errors import BadInputError
@@ -35,10 +43,12 @@ from publisher.results import (
     UNVERIFIABLE,
     Claim,
     ClaimCheck,
+    ClaimsLedger,
     Report,
 )
 
 INDEX_TOLERANCE = 0.5 * 10 ** -facts.METRIC_DECIMALS + 1e-12
+RE_MEASURABLE = (RECHECK_IR, RECHECK_CHECKPOINT)
 
 
 @dataclass(frozen=True)
@@ -52,31 +62,59 @@ class CheckOptions:
     trust_pickle: bool = False  # let the checkpoint's .bin weights be unpickled
 
 
+@dataclass(frozen=True)
+class Remeasurement:
+    """What verify measured for one claim."""
+
+    value: Any  # None: the release does not show what the claim says
+    shown: str  # as the table prints it
+    note: str = ""  # said in the verdict's reason
+    # A partial check compares with the recorded figure on the same subset, within its own tolerance.
+    recorded_subset: float | None = None
+    tolerance: float | None = None
+
+
+@dataclass(frozen=True)
+class EvaluationSample:
+    """The evaluation data as verify loaded it: what compatibility runs feed, as publish did."""
+
+    texts: list[str] | str  # a classifier's rows, or a language model's text
+    name: str
+
+
 @dataclass
 class _Remeasured:
-    """What the IR showed, by claim id: (value, shown, partial_note)."""
-
-    values: dict[str, tuple[Any, str, str | None]] = field(default_factory=dict)
-    notes: dict[str, str] = field(default_factory=dict)  # claim id -> why it could not be re-measured
+    values: dict[str, Remeasurement] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)  # claim id -> why the release could not show it
+    notes: dict[str, str] = field(default_factory=dict)  # claim id -> why it was not re-measured
     data_note: str = ""
     partial: str | None = None
     eval_input: Any = None  # the classifier's EvalDataSpec, or the LM's EvalText, as loaded
-    sample: Any = None  # (texts or text, name): what a compatibility run feeds, as publish did
+    sample: EvaluationSample | None = None
+
+
+@dataclass(frozen=True)
+class ReleaseCheck:
+    rows: list[ClaimCheck]
+    partial: str | None  # what a partial check covered (None: all of it)
+    sample: EvaluationSample | None
 
 
 def check_release(report: Report, readme: str, release_dir: Path, options: CheckOptions,
-                  progress: Progress) -> tuple[list[ClaimCheck], str | None, Any]:
-    """One row per file and per claim; what a partial check covered (None: all of it); and the
-    evaluation sample (texts or text, name) for compatibility runs."""
+                  progress: Progress) -> ReleaseCheck:
     ledger = report.claims
     rows = _file_rows(report, release_dir)
     rebuilt = ledger_module.build_ledger(report, ledger.environment)
-    card_prints, stray = _card_prints(readme, ledger)
+    prints, stray = _card_prints(readme, ledger)
     remeasured = _remeasure(report, release_dir, options, progress)
     for claim in ledger.claims:
-        rows.append(_claim_row(claim, rebuilt.get(claim.id), card_prints.get(claim.id, []), remeasured))
-    rows += stray
-    return rows, remeasured.partial, remeasured.sample
+        rows.append(_claim_row(claim, rebuilt.get(claim.id), prints.get(claim.id, []), remeasured))
+    stored = {c.id for c in ledger.claims}
+    for claim in rebuilt.claims:
+        if claim.id not in stored:
+            rows.append(ClaimCheck(claim.id, claim.text, None, None, None, None, FAILS,
+                                   "report.json's measurements give this claim, but the ledger leaves it out"))
+    return ReleaseCheck(rows + stray, remeasured.partial, remeasured.sample)
 
 
 # --- files ----------------------------------------------------------------------------------------
@@ -95,13 +133,13 @@ def _file_rows(report: Report, release_dir: Path) -> list[ClaimCheck]:
             reason="" if ok else ("the repo does not hold this file" if actual is None else
                                   "the file in the repo is not the one measured")))
     recorded = report.claims.inputs.get(ledger_module.IR)
-    if recorded is not None:
-        digest = ledger_module.files_digest(list(report.export.files))
-        ok = recorded.sha256 == digest
-        rows.append(ClaimCheck(
-            claim="input ir", text=recorded.description, card=None, ledger=recorded.sha256[:12],
-            remeasured=digest[:12], tolerance="identical sha256", verdict=HOLDS if ok else FAILS,
-            reason="" if ok else "the ledger's digest of the model files does not match report.json's file list"))
+    digest = ledger_module.files_digest(list(report.export.files))
+    ok = recorded is not None and recorded.sha256 == digest
+    rows.append(ClaimCheck(
+        claim="input ir", text="the ledger's digest of the model files", card=None,
+        ledger=recorded.sha256[:12] if recorded else None, remeasured=digest[:12], tolerance="identical sha256",
+        verdict=HOLDS if ok else FAILS,
+        reason="" if ok else "the ledger's digest of the model files does not match report.json's file list"))
     return rows
 
 
@@ -115,55 +153,59 @@ class _Print:
     matches: bool
 
 
-def _card_prints(readme: str, ledger: Any) -> tuple[dict[str, list[_Print]], list[ClaimCheck]]:
-    """What the card shows for each claim, and a failing row for each figure no claim stands behind."""
+def _card_prints(readme: str, ledger: ClaimsLedger) -> tuple[dict[str, list[_Print]], list[ClaimCheck]]:
+    """What the card shows for each claim, and a failing row for each figure, statement or
+    model-index result no claim stands behind."""
     prints: dict[str, list[_Print]] = {}
     stray: list[ClaimCheck] = []
     match = FRONT_MATTER.search(readme)
     body, first = readme, 1
     if match:
         body, first = readme[match.end():], readme[: match.end()].count("\n") + 1
-        for claim_id, value in _model_index_values(readme, ledger).items():
-            claim = ledger.get(claim_id)
-            ok = isinstance(value, (int, float)) and abs(float(value) - float(claim.value)) <= INDEX_TOLERANCE
-            prints.setdefault(claim_id, []).append(_Print("model-index", str(value), ok))
-    statements = {c.printed: c for c in ledger.claims if c.kind == ledger_module.STATEMENT}
-    for line, phrase in ledger_module.card_statements(body, first):
-        claim = statements.get(phrase)
-        if claim is not None:
-            prints.setdefault(claim.id, []).append(_Print(f"body line {line}", "stated", True))
+        _model_index_prints(readme, ledger, prints, stray)
+    for statement in readback.card_statements(body, first):
+        claim = ledger.get(statement.claim_id)
+        if readback.statement_matches(statement, claim):
+            prints.setdefault(claim.id, []).append(_Print(f"body line {statement.line}", "stated", True))
         else:
             stray.append(ClaimCheck(
-                claim=f"card line {line}", text=phrase, card=phrase, ledger=None, remeasured=None, tolerance=None,
-                verdict=FAILS, reason="a statement on the card that no entry of the claims ledger stands behind"))
-    for figure in ledger_module.card_figures(body, first):
-        candidates = ledger_module.claims_for_label(figure.label, ledger)
-        if not candidates:
+                claim=f"card line {statement.line}", text=statement.phrase, card=statement.phrase,
+                ledger=claim.printed if claim else None, remeasured=None, tolerance=None, verdict=FAILS,
+                reason="a statement on the card that no entry of the claims ledger stands behind"))
+    for figure in readback.card_figures(body, first):
+        claim, fits = readback.figure_claim(figure, ledger)
+        if claim is None:
             stray.append(ClaimCheck(
                 claim=f"card line {figure.line}", text=figure.label, card=figure.shown, ledger=None,
                 remeasured=None, tolerance=None, verdict=FAILS,
                 reason="a figure on the card that no entry of the claims ledger stands behind"))
             continue
-        fitting = [c for c in candidates if ledger_module.printed_matches(figure.printed, float(c.value), figure.percent)]
-        claim = (fitting or candidates)[0]
-        prints.setdefault(claim.id, []).append(_Print(f"body line {figure.line}", figure.shown, bool(fitting)))
+        prints.setdefault(claim.id, []).append(_Print(f"body line {figure.line}", figure.shown, fits))
     return prints, stray
 
 
-def _model_index_values(readme: str, ledger: Any) -> dict[str, Any]:
-    """Ledger claim id -> the model-index value the card gives for it (metric type and config)."""
+def _model_index_prints(readme: str, ledger: ClaimsLedger, prints: dict[str, list[_Print]],
+                        stray: list[ClaimCheck]) -> None:
+    """Each model-index result must be one ledger claim (metric and config), on the ledger's dataset."""
     from huggingface_hub import ModelCard
 
     try:
         results = ModelCard(readme, ignore_metadata_errors=True).data.eval_results or []
-    except Exception:  # a card huggingface_hub cannot parse has no model-index to compare
-        return {}
-    out: dict[str, Any] = {}
-    for result in results:
-        claim_id = f"{result.metric_type}.{result.metric_config}"
-        if ledger.get(claim_id) is not None:
-            out[claim_id] = result.metric_value
-    return out
+    except Exception:  # metadata huggingface_hub cannot parse: lint reports it; nothing to compare
+        results = []
+    for index, result in enumerate(results):
+        claim = ledger.get(f"{result.metric_type}.{result.metric_config}")
+        where = f"model-index result {index + 1} ({result.metric_type}, config {result.metric_config})"
+        if claim is None or "model-index" not in claim.where:
+            stray.append(ClaimCheck(
+                claim=where, text=str(result.metric_name), card=str(result.metric_value), ledger=None,
+                remeasured=None, tolerance=None, verdict=FAILS,
+                reason="a model-index result that no entry of the claims ledger stands behind"))
+            continue
+        value = result.metric_value
+        ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+              and abs(float(value) - float(claim.value)) <= INDEX_TOLERANCE)
+        prints.setdefault(claim.id, []).append(_Print("model-index", str(value), ok))
 
 
 # --- re-measuring -------------------------------------------------------------------------------------
@@ -181,33 +223,20 @@ def _remeasure(report: Report, release_dir: Path, options: CheckOptions, progres
     return out
 
 
-def _remeasure_with_checkpoint(report: Report, release_dir: Path, options: CheckOptions, progress: Progress,
-                               out: _Remeasured) -> None:
-    from publisher.recheck import checkpoint_checks
-
-    checkpoint = Path(options.checkpoint)
-    note = checkpoint_checks.check_identity(report, checkpoint, options.accept_other_data)
-    if facts.is_text_generation(report):
-        values = checkpoint_checks.remeasure_text_generation(report, release_dir, checkpoint, out.eval_input,
-                                                             trust_pickle=options.trust_pickle, progress=progress)
-    else:
-        values = checkpoint_checks.remeasure_classifier(report, release_dir, checkpoint, out.eval_input,
-                                                        batch_size=options.batch_size,
-                                                        trust_pickle=options.trust_pickle, progress=progress)
-    for claim_id, (value, shown, _) in values.items():
-        out.values[claim_id] = (value, shown, note)
-
-
-def _ir_failed(report: Report, out: _Remeasured, exc: BadInputError) -> None:
-    """A damaged IR is a finding about the release, not bad input: its run-based claims get the reason."""
+def _ir_failed(report: Report, out: _Remeasured, exc: Exception) -> None:
+    """An IR that does not run: a finding about the release (its run-based claims fail), not bad input."""
+    problem = exc.problem if isinstance(exc, BadInputError) else str(exc).splitlines()[0]
     for claim in report.claims.claims:
         if claim.stage in ("accuracy", "perplexity") and claim.recheck == RECHECK_IR:
-            out.notes[claim.id] = f"the IR could not be run: {exc.problem}"
+            out.failures[claim.id] = f"the release's IR does not run: {problem}"
 
 
 def _check_data_sha(recorded: str | None, actual: str | None, what: str, options: CheckOptions,
                     out: _Remeasured) -> None:
-    if not recorded or recorded == actual:
+    if not recorded:
+        out.data_note = "the ledger names the data without a sha256 (a Hub dataset): identified by name only"
+        return
+    if recorded == actual:
         return
     if not options.accept_other_data:
         raise BadInputError(
@@ -220,89 +249,97 @@ def _check_data_sha(recorded: str | None, actual: str | None, what: str, options
     out.data_note = f"on data whose sha256 ({(actual or '')[:12]}) differs from the ledger's ({recorded[:12]})"
 
 
-def _remeasure_classifier(report: Report, release_dir: Path, options: CheckOptions, progress: Progress,
-                          out: _Remeasured) -> None:
-    from publisher.stages.data import EvalDataSpec, load_eval_data
+def _local_data(source: str, sha256: str | None, what: str) -> BadInputError:
+    # A path named by the repo's report.json is never opened: the reader names the file.
+    return BadInputError(
+        f"The release was evaluated on the file {source}; {what}",
+        f"Pass --eval-file with that file (sha256 {sha256}); verify does not open paths a repo names")
 
-    acc = report.accuracy
-    ds = acc.dataset
+
+def classifier_spec(report: Report, options: CheckOptions) -> Any:
+    """The evaluation data the ledger names, as an ``EvalDataSpec``."""
+    from publisher.stages.data import EvalDataSpec
+
+    ds = report.accuracy.dataset
     common = dict(split=ds.split, text_column=ds.text_column, label_column=ds.label_column,
                   max_samples=ds.num_samples)
     if options.eval_file:
-        spec = EvalDataSpec(eval_file=str(options.eval_file), **common)
-    elif ds.source.startswith("bundled:"):
-        spec = EvalDataSpec(max_samples=ds.num_samples)
-    elif ds.source.startswith("hub:"):
-        spec = EvalDataSpec(dataset=options.dataset or ds.source[4:], dataset_config=ds.config, **common)
-    elif Path(ds.source).is_file():
-        spec = EvalDataSpec(eval_file=ds.source, **common)
-    else:
-        raise BadInputError(
-            f"The release was evaluated on {ds.source}, which is not on this machine; "
-            "the evaluation data is needed to re-measure the IR's accuracy",
-            f"Pass --eval-file with that file (sha256 {ds.sha256})")
+        return EvalDataSpec(eval_file=str(options.eval_file), **common)
+    if ds.source.startswith("bundled:"):
+        return EvalDataSpec(max_samples=ds.num_samples)
+    if ds.source.startswith("hub:"):
+        return EvalDataSpec(dataset=options.dataset or ds.source[4:], dataset_config=ds.config, **common)
+    raise _local_data(ds.source, ds.sha256, "it is needed to re-measure the IR's accuracy")
+
+
+def _remeasure_classifier(report: Report, release_dir: Path, options: CheckOptions, progress: Progress,
+                          out: _Remeasured) -> None:
+    from publisher.stages.accuracy import score_predictions
+    from publisher.stages.data import load_eval_data
+
+    acc = report.accuracy
+    spec = classifier_spec(report, options)
     with progress.stage("Loading the evaluation data"):
         data = load_eval_data(spec)
-    _check_data_sha(ds.sha256, data.info.sha256, data.info.source, options, out)
+    _check_data_sha(acc.dataset.sha256, data.info.sha256, data.info.source, options, out)
     out.eval_input = spec
-    out.sample = (data.texts, f"{data.info.name} {data.info.split}")
+    out.sample = EvaluationSample(data.texts, f"{data.info.name} {data.info.split}")
     rows = len(data.texts)
     limit = min(options.max_samples, rows) if options.max_samples else rows
     try:
         run = remeasure.classifier_accuracy(
             release_dir, data.texts[:limit], data.labels[:limit], dict(acc.label_mapping),
             max_length=acc.max_length or 128, batch_size=options.batch_size, progress=progress)
-    except BadInputError as exc:
+    except (BadInputError, RuntimeError) as exc:
         return _ir_failed(report, out, exc)
     claim_id = f"{acc.metric}.openvino"
+    shown = ledger_module.fixed(run.metric, 4)
     if limit == rows:
-        out.values[claim_id] = (run.metric, ledger_module.fixed(run.metric, 4), None)
+        out.values[claim_id] = Remeasurement(run.metric, shown)
+        out.values["evaluation.rows"] = Remeasurement(rows, f"{rows} samples")
         return
     out.partial = f"{limit} of {rows} samples"
+    out.notes["evaluation.rows"] = f"a partial check re-ran {limit} of the {rows} samples"
     recorded = list(acc.openvino_predictions)
     if len(recorded) < limit:
         out.notes[claim_id] = ("a partial check compares sample by sample, and this report has no per-sample "
                                "predictions (written before publisher recorded them): run without --max-samples")
         return
-    agree = sum(1 for a, b in zip(recorded[:limit], run.predictions) if a == b)
-    from publisher.stages.accuracy import score_predictions
-
+    differing = sum(1 for a, b in zip(recorded[:limit], run.predictions) if a != b)
     recorded_subset = score_predictions(recorded[:limit], data.labels[:limit])
-    note = (f"the first {limit} of {rows} samples: {agree} of {limit} predictions as recorded; accuracy on "
-            f"them {run.metric:.4f}, recorded {recorded_subset:.4f}")
-    out.values[claim_id] = (run.metric, ledger_module.fixed(run.metric, 4), note)
-    out.values[f"{claim_id}#subset"] = (recorded_subset, "", None)
+    note = (f"the first {limit} of {rows} samples: {limit - differing} of {limit} predictions as recorded; "
+            f"accuracy on them {run.metric:.4f}, recorded {recorded_subset:.4f}")
+    # One by one: at most the flips the full check allows may differ.
+    out.values[claim_id] = Remeasurement(run.metric, shown, note, recorded_subset,
+                                         ledger_module.ACCURACY_FLIP_SAMPLES / limit)
+
+
+def text_spec(report: Report, options: CheckOptions) -> Any:
+    from publisher.stages.text_data import TextEvalSpec
+
+    ds = report.text_generation.perplexity.dataset
+    if options.eval_file:
+        return TextEvalSpec(eval_file=Path(options.eval_file))
+    if ds.source.startswith("bundled:"):
+        return TextEvalSpec()
+    if ds.source.startswith("hub:"):
+        return TextEvalSpec(dataset=options.dataset or ds.type, dataset_config=ds.config, split=ds.split or "test")
+    raise _local_data(ds.source, ds.sha256, "the text is needed to re-measure the IR's perplexity")
 
 
 def _remeasure_text_generation(report: Report, release_dir: Path, options: CheckOptions, progress: Progress,
                                out: _Remeasured) -> None:
-    from publisher.stages.text_data import TextEvalSpec, load_eval_text
+    from publisher.stages.text_data import load_eval_text
 
     ppl = report.text_generation.perplexity
     ds = ppl.dataset
-    if options.eval_file:
-        spec = TextEvalSpec(eval_file=Path(options.eval_file))
-    elif ds.source.startswith("bundled:"):
-        spec = TextEvalSpec()
-    elif ds.source.startswith("hub:"):
-        spec = TextEvalSpec(dataset=options.dataset or ds.type, dataset_config=ds.config, split=ds.split or "test")
-    elif Path(ds.source).is_file():
-        spec = TextEvalSpec(eval_file=Path(ds.source))
-    else:
-        raise BadInputError(
-            f"The release was evaluated on {ds.source}, which is not on this machine; the text is needed "
-            "to re-measure the IR's perplexity", f"Pass --eval-file with that file (sha256 of the text {ds.sha256})")
-    import hashlib
-
-    loaded_text = load_eval_text(spec)
+    loaded_text = load_eval_text(text_spec(report, options))
     text = loaded_text.text[: ds.num_characters]
     _check_data_sha(ds.sha256, hashlib.sha256(text.encode("utf-8")).hexdigest(), "the evaluation text",
                     options, out)
-    import dataclasses
-
     out.eval_input = dataclasses.replace(loaded_text, text=text, info=dataclasses.replace(
         loaded_text.info, num_characters=len(text)))
-    out.sample = (text, loaded_text.info.name)
+    out.sample = EvaluationSample(text, loaded_text.info.name)
     limit = min(options.max_samples, ppl.windows) if options.max_samples else None
     precision = remeasure.supported_precision(ppl.inference_precision)
     try:
@@ -310,13 +347,18 @@ def _remeasure_text_generation(report: Report, release_dir: Path, options: Check
                                              max_windows=ppl.max_windows if ppl.max_windows else ppl.windows,
                                              limit=limit, inference_precision=precision, progress=progress)
     except (BadInputError, RuntimeError) as exc:
-        error = exc if isinstance(exc, BadInputError) else BadInputError(str(exc).splitlines()[0])
-        return _ir_failed(report, out, error)
+        return _ir_failed(report, out, exc)
+    shown = ledger_module.fixed(run.perplexity, 2)
     if limit is None or limit >= ppl.windows:
-        out.values["perplexity.openvino"] = (run.perplexity, ledger_module.fixed(run.perplexity, 2),
-                                             None if precision else f"in {run.inference_precision}")
+        scored = sum(run.window_tokens)
+        out.values["perplexity.openvino"] = Remeasurement(
+            run.perplexity, shown, "" if precision else f"in {run.inference_precision}, not the recorded "
+            f"{ppl.inference_precision}")
+        out.values["evaluation.rows"] = Remeasurement(scored, f"{scored} tokens scored in {len(run.window_tokens)} "
+                                                      "windows")
         return
     out.partial = f"{limit} of {ppl.windows} windows"
+    out.notes["evaluation.rows"] = f"a partial check re-scored {limit} of the {ppl.windows} windows"
     recorded = list(ppl.openvino_window_nll)
     if len(recorded) < limit:
         out.notes["perplexity.openvino"] = ("a partial check compares window by window, and this report has no "
@@ -326,50 +368,72 @@ def _remeasure_text_generation(report: Report, release_dir: Path, options: Check
     recorded_ppl = math.exp(sum(recorded[:limit]) / tokens)
     note = (f"the first {limit} of {ppl.windows} windows ({tokens} tokens): perplexity {run.perplexity:.2f}, "
             f"recorded {recorded_ppl:.2f}")
-    out.values["perplexity.openvino"] = (run.perplexity, ledger_module.fixed(run.perplexity, 2), note)
-    out.values["perplexity.openvino#subset"] = (recorded_ppl, "", None)
+    out.values["perplexity.openvino"] = Remeasurement(
+        run.perplexity, shown, note, recorded_ppl, ledger_module.PERPLEXITY_RELATIVE_TOLERANCE * recorded_ppl)
 
 
 def _remeasure_weights(report: Report, release_dir: Path, out: _Remeasured, progress: Progress) -> None:
-    """Sparsity, weight precisions and NNCF's record, read from the IR's constants."""
-    import openvino as ov
-
+    """Sparsity, weight precisions, quantizer ops and NNCF's record, read from the IR's constants."""
     from publisher.card.claims import COMPRESSED_WEIGHT_FORMATS
+    from publisher.stages.export import quantizer_ops
 
     with progress.stage("Counting the IR's weights"):
         try:
             sparsity = remeasure.ir_sparsity(release_dir)
             shares, counts = remeasure.weight_shares(release_dir)
             record = remeasure.compression_record(release_dir)
-        except (BadInputError, RuntimeError) as exc:
+            ops = sum(quantizer_ops(remeasure.ir_xml(release_dir)).values())
+        except (BadInputError, RuntimeError, OSError, SyntaxError) as exc:  # SyntaxError: a damaged .xml
+            reason = f"the release's IR cannot be read: {str(exc).splitlines()[0]}"
             for claim in report.claims.claims:
                 if claim.recheck == RECHECK_IR:
-                    out.notes.setdefault(claim.id, f"the IR could not be read: {str(exc).splitlines()[0]}")
+                    out.failures.setdefault(claim.id, reason)
             return
-    out.values["sparsity.openvino"] = (sparsity, ledger_module.fixed(sparsity, 2), None)
+    if sparsity is not None:
+        out.values["sparsity.openvino"] = Remeasurement(sparsity, ledger_module.fixed(sparsity, 2))
+    sparsity = sparsity or 0.0
     for key, share in shares.items():
         if counts.get(key, 0) > 0:
-            out.values[f"weight_precision.{key}"] = (share, f"{share * 100:.1f}%", None)
+            out.values[f"weight_precision.{key}"] = Remeasurement(share, f"{share * 100:.1f}%")
     if "group_size" in record:
-        out.values["quantization.group_size"] = (_float(record["group_size"]), record["group_size"], None)
+        out.values["quantization.group_size"] = Remeasurement(_float(record["group_size"]), record["group_size"])
     if "ratio" in record:
-        out.values["quantization.ratio"] = (_float(record["ratio"]), record["ratio"], None)
+        out.values["quantization.ratio"] = Remeasurement(_float(record["ratio"]), record["ratio"])
     fmt = report.export.weight_format
     if fmt in COMPRESSED_WEIGHT_FORMATS:
-        shown = fmt.upper() if shares.get(fmt, 0.0) > 0 else "none"
-        out.values["compression.weights"] = (fmt if shares.get(fmt, 0.0) > 0 else None,
-                                             f"{shown} ({_shares_text(shares)})", None)
+        present = shares.get(fmt, 0.0) > 0
+        out.values["compression.weights"] = Remeasurement(fmt if present else None,
+                                                          f"{fmt.upper() if present else 'none'} ({_shares_text(shares)})")
     else:
         full_float = shares.get("float", 0.0) >= 1.0 - 1e-9
-        out.values["compression.weights"] = (fmt if full_float else None, _shares_text(shares), None)
-    from publisher.stages.export import quantizer_ops
+        out.values["compression.weights"] = Remeasurement(fmt if full_float else None, _shares_text(shares))
+    qat = report.claims.get("compression.quantization_aware_training")
+    if qat is not None and qat.recheck == RECHECK_IR:  # claimed from the IR's own quantizers
+        out.values[qat.id] = Remeasurement(ops or None, f"{ops} FakeQuantize/FakeConvert ops")
+    out.values["compression.pruning"] = Remeasurement(True if sparsity >= facts.SPARSE_THRESHOLD else None,
+                                                      f"{sparsity:.2f} zeros")
+    import openvino as ov
 
-    ops = sum(quantizer_ops(remeasure.ir_xml(release_dir)).values())
-    out.values["compression.quantization_aware_training"] = (ops or None, f"{ops} FakeQuantize/FakeConvert ops", None)
-    sparse = sparsity >= facts.SPARSE_THRESHOLD
-    out.values["compression.pruning"] = (True if sparse else None, f"{sparsity:.2f} zeros", None)
-    current = facts.release_version(ov.get_version()) or ""
-    out.values["compatibility.openvino"] = (current, f"ran on {current}", None)
+    # Running here says nothing about the claimed release itself: only --openvino runs that.
+    out.notes["compatibility.openvino"] = (f"the IR ran here on OpenVINO {facts.release_version(ov.get_version())}; "
+                                           "pass --openvino with the claimed release to run it there")
+
+
+def _remeasure_with_checkpoint(report: Report, release_dir: Path, options: CheckOptions, progress: Progress,
+                               out: _Remeasured) -> None:
+    from publisher.recheck import checkpoint_checks
+
+    checkpoint = Path(options.checkpoint)
+    note = checkpoint_checks.check_identity(report, checkpoint, options.accept_other_data) or ""
+    if facts.is_text_generation(report):
+        values = checkpoint_checks.remeasure_text_generation(report, release_dir, checkpoint, out.eval_input,
+                                                             trust_pickle=options.trust_pickle, progress=progress)
+    else:
+        values = checkpoint_checks.remeasure_classifier(report, release_dir, checkpoint, out.eval_input,
+                                                        batch_size=options.batch_size,
+                                                        trust_pickle=options.trust_pickle, progress=progress)
+    for claim_id, (value, shown) in values.items():
+        out.values[claim_id] = Remeasurement(value, shown, note)
 
 
 def _shares_text(shares: dict[str, float]) -> str:
@@ -386,45 +450,34 @@ def _float(text: str) -> float | None:
 # --- one row per claim --------------------------------------------------------------------------------
 
 
-def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in version.split(".") if p.isdigit())
-
-
 def _claim_row(claim: Claim, rebuilt: Claim | None, prints: list[_Print], remeasured: _Remeasured) -> ClaimCheck:
-    problems: list[str] = []
-    if rebuilt is None:
-        problems.append("report.json's measurements no longer give this claim")
-    elif not _same(claim.value, rebuilt.value):
-        problems.append(f"the ledger says {claim.printed}, but report.json's measurement ({claim.field}) "
-                        f"says {rebuilt.printed}")
+    problems = _ledger_problems(claim, rebuilt)
+    rules = rebuilt or claim  # how to re-check: publisher's own rules, not the stored ledger's
     for p in prints:
         if not p.matches:
             problems.append(f"the card's {p.where} shows {p.shown}, the ledger {claim.printed}")
     card = "; ".join(dict.fromkeys(p.shown for p in prints)) or None
-    tolerance = _tolerance_text(claim)
+    tolerance = _tolerance_text(rules)
     shown_remeasured = None
-    verdict = HOLDS
-    reason = ""
-    if claim.recheck in (RECHECK_IR, RECHECK_CHECKPOINT) and claim.id in remeasured.values:
-        value, shown_remeasured, note = remeasured.values[claim.id]
-        subset = remeasured.values.get(f"{claim.id}#subset")
-        ok, why = _within(claim, value, subset[0] if subset else None)
+    verdict, reason = HOLDS, ""
+    measured = remeasured.values.get(claim.id) if rules.recheck in RE_MEASURABLE else None
+    if claim.id in remeasured.failures:
+        problems.append(remeasured.failures[claim.id])
+    elif measured is not None:
+        shown_remeasured = measured.shown
+        ok, why = _within(rules, measured)
         if not ok:
             problems.append(why)
-        if note:
-            reason = note
-        if subset is not None:
+        reason = "; ".join(x for x in (measured.note, remeasured.data_note) if x)
+        if measured.recorded_subset is not None:
             verdict = PARTIAL
-        if remeasured.data_note:
-            reason = f"{reason}; {remeasured.data_note}" if reason else remeasured.data_note
-    elif claim.recheck == RECHECK_IR:
-        verdict = UNVERIFIABLE
-        reason = remeasured.notes.get(claim.id, "verify does not re-measure this claim")
     else:
         verdict = UNVERIFIABLE
-        reason = {RECHECK_CHECKPOINT: "needs the checkpoint, which the release does not hold",
-                  RECHECK_MACHINE: claim.tolerance_reason}.get(claim.recheck,
-                                                             f"a record, not a measurement ({claim.tolerance_reason})")
+        reason = remeasured.notes.get(claim.id) or {
+            RECHECK_IR: "verify does not re-measure this claim",
+            RECHECK_CHECKPOINT: "needs the checkpoint, which the release does not hold (pass --checkpoint)",
+            RECHECK_MACHINE: rules.tolerance_reason,
+        }.get(rules.recheck, f"a record, not a measurement ({rules.tolerance_reason})")
         if not problems:
             reason += "; card and ledger agree"
     if problems:
@@ -433,30 +486,44 @@ def _claim_row(claim: Claim, rebuilt: Claim | None, prints: list[_Print], remeas
     return ClaimCheck(claim.id, claim.text, card, claim.printed, shown_remeasured, tolerance, verdict, reason)
 
 
+def _ledger_problems(claim: Claim, rebuilt: Claim | None) -> list[str]:
+    """Where the stored entry departs from what publisher's rules give for report.json's measurements."""
+    if rebuilt is None:
+        return ["the ledger holds a claim that report.json's measurements do not give"]
+    problems = []
+    if not _same(claim.value, rebuilt.value):
+        problems.append(f"the ledger says {claim.printed}, but report.json's measurement ({claim.field}) "
+                        f"says {rebuilt.printed}")
+    if claim.recheck != rebuilt.recheck or not _same(claim.tolerance, rebuilt.tolerance):
+        problems.append(f"the ledger's re-check rule ({claim.recheck}, tolerance {claim.tolerance}) is not "
+                        f"publisher's ({rebuilt.recheck}, tolerance {rebuilt.tolerance})")
+    return problems
+
+
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
         return math.isclose(float(a), float(b), rel_tol=1e-12, abs_tol=1e-15)
     return a == b
 
 
-def _within(claim: Claim, value: Any, subset_recorded: float | None) -> tuple[bool, str]:
-    """Whether a re-measured value bears the claim out."""
-    if claim.id == "compatibility.openvino":
-        ok = bool(value) and _version_key(str(value)) >= _version_key(str(claim.value))
-        return ok, f"this machine's OpenVINO {value} is older than the claimed {claim.value}"
+def _within(claim: Claim, measured: Remeasurement) -> tuple[bool, str]:
+    """Whether a re-measurement bears the claim out."""
+    value = measured.value
     if claim.kind == ledger_module.STATEMENT:
+        if claim.id == "evaluation.rows":
+            return value == claim.value, f"re-ran {measured.shown}, the ledger says {claim.printed}"
         return value is not None, f"the IR does not show it ({claim.tolerance_reason})"
     if value is None:
         return False, "the IR does not record it"
-    reference = subset_recorded if subset_recorded is not None else float(claim.value)
-    tolerance = claim.tolerance if claim.tolerance is not None else 0.0
+    reference = measured.recorded_subset if measured.recorded_subset is not None else float(claim.value)
+    tolerance = measured.tolerance if measured.tolerance is not None else (claim.tolerance or 0.0)
     diff = abs(float(value) - reference)
     ok = diff <= tolerance + 1e-12
     return ok, f"re-measured {float(value):.6g}, {diff:.3g} from the recorded {reference:.6g} (tolerance {tolerance:.3g})"
 
 
 def _tolerance_text(claim: Claim) -> str | None:
-    if claim.recheck not in (RECHECK_IR, RECHECK_CHECKPOINT):
+    if claim.recheck not in RE_MEASURABLE:
         return None
     if claim.kind == ledger_module.STATEMENT:
         return claim.tolerance_reason

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -11,8 +12,8 @@ from typing import Any, Callable
 from publisher.card import remote
 from publisher.errors import BadInputError, PublisherError
 from publisher.progress import Progress
-from publisher.recheck.ledger_checks import CheckOptions, check_release
-from publisher.results import FAILS, UNVERIFIABLE, ClaimCheck, ReleaseVerification
+from publisher.recheck.ledger_checks import CheckOptions, EvaluationSample, check_release
+from publisher.results import FAILS, HOLDS, UNVERIFIABLE, ClaimCheck, CompatibilityResult, ReleaseVerification
 
 # Files a release's IR needs besides itself: configs and tokenizers. Weights of any other kind
 # (PyTorch, safetensors) and pickles such as training_args.bin are never downloaded.
@@ -32,18 +33,24 @@ class VerifyRequest:
     keep: bool = False  # keep the downloaded files after the check
 
 
+def _safe(path: str) -> bool:
+    """Never a pickle, PyTorch or safetensors weights, or a file outside the repo's model files."""
+    name = path.rsplit("/", 1)[-1]
+    return (name not in _NEVER and not name.endswith((".safetensors", ".pt", ".pth", ".pkl", ".ckpt"))
+            and not path.startswith(("training/", ".")) and ".." not in path.split("/"))
+
+
 def release_files(listing: dict[str, Any], report: Any | None) -> list[str]:
-    """What to download: the files the report's figures were measured on, else the IR and its side files."""
-    if report is not None:
-        return sorted({f.path for f in report.export.files})
+    """What to download: the files the report's figures were measured on (a .bin only beside its
+    .xml), else the IR and its side files. Whatever report.json lists, nothing else is fetched."""
     names = set(listing)
-    chosen: set[str] = set()
-    for path in names:
-        if path.endswith(".xml") and path[:-4] + ".bin" in names:
-            chosen.update({path, path[:-4] + ".bin"})
-        elif path.endswith(_SIDE_FILES) and "/" not in path and path not in _NEVER:
-            chosen.add(path)
-    return sorted(chosen)
+    ir_bins = {p[:-4] + ".bin" for p in names if p.endswith(".xml")}
+    if report is not None:
+        wanted = {f.path for f in report.export.files}
+    else:
+        wanted = {p for p in names if (p.endswith(".xml") and p[:-4] + ".bin" in names) or p in ir_bins
+                  or (p.endswith(_SIDE_FILES) and "/" not in p)}
+    return sorted(p for p in wanted if _safe(p) and (not p.endswith(".bin") or p in ir_bins))
 
 
 def verify_release(request: VerifyRequest, progress: Progress | None = None, *,
@@ -80,9 +87,11 @@ def verify_release(request: VerifyRequest, progress: Progress | None = None, *,
     folder = Path(request.work_dir) / request.repo_id.replace("/", "--") / card.revision
     try:
         with progress.stage(f"Downloading {len(paths)} release files"):
-            client.download_files(request.repo_id, [p for p in paths if p in listing], card.revision, folder)
+            client.download_files(request.repo_id, [glob.escape(p) for p in paths if p in listing], card.revision,
+                                  folder)
         if report is not None:
-            checks, partial, sample = check_release(report, card.readme, folder, request.options, progress)
+            checked = check_release(report, card.readme, folder, request.options, progress)
+            checks, partial, sample = checked.rows, checked.partial, checked.sample
             if rebuilt_note:
                 checks.insert(0, ClaimCheck("ledger", "the claims ledger", None, "rebuilt", None, None,
                                             UNVERIFIABLE, rebuilt_note))
@@ -103,34 +112,45 @@ def verify_release(request: VerifyRequest, progress: Progress | None = None, *,
         seconds=round(time.perf_counter() - start, 2))
 
 
-def _compatibility(folder: Path, request: VerifyRequest, report: Any, sample: Any,
-                   progress: Progress) -> tuple[Any, ClaimCheck]:
-    """Run the IR on each requested OpenVINO release; the card's lowest version must be among those that pass."""
+def _compatibility(folder: Path, request: VerifyRequest, report: Any, sample: EvaluationSample | None,
+                   progress: Progress) -> tuple[CompatibilityResult, ClaimCheck]:
+    """Run the IR on each requested OpenVINO release and judge the card's "OpenVINO X and higher":
+    it holds when X itself ran and passed and no tested release above X failed."""
     from publisher import compat
-    from publisher.recheck.remeasure import ir_xml, tokenizer_of
-    from publisher.results import HOLDS
-
     from publisher.card.facts import release_version
+    from publisher.recheck.remeasure import ir_xml, tokenizer_of
 
     tokenizer = tokenizer_of(folder)
-    rows, description = compat.evaluation_rows(tokenizer, *sample) if sample else compat.bundled_rows(tokenizer)
+    rows, description = (compat.evaluation_rows(tokenizer, sample.texts, sample.name) if sample
+                         else compat.bundled_rows(tokenizer))
     result = compat.check_versions(ir_xml(folder), rows, request.openvino, cache_dir=compat.default_cache_dir(),
                                    inputs_description=description, progress=progress.note)
     tested = "; ".join(f"{r.version or r.requested} {'passed' if r.passed else 'failed: ' + r.reason}"
                        for r in result.runs)
+    notes = [f"ran on: {tested}"]
+    if report is not None and report.compatibility is not None and \
+            report.compatibility.inputs_sha256 != compat.rows_sha256(rows):
+        notes.append("the rows fed differ from those publish fed")
     claim = report.claims.get("compatibility.openvino") if report is not None else None
     claimed = str(claim.value) if claim is not None else None
-    supported = release_version(result.supported_from) if result.supported_from else None
     if claimed is None:
-        ok = supported is not None
-        reason = f"ran on: {tested}"
+        verdict = HOLDS if result.supported_from else FAILS
     else:
-        ok = claimed == release_version(result.reference) or (
-            supported is not None and _key(supported) <= _key(claimed))
-        reason = f"ran on: {tested}" + ("" if ok else f"; the card says {claimed} and higher")
+        runs = [(release_version(r.version) or "", r) for r in result.runs if r.version]
+        failed_above = [v for v, r in runs if not r.passed and _key(v) >= _key(claimed)]
+        claimed_ran = [r for v, r in runs if v == claimed]
+        if failed_above:
+            verdict = FAILS
+            notes.append(f"the card says {claimed} and higher, and {', '.join(failed_above)} failed")
+        elif claimed_ran and all(r.passed for r in claimed_ran):
+            verdict = HOLDS
+        else:
+            verdict = UNVERIFIABLE
+            notes.append(f"the card's {claimed} was not among the releases run (pass --openvino {claimed})")
+    supported = release_version(result.supported_from) if result.supported_from else None
     return result, ClaimCheck("compatibility.tested", "OpenVINO releases the IR runs on", claimed, None,
                               f"{supported} and higher" if supported else "none of those tested",
-                              f"top-1 agreement >= {result.min_top1_agreement}", HOLDS if ok else FAILS, reason)
+                              f"top-1 agreement >= {result.min_top1_agreement}", verdict, "; ".join(notes))
 
 
 def _key(version: str) -> tuple[int, ...]:

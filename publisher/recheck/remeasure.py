@@ -41,13 +41,9 @@ def ir_xml(release_dir: Path) -> Path:
 
 
 def tokenizer_of(release_dir: Path) -> Any:
-    import transformers
+    from publisher.stages.load import load_release_tokenizer
 
-    try:
-        return transformers.AutoTokenizer.from_pretrained(str(release_dir))
-    except (OSError, ValueError) as exc:
-        raise BadInputError(f"The release has no tokenizer transformers can load ({exc})".split("\n")[0],
-                            "A release must ship its tokenizer files beside the IR") from exc
+    return load_release_tokenizer(release_dir)
 
 
 def classifier_accuracy(release_dir: Path, texts: list[str], labels: list[int], mapping: dict[int, int], *,
@@ -70,12 +66,14 @@ def classifier_accuracy(release_dir: Path, texts: list[str], labels: list[int], 
     return ClassifierRun(acc.score_predictions(predicted, labels), predicted, len(texts))
 
 
-def ir_sparsity(release_dir: Path) -> float:
-    """Share of zeros in the IR's transformer-block linear weights (publish's own count)."""
+def ir_sparsity(release_dir: Path) -> float | None:
+    """Share of zeros in the IR's transformer-block linear weights (publish's own count); None when
+    the IR has no layers publish counts (an IR named differently, e.g. converted from ONNX)."""
     from publisher.stages.inference import read_ir
     from publisher.stages.sparsity import _measurement, ir_layer_counts
 
-    return float(_measurement(ir_layer_counts(read_ir(ir_xml(release_dir)))).overall)
+    measured = _measurement(ir_layer_counts(read_ir(ir_xml(release_dir))))
+    return float(measured.overall) if measured.elements else None
 
 
 def weight_shares(release_dir: Path) -> tuple[dict[str, float], dict[str, int]]:

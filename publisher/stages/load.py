@@ -358,3 +358,15 @@ def load_checkpoint(folder: str | Path, *, trust_pickle: bool = False,
         nncf_state=nncf_state,
     )
     return LoadedCheckpoint(info, model, tokenizer, config, training_args)
+
+
+def load_release_tokenizer(folder: Path) -> Any:
+    """The tokenizer a release ships beside its IR (what a reader of the release tokenizes with)."""
+    import transformers
+
+    try:
+        return transformers.AutoTokenizer.from_pretrained(str(folder))
+    except (OSError, ValueError) as exc:
+        raise BadInputError(f"The release in {folder} has no tokenizer transformers can load "
+                            f"({str(exc).splitlines()[0]})",
+                            "A release must ship its tokenizer files beside the IR") from exc
