@@ -15,7 +15,7 @@ from typing import Any
 from publisher.card import claims, facts
 from publisher.card.ledger import ledger_of, value
 from publisher.card.rules import licenses, task_display_name
-from publisher.results import Report
+from publisher.results import ClaimsLedger, Report
 from publisher.stages.training_metadata import command_scripts
 
 HUB = "https://huggingface.co"
@@ -76,7 +76,7 @@ def build_context(report: Report) -> dict[str, Any]:
     return context
 
 
-def _common(report: Report, ledger: Any) -> dict[str, Any]:
+def _common(report: Report, ledger: ClaimsLedger) -> dict[str, Any]:
     """What every release has: names, lineage, license, export, training records, links."""
     training = report.checkpoint.training
     base = facts.base_model(report)
@@ -158,7 +158,7 @@ def _compatibility(report: Report) -> dict[str, Any] | None:
             "supported_from": c.supported_from, "and_higher": facts.and_higher(report), "runs": runs}
 
 
-def _sparsity(report: Report, ledger: Any) -> dict[str, Any] | None:
+def _sparsity(report: Report, ledger: ClaimsLedger) -> dict[str, Any] | None:
     if report.sparsity is None:
         return None
     return {
@@ -170,7 +170,7 @@ def _sparsity(report: Report, ledger: Any) -> dict[str, Any] | None:
     }
 
 
-def _classifier(report: Report, ledger: Any) -> dict[str, Any]:
+def _classifier(report: Report, ledger: ClaimsLedger) -> dict[str, Any]:
     ds = report.accuracy.dataset
     hub_ds = facts.hub_dataset(report)
     return {
@@ -209,7 +209,7 @@ PRECISION_TITLES = {"int4": "INT4", "int8": "INT8", "float": "Float"}
 NAMED_LAYERS = 4
 
 
-def _text_generation(report: Report, ledger: Any) -> dict[str, Any]:
+def _text_generation(report: Report, ledger: ClaimsLedger) -> dict[str, Any]:
     tg = report.text_generation
     ppl, parity, gen = tg.perplexity, tg.parity, tg.generation
     ds = ppl.dataset
@@ -292,7 +292,7 @@ def _flag(applied: dict[str, Any], key: str) -> bool | None:
     return None if value is None else str(value).strip().lower() == "true"
 
 
-def _quantization(report: Report, ledger: Any) -> dict[str, Any] | None:
+def _quantization(report: Report, ledger: ClaimsLedger) -> dict[str, Any] | None:
     """The weight compression as NNCF applied it (its own record in the IR), for INT8/INT4 only."""
     c = report.text_generation.compression
     if c.mode not in claims.COMPRESSED_WEIGHT_FORMATS:
@@ -321,7 +321,7 @@ def _quantization(report: Report, ledger: Any) -> dict[str, Any] | None:
     }
 
 
-def _weight_precision(wp: Any, ledger: Any) -> dict[str, Any]:
+def _weight_precision(wp: Any, ledger: ClaimsLedger) -> dict[str, Any]:
     rows = []
     for key in PRECISION_TITLES:
         if key not in wp.shares:
@@ -340,7 +340,7 @@ def _weight_precision(wp: Any, ledger: Any) -> dict[str, Any]:
     }
 
 
-def _llm_performance(report: Report, ledger: Any) -> dict[str, Any] | None:
+def _llm_performance(report: Report, ledger: ClaimsLedger) -> dict[str, Any] | None:
     perf = report.performance
     if perf is None or not hasattr(perf, "ttft_ms"):
         return None
@@ -355,7 +355,7 @@ def _llm_performance(report: Report, ledger: Any) -> dict[str, Any] | None:
     }
 
 
-def _performance(report: Report, ledger: Any) -> dict[str, Any] | None:
+def _performance(report: Report, ledger: ClaimsLedger) -> dict[str, Any] | None:
     perf = report.performance
     if perf is None:
         return None
