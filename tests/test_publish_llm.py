@@ -159,11 +159,14 @@ def test_the_export_stage_command_exports_a_language_model_with_json_alone_on_st
         f["path"] for f in doc["files"]}
 
 
-def test_publisher_verify_re_measures_the_pushed_release(released, hub_server, tmp_path):
+def test_publisher_verify_re_measures_the_pushed_release(released, hub_server, eval_text, tmp_path):
     """Perplexity re-measured from the pushed IR and tokenizer alone; weight shares and NNCF's record
     re-read from the IR; the torch-side figures listed as needing the checkpoint."""
+    named = run_cli("verify", REPO, "--endpoint", hub_server.endpoint, "--work-dir", str(tmp_path),
+                    env=hub_env(hub_server))
+    assert named.returncode == 2 and "Pass --eval-file" in named.stderr  # a path the repo names is not opened
     result = run_cli("verify", REPO, "--endpoint", hub_server.endpoint, "--work-dir", str(tmp_path), "--json",
-                     env=hub_env(hub_server))
+                     "--eval-file", str(eval_text), env=hub_env(hub_server))
     assert result.returncode == 0, result.stderr
     rows = {c["claim"]: c for c in json.loads(result.stdout)["checks"]}
     assert rows["perplexity.openvino"]["verdict"] == "holds"
@@ -172,7 +175,7 @@ def test_publisher_verify_re_measures_the_pushed_release(released, hub_server, t
         assert rows[claim]["verdict"] == "holds", rows[claim]
     assert rows["perplexity.torch"]["verdict"] == "not re-checkable"
     partial = run_cli("verify", REPO, "--endpoint", hub_server.endpoint, "--work-dir", str(tmp_path), "--json",
-                      "--max-samples", "2", env=hub_env(hub_server))
+                      "--max-samples", "2", "--eval-file", str(eval_text), env=hub_env(hub_server))
     document = json.loads(partial.stdout)
     assert document["partial"].startswith("2 of ")
     assert {c["claim"]: c for c in document["checks"]}["perplexity.openvino"]["verdict"] == "holds (partial)"
