@@ -88,7 +88,8 @@ def test_a_fresh_release_holds(hub_server, release, tmp_path):
     assert by_claim["accuracy.openvino"]["verdict"] == "holds"
     assert by_claim["accuracy.openvino"]["remeasured"] == by_claim["accuracy.openvino"]["ledger"]
     assert by_claim["sparsity.openvino"]["verdict"] == "holds"
-    assert by_claim["file openvino_model.bin"]["verdict"] == "holds"
+    files = [c for c in document["checks"] if c["claim"].startswith("files (")]
+    assert files[0]["verdict"] == "holds" and "openvino_model.bin" in files[0]["reason"]
     assert by_claim["accuracy.torch"]["verdict"] == "not re-checkable"
     assert "checkpoint" in by_claim["accuracy.torch"]["reason"]
     assert by_claim["compression.weights"]["verdict"] == "holds"
@@ -169,7 +170,9 @@ def test_changed_ir_weights_are_named(hub_server, release, copy_of_release, tmp_
     result, document = verify_json(hub_server, copy_of_release, work_dir=tmp_path)
     assert result.returncode == EXIT_CLAIM_FAILED
     assert "file openvino_model.bin" in failing(document)
-    assert rows(document)["file openvino_model.xml"]["verdict"] == "holds"
+    (others,) = [c for c in document["checks"] if c["claim"].startswith("files (")]
+    assert others["verdict"] == "holds" and "openvino_model.xml" in others["reason"]
+    assert "openvino_model.bin" not in others["reason"]
 
 
 def test_other_evaluation_data_is_refused_unless_accepted(hub_server, release, tmp_path):
@@ -296,3 +299,30 @@ def test_with_the_checkpoint_the_torch_side_claims_are_re_measured(hub_server, r
     assert by_claim["accuracy.torch"]["remeasured"] == by_claim["accuracy.torch"]["ledger"]
     other = verify(hub_server, REPO, "--checkpoint", str(tiny_checkpoint), work_dir=tmp_path)
     assert other.returncode == EXIT_BAD_INPUT and "not the one the release was measured from" in other.stderr
+
+
+def test_a_rule_loosened_in_the_stored_ledger_is_named(hub_server, release, copy_of_release, tmp_path):
+    """The ledger cannot exempt a claim from re-measurement: the rules come from publisher itself."""
+    def exempt(text):
+        data = json.loads(text)
+        for claim in data["claims"]["claims"]:
+            if claim["id"] == "accuracy.openvino":
+                claim["recheck"], claim["value"], claim["printed"] = "machine", 0.99, "0.9900"
+        return json.dumps(data, indent=2)
+
+    _edit(api_for(hub_server), copy_of_release, "report.json", exempt)
+    result, document = verify_json(hub_server, copy_of_release, work_dir=tmp_path)
+    assert result.returncode == EXIT_CLAIM_FAILED
+    assert "accuracy.openvino" in failing(document)
+    assert "re-check rule" in rows(document)["accuracy.openvino"]["reason"]
+
+
+def test_a_model_index_result_without_a_ledger_entry_is_named(hub_server, release, copy_of_release, tmp_path):
+    doc, _ = release
+    value = round(doc["accuracy"]["openvino"], 5)
+    _edit(api_for(hub_server), copy_of_release, "README.md",
+          lambda t: t.replace(f"      value: {value}\n      config: openvino", "      value: 0.99", 1)
+          if f"      value: {value}\n      config: openvino" in t else t.replace("config: openvino", "config: fast", 1))
+    result, document = verify_json(hub_server, copy_of_release, work_dir=tmp_path)
+    assert result.returncode == EXIT_CLAIM_FAILED
+    assert any(c.startswith("model-index result") for c in failing(document))

@@ -163,8 +163,9 @@ def _sparsity(report: Report, ledger: ClaimsLedger) -> dict[str, Any] | None:
         return None
     return {
         "scope": report.sparsity.scope,
-        "torch": value(ledger, "sparsity.torch"),
-        "openvino": value(ledger, "sparsity.openvino"),
+        # None where the card does not state them (a dense language model): the ledger has no entry.
+        "torch": value(ledger, "sparsity.torch") if ledger.get("sparsity.torch") else None,
+        "openvino": value(ledger, "sparsity.openvino") if ledger.get("sparsity.openvino") else None,
         "sparse": facts.is_sparse(report),
         "layers": len(report.sparsity.openvino.layers),
     }

@@ -214,7 +214,8 @@ def _int(value: Any) -> int | None:
 
 def _sparsity_claims(report: Report) -> list[Claim]:
     s = report.sparsity
-    if s is None:
+    # A language model's card shows sparsity only when the weights are sparse.
+    if s is None or (facts.is_text_generation(report) and not facts.is_sparse(report)):
         return []
     where = [BODY]
     return [

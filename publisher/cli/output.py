@@ -187,7 +187,10 @@ def print_verification(result: Any, console: Console = stdout) -> None:
         table.add_row(escape(c.claim), escape(c.card or "-"), escape(c.ledger or "-"), escape(c.remeasured or "-"),
                       escape(c.tolerance or "-"), verdict)
     console.print(table)
-    if result.environment is not None:
+    if result.environment is not None and not result.environment.threads:
+        console.print("Where the ledger's measurements were made is not recorded (a report written before "
+                      "publisher kept a ledger).")
+    elif result.environment is not None:
         env = result.environment
         console.print(f"Measured for the ledger on {env.cpu} ({', '.join(env.isa[-3:]) or 'ISA not recorded'}; "
                       f"{env.threads} threads, {env.inference_precision or 'default'} inference precision).")

@@ -121,17 +121,24 @@ def check_release(report: Report, readme: str, release_dir: Path, options: Check
 
 
 def _file_rows(report: Report, release_dir: Path) -> list[ClaimCheck]:
-    rows = []
+    """One row per file that differs, and one for all those that are as measured."""
+    rows, same = [], []
     for f in report.export.files:
         path = release_dir / f.path
         actual = sha256_file(path) if path.is_file() else None
-        ok = actual == f.sha256
+        if actual == f.sha256:
+            same.append(f.path)
+            continue
         rows.append(ClaimCheck(
-            claim=f"file {f.path}", text="the release file the figures were measured on",
+            claim=f"file {f.path}", text="a release file the figures were measured on",
             card=None, ledger=f.sha256[:12], remeasured=actual[:12] if actual else "missing",
-            tolerance="identical sha256", verdict=HOLDS if ok else FAILS,
-            reason="" if ok else ("the repo does not hold this file" if actual is None else
-                                  "the file in the repo is not the one measured")))
+            tolerance="identical sha256", verdict=FAILS,
+            reason="the repo does not hold this file" if actual is None else "the file in the repo is not the one measured"))
+    if same:
+        rows.insert(0, ClaimCheck(
+            claim=f"files ({len(same)})", text="the release files the figures were measured on", card=None,
+            ledger=f"{len(same)} sha256", remeasured=f"{len(same)} identical", tolerance="identical sha256",
+            verdict=HOLDS, reason=", ".join(same)))
     recorded = report.claims.inputs.get(ledger_module.IR)
     digest = ledger_module.files_digest(list(report.export.files))
     ok = recorded is not None and recorded.sha256 == digest
@@ -163,6 +170,7 @@ def _card_prints(readme: str, ledger: ClaimsLedger) -> tuple[dict[str, list[_Pri
     if match:
         body, first = readme[match.end():], readme[: match.end()].count("\n") + 1
         _model_index_prints(readme, ledger, prints, stray)
+        _lineage_print(match.group(2), ledger, prints, stray)
     for statement in readback.card_statements(body, first):
         claim = ledger.get(statement.claim_id)
         if readback.statement_matches(statement, claim):
@@ -182,6 +190,25 @@ def _card_prints(readme: str, ledger: ClaimsLedger) -> tuple[dict[str, list[_Pri
             continue
         prints.setdefault(claim.id, []).append(_Print(f"body line {figure.line}", figure.shown, fits))
     return prints, stray
+
+
+def _lineage_print(front_matter: str, ledger: ClaimsLedger, prints: dict[str, list[_Print]],
+                   stray: list[ClaimCheck]) -> None:
+    import yaml
+
+    try:
+        meta = yaml.safe_load(front_matter)
+    except yaml.YAMLError:
+        return
+    stated = meta.get("base_model_relation") if isinstance(meta, dict) else None
+    if stated is None:
+        return
+    claim = ledger.get("lineage.base_model_relation")
+    if claim is None:
+        stray.append(ClaimCheck("base_model_relation", "front matter", str(stated), None, None, None, FAILS,
+                                "a lineage the claims ledger does not record"))
+    else:
+        prints.setdefault(claim.id, []).append(_Print("front matter", str(stated), str(stated) == claim.value))
 
 
 def _model_index_prints(readme: str, ledger: ClaimsLedger, prints: dict[str, list[_Print]],
