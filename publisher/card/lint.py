@@ -66,7 +66,6 @@ _COMPAT = {
     "optimum_intel": re.compile(r"\bOptimum[ -]Intel\s+(?:version\s+)?(?P<v>\d+(?:\.\d+)+)\s+and\s+higher"),
     "openvino_genai": re.compile(r"\bOpenVINO(?:™)?[ -]GenAI\s+(?:version\s+)?(?P<v>\d+(?:\.\d+)+)\s+and\s+higher"),
 }
-_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 # model-index values are machine-read: they must be the report's figure at publisher's precision.
 _INDEX_TOLERANCE = 0.5 * 10 ** -facts.METRIC_DECIMALS + 1e-12
 
@@ -284,21 +283,9 @@ def _check_metadata_against_report(meta: dict[str, Any], report: Report, locate:
 def _check_body(body: str, first_line: int, report: Report | None, out: _Collector) -> None:
     for problem in marker_problems(body):
         out.add("section-markers", first_line + problem.line - 1, f"managed-section markers: {problem.message}")
-    fence: str | None = None
     compat = facts.compatibility(report) if report is not None else {}
     ledger = ledger_module.ledger_of(report) if report is not None else None
-    for offset, line in enumerate(body.split("\n")):
-        number = first_line + offset
-        match = _FENCE.match(line)
-        if match:
-            marker = match.group(1)
-            if fence is None:
-                fence = marker
-            elif marker[0] == fence[0] and len(marker) >= len(fence):
-                fence = None
-            continue
-        if fence is not None:
-            continue
+    for number, line in readback.lines_outside_fences(body, first_line):
         if "{{" in line or "{%" in line:
             out.add("template-leftover", number, "unrendered Jinja ({{ or {%) in the card text")
         if report is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Iterator
 
 from publisher.results import Claim, ClaimsLedger
 
@@ -55,7 +55,8 @@ class CardStatement:
     value: Any  # what the phrase states: a precision ("int8"), a version, a row count, or None
 
 
-def _lines_outside_fences(body: str, first_line: int):
+def lines_outside_fences(body: str, first_line: int = 1) -> Iterator[tuple[int, str]]:
+    """(line number, line) of a Markdown body, skipping fenced code blocks and their fences."""
     fence: str | None = None
     for offset, line in enumerate(body.split("\n")):
         marker = _FENCE.match(line)
@@ -73,7 +74,7 @@ def _lines_outside_fences(body: str, first_line: int):
 def card_figures(body: str, first_line: int = 1) -> list[CardFigure]:
     """The figure lines of a card body (``- Label: **value**``), outside code fences."""
     out = []
-    for number, line in _lines_outside_fences(body, first_line):
+    for number, line in lines_outside_fences(body, first_line):
         match = FIGURE_LINE.match(line)
         if match:
             out.append(CardFigure(number, match.group("label").strip(), match.group("value"),
@@ -84,7 +85,7 @@ def card_figures(body: str, first_line: int = 1) -> list[CardFigure]:
 def card_statements(body: str, first_line: int = 1) -> list[CardStatement]:
     """Each statement about how the model was made or measured, outside code fences."""
     out = []
-    for number, line in _lines_outside_fences(body, first_line):
+    for number, line in lines_outside_fences(body, first_line):
         text = _LINK.sub(r"\1", line).replace("OpenVINO™", "OpenVINO")
         if FIGURE_LINE.match(text):
             continue  # a figure line's label ("INT4 weights") is not a statement
