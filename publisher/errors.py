@@ -31,14 +31,19 @@ EXIT_INTERRUPTED = 130
 
 
 class PublisherError(Exception):
-    """Base class: a failure the tool understands and can explain."""
+    """Base class: a failure the tool understands and can explain.
+
+    ``document``: the run's JSON document when the failure has one (a report with its failed gates,
+    a verification with its verdicts); ``--json`` prints it with the error.
+    """
 
     exit_code: int = EXIT_INTERNAL
     kind: str = "error"
 
-    def __init__(self, problem: str, fix: str | None = None) -> None:
+    def __init__(self, problem: str, fix: str | None = None, document: dict | None = None) -> None:
         self.problem = problem.rstrip()
         self.fix = fix.rstrip() if fix else None
+        self.document = document
         super().__init__(self.paragraph())
 
     def paragraph(self) -> str:
@@ -60,17 +65,10 @@ class BadInputError(PublisherError):
 
 
 class GateFailedError(PublisherError):
-    """A measured figure is outside its quality gate; nothing was pushed.
-
-    ``document`` is the run's JSON document (the report with its gates), for ``--json``.
-    """
+    """A measured figure is outside its quality gate; nothing was pushed."""
 
     exit_code = EXIT_GATE_FAILED
     kind = "gate_failed"
-
-    def __init__(self, problem: str, fix: str | None = None, document: dict | None = None) -> None:
-        super().__init__(problem, fix)
-        self.document = document
 
 
 class AuthenticationError(PublisherError):
@@ -88,14 +86,7 @@ class HubError(PublisherError):
 
 
 class ClaimFailedError(PublisherError):
-    """``publisher verify`` found a claim of a release that does not hold.
-
-    ``document`` is the verification's JSON document (every row with its verdict), for ``--json``.
-    """
+    """``publisher verify`` found a claim of a release that does not hold."""
 
     exit_code = EXIT_CLAIM_FAILED
     kind = "claim_failed"
-
-    def __init__(self, problem: str, fix: str | None = None, document: dict | None = None) -> None:
-        super().__init__(problem, fix)
-        self.document = document

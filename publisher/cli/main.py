@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:  # --help, --version
         sys.exit(exc.exit_code)
     except PublisherError as exc:
-        _fail(ctx, exc.exit_code, exc.kind, exc.paragraph(), "Error: ", getattr(exc, "document", None))
+        _fail(ctx, exc.exit_code, exc.kind, exc.paragraph(), "Error: ", exc.document)
     except click.exceptions.Abort:
         # click turns Ctrl-C into Abort; stages write their cache only when complete.
         _fail(ctx, EXIT_INTERRUPTED, "interrupted", "Interrupted: finished stages are cached in the "

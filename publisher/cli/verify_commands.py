@@ -118,10 +118,8 @@ def verify_command(repo_id: str | None, revision: str, endpoint: str | None, tok
     if errors:
         # The usual code of the gravest error (Hub before bad input), with the fleet's document.
         names = ", ".join(r.repo_id for r in rows if r.error is errors[0])
-        error = type(errors[0])(f"{len(errors)} of {len(rows)} releases could not be checked ({names}: "
-                                f"{errors[0].problem})", errors[0].fix)
-        error.document = document
-        raise error
+        raise type(errors[0])(f"{len(errors)} of {len(rows)} releases could not be checked ({names}: "
+                              f"{errors[0].problem})", errors[0].fix, document=document)
 
 
 COMMANDS = [verify_command]

@@ -46,7 +46,7 @@ def _tolerance_of(printed: str) -> float:
     return 0.5 * 10 ** exponent if isinstance(exponent, int) else 0.0
 
 
-def check_foreign(readme: str, folder: Path, listing: dict[str, Any], options: CheckOptions,
+def check_foreign(readme: str, folder: Path, options: CheckOptions,
                   progress: Progress) -> tuple[list[ClaimCheck], str | None]:
     remeasure.ir_xml(folder)  # a repo without an IR is refused with the reason
     match = FRONT_MATTER.search(readme)

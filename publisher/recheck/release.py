@@ -97,7 +97,7 @@ def verify_release(request: VerifyRequest, progress: Progress | None = None, *,
                                             UNVERIFIABLE, rebuilt_note))
             environment = report.claims.environment
         else:
-            checks, partial = foreign.check_foreign(card.readme, folder, listing, request.options, progress)
+            checks, partial = foreign.check_foreign(card.readme, folder, request.options, progress)
             environment, sample = None, None
         compatibility = None
         if request.openvino:
