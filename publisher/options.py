@@ -40,6 +40,7 @@ class Option:
     off_flag: str | None = None  # the "--no-..." half of a negatable option, when not "--no-" + name
     config: bool = True  # settable in publish.toml
     show_default: str | None = None  # how the default reads in help, when not str(default)
+    gate: str | None = None  # a quality gate: ">=" (a minimum) or "<=" (a maximum); None switches it off
 
     @property
     def cli_flag(self) -> str:
@@ -109,19 +110,19 @@ OPTIONS: tuple[Option, ...] = (
     Option("max_windows", "int", 32, "Perplexity: score the first N windows of the text, 0 for all of "
            "it (language model; 32 windows of 512 every 256 score 8,448 tokens)", commands=_MEASURE),
     # Quality gates: None switches a gate off.
-    Option("min_ir_accuracy", "float", 0.0, "Gate: minimum IR accuracy (classifier)"),
-    Option("max_accuracy_drop", "float", 0.01, "Gate: maximum torch - IR accuracy drop (classifier)"),
-    Option("min_sparsity", "float", 0.0, "Gate: minimum IR sparsity"),
+    Option("min_ir_accuracy", "float", 0.0, "Gate: minimum IR accuracy (classifier)", gate=">="),
+    Option("max_accuracy_drop", "float", 0.01, "Gate: maximum torch - IR accuracy drop (classifier)", gate="<="),
+    Option("min_sparsity", "float", 0.0, "Gate: minimum IR sparsity", gate=">="),
     Option("min_argmax_agreement", "float", 0.98, "Gate: minimum torch/IR argmax agreement (classifier)",
-           commands=_MEASURE),
+           commands=_MEASURE, gate=">="),
     Option("max_logit_diff", "float", 0.5, "Gate: maximum |torch - IR| logit (classifier)",
-           commands=_MEASURE),
+           commands=_MEASURE, gate="<="),
     Option("max_perplexity_increase", "float", 0.10,
-           "Gate: maximum relative IR perplexity increase over torch (language model)"),
+           "Gate: maximum relative IR perplexity increase over torch (language model)", gate="<="),
     Option("min_top1_agreement", "float", 0.80,
-           "Gate: minimum teacher-forced top-1 next-token agreement (language model)"),
+           "Gate: minimum teacher-forced top-1 next-token agreement (language model)", gate=">="),
     Option("min_generation_match", "float", 0.0,
-           "Gate: minimum share of prompts whose greedy IR output equals torch's (language model)"),
+           "Gate: minimum share of prompts whose greedy IR output equals torch's (language model)", gate=">="),
     # The card.
     Option("model_name", "str", None, "Card title", show_default="the repo name"),
     Option("license", "str", None, "License id for the card (e.g. apache-2.0)"),
@@ -162,6 +163,9 @@ BY_KEY: dict[str, Option] = {o.key: o for o in OPTIONS}
 def default(key: str) -> Any:
     """The default of option ``key`` (for dataclass fields and the stages)."""
     return BY_KEY[key].default
+
+
+GATES: tuple[Option, ...] = tuple(o for o in OPTIONS if o.gate)
 
 
 def for_command(command: str) -> list[Option]:

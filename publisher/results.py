@@ -12,13 +12,14 @@ import json
 import types
 import typing
 from dataclasses import dataclass, field
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
 
 SCHEMA_VERSION = 1
 
 SPARSITY_SCOPE = "transformer block linear layers"
-_TASK_SECTIONS = ("text_generation", "compatibility")  # omitted when None
+_TASK_SECTIONS = ("text_generation", "compatibility", "task_results")  # omitted when None
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,7 @@ class Measurements:
     accuracy: AccuracyResult | None = None  # classifier
     text_generation: "TextGenerationMeasurements | None" = None  # causal language model
     environment: "MeasurementEnvironment | None" = None  # where the measurements were made
+    task_results: Any = None  # a later task's own measurements (see Report.task_results)
 
 
 @dataclass(frozen=True)
@@ -218,12 +220,15 @@ class Report:
     task: str = "text-classification"  # publisher.tasks name; reports before it were classifiers
     gates: list[GateResult] = field(default_factory=list)
     hub: HubResult | None = None
-    performance: "PerformanceResult | LLMPerformanceResult | None" = None  # only with publish --bench
+    performance: Any = None  # the task's performance result (publisher.tasks), only with publish --bench
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds, this run
     cache: dict[str, bool] = field(default_factory=dict)  # stage -> re-used from cache
     text_generation: "TextGenerationMeasurements | None" = None  # causal language model
     compatibility: "CompatibilityResult | None" = None  # OpenVINO releases the IR ran on (--openvino)
     claims: "ClaimsLedger | None" = None  # every claim the card makes, with its evidence
+    # The measurements of a task that has no field of its own above (every task after the first
+    # two): the task's own dataclass, typed by the task (publisher.tasks).
+    task_results: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         data = to_jsonable(dataclasses.asdict(self))
@@ -238,7 +243,17 @@ class Report:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Report":
-        return from_dict(cls, data)
+        report = from_dict(cls, data)
+        # The fields typed Any above are typed by the report's task.
+        types_of = TASK_SECTION_TYPES.get(report.task) or _registered_types(report.task)
+        if types_of is None:
+            return report
+        changes = {}
+        for name, section_type in types_of.items():
+            raw = getattr(report, name)
+            if isinstance(raw, dict) and section_type is not None:
+                changes[name] = _convert(section_type, raw)
+        return dataclasses.replace(report, **changes) if changes else report
 
     @classmethod
     def load(cls, path: str | Path) -> "Report":
@@ -246,6 +261,18 @@ class Report:
 
     def replace(self, **changes: Any) -> "Report":
         return dataclasses.replace(self, **changes)
+
+
+# task name -> {Report field typed Any: the task's dataclass for it}; filled by publisher.tasks when
+# it registers a task, so that this module need not know any task.
+TASK_SECTION_TYPES: dict[str, dict[str, Any]] = {}
+
+
+def _registered_types(task: str) -> dict[str, Any] | None:
+    import importlib
+
+    importlib.import_module("publisher.tasks")  # registers every task's section types
+    return TASK_SECTION_TYPES.get(task)
 
 
 def to_jsonable(value: Any) -> Any:
@@ -274,16 +301,13 @@ def _convert(tp: Any, value: Any) -> Any:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if len(args) == 1:
-            return _convert(args[0], value)
-        # A union of dataclasses (e.g. a task's performance result): the one whose required
-        # fields the data holds.
-        for arg in args:
-            if dataclasses.is_dataclass(arg) and isinstance(value, dict) and all(
-                    f.name in value for f in dataclasses.fields(arg)
-                    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING):
-                return _convert(arg, value)
-        return value
+        return _convert(args[0], value) if len(args) == 1 else value
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        # An unknown value (a hand-edited report) stays as written: comparisons then fail it.
+        try:
+            return tp(value)
+        except ValueError:
+            return value
     if dataclasses.is_dataclass(tp):
         hints = typing.get_type_hints(tp)
         kwargs = {}
@@ -461,17 +485,9 @@ class CompatibilityResult:
     def supported_from(self) -> str | None:
         """The lowest tested release from which every tested release up passed: what "X and higher"
         may say. None when the newest tested release failed (or none ran)."""
-        ran = sorted((r for r in self.runs if r.version), key=lambda r: _version_key(r.version))
-        lowest = None
-        for run in reversed(ran):
-            if not run.passed:
-                break
-            lowest = run.version
-        return lowest
+        from publisher.versions import supported_from
 
-
-def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split(".") if part.isdigit())
+        return supported_from(self.runs)
 
 
 
@@ -480,12 +496,34 @@ def _version_key(version: str) -> tuple[int, ...]:
 # figures are rendered from these entries (publisher.card.ledger), and `publisher verify` re-checks
 # them from the repository alone.
 
-# Who can re-check a claim: anyone with the release (the IR is in it), only someone with the
-# training checkpoint, or nobody (a record such as a teacher's name, or a machine-bound timing).
-RECHECK_IR = "ir"
-RECHECK_CHECKPOINT = "checkpoint"
-RECHECK_RECORD = "record"
-RECHECK_MACHINE = "machine"
+class Kind(StrEnum):
+    """A figure (a number the card prints) or a statement (words about how it was made)."""
+
+    FIGURE = "figure"
+    STATEMENT = "statement"
+
+
+class Recheck(StrEnum):
+    """Who can re-check a claim: anyone with the release (the IR is in it), only someone with the
+    training checkpoint, or nobody (a record such as a teacher's name, or a machine-bound timing)."""
+
+    IR = "ir"
+    CHECKPOINT = "checkpoint"
+    RECORD = "record"
+    MACHINE = "machine"
+
+
+class Where(StrEnum):
+    """Where the card shows a claim."""
+
+    MODEL_INDEX = "model-index"
+    BODY = "body"
+
+
+RECHECK_IR = Recheck.IR
+RECHECK_CHECKPOINT = Recheck.CHECKPOINT
+RECHECK_RECORD = Recheck.RECORD
+RECHECK_MACHINE = Recheck.MACHINE
 
 
 @dataclass(frozen=True)
@@ -511,17 +549,17 @@ class LedgerInput:
 @dataclass(frozen=True)
 class Claim:
     id: str  # "accuracy.openvino", "sparsity.torch", "compression.int8_weights", "compatibility.openvino"
-    kind: str  # "figure" | "statement"
+    kind: Kind
     text: str  # the claim in words, as the card makes it
     value: Any  # the measured value (full precision) or the statement's value
     printed: str  # the value as the default template prints it
     stage: str  # the stage that measured it: "accuracy", "sparsity", "perplexity", "export", ...
     field: str  # where report.json holds the measurement: "accuracy.openvino"
     inputs: list[str]  # keys of ClaimsLedger.inputs it was measured from
-    recheck: str  # RECHECK_IR | RECHECK_CHECKPOINT | RECHECK_RECORD | RECHECK_MACHINE
+    recheck: Recheck
     tolerance: float | None = None  # absolute: a re-measurement within this of value holds
     tolerance_reason: str = ""  # why that tolerance
-    where: list[str] = field(default_factory=list)  # "model-index", "body"
+    where: list[Where] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -537,10 +575,17 @@ class ClaimsLedger:
 
 # --- `publisher verify`: the result of re-checking a release (issue 13, items 3, 4, 6) ---------------
 
-HOLDS = "holds"
-FAILS = "does not hold"
-UNVERIFIABLE = "not re-checkable"
-PARTIAL = "holds (partial)"
+class Verdict(StrEnum):
+    HOLDS = "holds"
+    FAILS = "does not hold"
+    UNVERIFIABLE = "not re-checkable"
+    PARTIAL = "holds (partial)"
+
+
+HOLDS = Verdict.HOLDS
+FAILS = Verdict.FAILS
+UNVERIFIABLE = Verdict.UNVERIFIABLE
+PARTIAL = Verdict.PARTIAL
 
 
 @dataclass(frozen=True)
@@ -551,7 +596,7 @@ class ClaimCheck:
     ledger: str | None  # as the ledger records it (None: no ledger, or not in it)
     remeasured: str | None  # what verify measured (None when it could not)
     tolerance: str | None  # how close it must be, in words
-    verdict: str  # HOLDS | FAILS | UNVERIFIABLE | PARTIAL
+    verdict: Verdict
     reason: str = ""  # why, when it does not simply hold
 
 

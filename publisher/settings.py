@@ -7,30 +7,21 @@ settings from a flat mapping of option keys (a config file's model merged with t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 from pathlib import Path
 from typing import Any
 
 from publisher.errors import BadInputError
-from publisher.options import BY_KEY, default
+from publisher.options import BY_KEY, GATES, default
 from publisher.stages.data import EvalDataSpec
 
 
-@dataclass(frozen=True)
-class Gates:
-    """Quality gates, checked before anything is pushed. ``None`` switches a gate off.
-
-    Each task checks the gates that apply to it (``publisher.tasks``); the others are ignored.
-    """
-
-    min_ir_accuracy: float | None = default("min_ir_accuracy")
-    max_accuracy_drop: float | None = default("max_accuracy_drop")  # torch accuracy - IR accuracy
-    min_sparsity: float | None = default("min_sparsity")  # of the IR, over the block linear layers
-    min_argmax_agreement: float | None = default("min_argmax_agreement")
-    max_logit_diff: float | None = default("max_logit_diff")
-    max_perplexity_increase: float | None = default("max_perplexity_increase")  # (IR - torch) / torch
-    min_top1_agreement: float | None = default("min_top1_agreement")
-    min_generation_match: float | None = default("min_generation_match")
+# Quality gates, checked before anything is pushed: one field per gate option of the options table
+# (publisher.options, ``gate=``), its default the table's; ``None`` switches a gate off. Each task
+# judges the gates it declares (publisher.tasks); the others are ignored.
+Gates = make_dataclass(
+    "Gates", [(o.key, float | None, field(default=o.default)) for o in GATES], frozen=True,
+    namespace={"__module__": __name__})
 
 
 @dataclass(frozen=True)
@@ -173,7 +164,7 @@ def settings_from_mapping(m: dict[str, Any]) -> PublishSettings:
                                  "label_column", "max_samples", "max_length")),
         text_eval=pick(TextEvalOptions, ("window", "stride", "max_windows")),
         batch_size=given.get("batch_size", default("batch_size")),
-        gates=pick(Gates, tuple(f.name for f in Gates.__dataclass_fields__.values())),
+        gates=pick(Gates, tuple(o.key for o in GATES)),
         card=CardOptions(
             model_name=given.get("model_name"), license=given.get("license"),
             language=tuple(given.get("language") or ()), tags=tuple(given.get("tags") or ()),

@@ -16,6 +16,7 @@ from publisher.card import claims, facts
 from publisher.card.ledger import ledger_of, value
 from publisher.card.rules import licenses, task_display_name
 from publisher.results import ClaimsLedger, Report
+from publisher.tasks import TASKS, task_of
 from publisher.stages.training_metadata import command_scripts
 
 HUB = "https://huggingface.co"
@@ -64,15 +65,14 @@ def build_context(report: Report) -> dict[str, Any]:
     """Template variables for ``report``: plain strings, numbers, lists and dicts only.
 
     Every task gets every variable; what a task does not measure is ``None`` (a classifier has no
-    ``perplexity``, a causal LM no ``accuracy``), so one template can serve both with ``{% if %}``
-    and a misspelt name still fails.
+    ``perplexity``, a causal LM no ``accuracy``), so one template can serve several with ``{% if %}``
+    and a misspelt name still fails. The task's own variables come from its module (publisher.tasks).
     """
     ledger = ledger_of(report)
     context = _common(report, ledger)
-    if facts.is_text_generation(report):
-        context.update(_text_generation(report, ledger))
-    else:
-        context.update(_classifier(report, ledger))
+    # Every task's own variables are defined (None) on every card; the report's task fills its own.
+    context.update({name: None for task in TASKS.values() for name in task.card_variables})
+    context.update(task_of(report).card_context(report, ledger))
     return context
 
 
@@ -171,207 +171,9 @@ def _sparsity(report: Report, ledger: ClaimsLedger) -> dict[str, Any] | None:
     }
 
 
-def _classifier(report: Report, ledger: ClaimsLedger) -> dict[str, Any]:
-    ds = report.accuracy.dataset
-    hub_ds = facts.hub_dataset(report)
-    return {
-        "dataset": {
-            "name": ds.name,
-            "type": ds.type,
-            "config": ds.config,
-            "split": ds.split,
-            "args": ds.args,
-            "num_samples": int(ds.num_samples),
-            "url": f"{HUB}/datasets/{hub_ds}" if hub_ds else None,
-        },
-        "accuracy": {"torch": value(ledger, f"{report.accuracy.metric}.torch"),
-                     "openvino": value(ledger, f"{report.accuracy.metric}.openvino")},
-        "verification": {
-            "compiled": bool(report.verification.compiled),
-            "device": report.verification.device,
-            "samples": int(report.verification.samples),
-            "max_abs_logit_diff": value(ledger, "verification.max_abs_logit_diff"),
-            "argmax_agreement": value(ledger, "verification.argmax_agreement"),
-            "passed": bool(report.verification.passed),
-        },
-        "performance": _performance(report, ledger),
-        **{name: None for name in TEXT_GENERATION_VARIABLES},
-    }
-
-
-# The variables only a causal-LM release fills (None for a classifier).
-TEXT_GENERATION_VARIABLES = ("perplexity", "parity", "generation", "sample", "quantization",
-                             "weight_precision")
-# The variables only a classifier fills (None for a causal LM).
-CLASSIFIER_VARIABLES = ("dataset", "accuracy", "verification")
-
-# Storage precisions of the IR's weights, in the order a card lists them.
-PRECISION_TITLES = {"int4": "INT4", "int8": "INT8", "float": "Float"}
-NAMED_LAYERS = 4
-
-
-def _text_generation(report: Report, ledger: ClaimsLedger) -> dict[str, Any]:
-    tg = report.text_generation
-    ppl, parity, gen = tg.perplexity, tg.parity, tg.generation
-    ds = ppl.dataset
-    hub_ds = facts.hub_dataset(report)
-    samples = [_sample(s) for s in gen.samples]
-    return {
-        "perplexity": {
-            "dataset": {
-                "name": ds.name,
-                "type": ds.type,
-                "config": ds.config,
-                "split": ds.split,
-                "source": ds.source,
-                "license": ds.license,
-                "bundled": ds.source.startswith("bundled:"),
-                "num_characters": int(ds.num_characters),
-                "num_tokens": int(ds.num_tokens) if ds.num_tokens is not None else None,
-                "url": f"{HUB}/datasets/{hub_ds}" if hub_ds else None,
-            },
-            "window": int(ppl.window),
-            "stride": int(ppl.stride),
-            "windows": int(ppl.windows),
-            "tokens_scored": int(ppl.tokens_scored),
-            "torch": value(ledger, "perplexity.torch"),
-            "openvino": value(ledger, "perplexity.openvino"),
-            "increase": value(ledger, "perplexity.increase") if ledger.get("perplexity.increase") else None,
-            "method": ppl.method,
-            "inference_precision": ppl.inference_precision or None,
-        },
-        "parity": {
-            "positions": int(parity.positions),
-            "top1_agreement": value(ledger, "parity.top1_agreement"),
-            "max_abs_logit_diff": value(ledger, "parity.max_abs_logit_diff"),
-            "mean_abs_logit_diff": value(ledger, "parity.mean_abs_logit_diff"),
-        },
-        "generation": {
-            "prompts": len(samples),
-            "matches": sum(1 for s in samples if s["match"]),
-            "exact_match_rate": value(ledger, "generation.exact_match_rate"),
-            "max_new_tokens": int(gen.max_new_tokens),
-            "greedy": bool(gen.greedy),
-            "chat_template": any(s["chat_template_applied"] for s in samples),
-            "inference_precision": gen.inference_precision or None,
-            "samples": samples,
-        },
-        # The card shows one generation of the run: the first whose IR output matched torch's,
-        # else the first prompt's (never a made-up example).
-        "sample": next((s for s in samples if s["match"]), samples[0] if samples else None),
-        "quantization": _quantization(report, ledger),
-        "weight_precision": _weight_precision(tg.weight_precision, ledger),
-        "performance": _llm_performance(report, ledger),
-        **{name: None for name in CLASSIFIER_VARIABLES},
-    }
-
-
-def _sample(sample: Any) -> dict[str, Any]:
-    return {
-        "prompt": sample.prompt,
-        "chat_template_applied": bool(sample.chat_template_applied),
-        "openvino_text": sample.openvino_text,
-        "torch_text": sample.torch_text,
-        "match": bool(sample.match),
-        "first_divergence_token": sample.first_divergence_token,
-        "tokenizer_match": bool(sample.tokenizer_match),
-        "openvino_tokens": int(sample.openvino_tokens),
-        "torch_tokens": int(sample.torch_tokens),
-    }
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _flag(applied: dict[str, Any], key: str) -> bool | None:
-    """A boolean NNCF recorded as text ("True"/"False"), or None when it recorded none."""
-    value = applied.get(key)
-    return None if value is None else str(value).strip().lower() == "true"
-
-
-def _quantization(report: Report, ledger: ClaimsLedger) -> dict[str, Any] | None:
-    """The weight compression as NNCF applied it (its own record in the IR), for INT8/INT4 only."""
-    c = report.text_generation.compression
-    if c.mode not in claims.COMPRESSED_WEIGHT_FORMATS:
-        return None
-    applied = dict(c.applied or {})
-    group = c.group_size if c.mode == "int4" else _int(applied.get("group_size"))
-    return {
-        "mode": applied.get("mode") or f"{c.mode}_{'sym' if c.sym else 'asym'}",
-        "bits": 4 if c.mode == "int4" else 8,
-        "sym": bool(c.sym),
-        "group_size": int(value(ledger, "quantization.group_size")) if group is not None else None,
-        "per_channel": group == -1,
-        "ratio": value(ledger, "quantization.ratio") if c.mode == "int4" and c.ratio is not None else None,
-        "backup_mode": c.backup_mode if c.mode == "int4" else None,
-        "awq": bool(c.awq),
-        "scale_estimation": bool(c.scale_estimation),
-        "gptq": bool(_flag(applied, "gptq")),
-        "lora_correction": bool(_flag(applied, "lora_correction")),
-        "data_aware": bool(c.awq or c.scale_estimation or _flag(applied, "gptq")
-                           or _flag(applied, "lora_correction")),
-        "dataset": c.dataset,
-        "calibration_samples": c.calibration_samples,
-        "sensitivity_metric": applied.get("sensitivity_metric") or None,
-        # False: NNCF left no record in the IR, so the values are what was asked of optimum-intel.
-        "recorded": bool(applied),
-    }
-
-
-def _weight_precision(wp: Any, ledger: ClaimsLedger) -> dict[str, Any]:
-    rows = []
-    for key in PRECISION_TITLES:
-        if key not in wp.shares:
-            continue
-        names = sorted(name for name, precision in wp.layers.items() if precision == key)
-        layers = int(wp.counts.get(key, len(names)))
-        share = value(ledger, f"weight_precision.{key}") if layers > 0 else float(wp.shares[key])
-        rows.append({"precision": key, "title": PRECISION_TITLES[key], "share": share,
-                     "layers": int(wp.counts.get(key, len(names))), "elements": int(wp.elements.get(key, 0)),
-                     # A few layers are worth naming (the output head kept in INT8); many are not.
-                     "names": names if 0 < len(names) <= NAMED_LAYERS else None})
-    return {
-        "shares": {k: float(v) for k, v in wp.shares.items()},
-        "layers": sum(int(v) for v in wp.counts.values()),
-        "rows": rows,
-    }
-
-
-def _llm_performance(report: Report, ledger: ClaimsLedger) -> dict[str, Any] | None:
-    perf = report.performance
-    if perf is None or not hasattr(perf, "ttft_ms"):
-        return None
-    return {
-        "cpu": perf.cpu,
-        "openvino": perf.openvino.split("-")[0],
-        "prompt_tokens": int(perf.prompt_tokens),
-        "output_tokens": int(perf.output_tokens),
-        "ttft_ms": value(ledger, "performance.ttft_ms"),
-        "tokens_per_second": value(ledger, "performance.tokens_per_second"),
-        "runs": int(perf.runs),
-    }
-
-
-def _performance(report: Report, ledger: ClaimsLedger) -> dict[str, Any] | None:
-    perf = report.performance
-    if perf is None:
-        return None
-    sparse = perf.sparse_decompression
-    return {
-        "cpu": perf.cpu,
-        "openvino": perf.openvino.split("-")[0],
-        "sequence_length": perf.sequence_length,
-        "latency_ms": value(ledger, "performance.latency_ms"),
-        "throughput": value(ledger, "performance.throughput"),
-        "throughput_batch": int(perf.throughput["batch"]),
-        "sparse_supported": bool(sparse.get("supported")),
-        "sparse_throughput": value(ledger, "performance.sparse_throughput") if sparse.get("supported") else None,
-        "sparse_rate": sparse.get("rate"),
-    }
+def task_variables(task_name: str) -> tuple[str, ...]:
+    """The template variables only ``task_name``'s cards fill (None on the others)."""
+    return TASKS[task_name].card_variables
 
 
 def _creator(model_creator: str | None, base: str | None) -> tuple[str | None, str | None]:

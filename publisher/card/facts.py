@@ -6,47 +6,32 @@ disagree about, say, which repo id a card names or which figures a card must sho
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from publisher.results import Report
+from publisher.tasks import task_of
+from publisher.tasks.common import SPARSE_THRESHOLD, is_sparse
+from publisher.versions import failed_at_or_above, release_version
+
+__all__ = ["SPARSE_THRESHOLD", "is_sparse", "release_version"]
 
 # Rounding of figures in model-index: five decimals is what the Trainer-made cards use (0.91284),
 # and it keeps re-renders of the same measurement byte-identical.
 METRIC_DECIMALS = 5
 
-# The IR adds a little sparsity of its own (INT8 rounding of small weights), so a dense model reads
-# about 1% sparse there; the checkpoint's figure is the one that says whether it was pruned.
-SPARSE_THRESHOLD = 0.10
-
 LOCAL_DATASET_TYPES = frozenset({"csv", "json", "jsonl", "tsv", "parquet", "text", "txt", "local"})
-
-TEXT_GENERATION = "text-generation"  # publisher.tasks name of causal language models
 
 QUANTIZATION_TAGS = {"int8": "8-bit", "int4": "4-bit"}
 
 
-def is_text_generation(report: Report) -> bool:
-    """A causal-LM release: its figures are perplexity and parity in ``report.text_generation``."""
-    return report.task == TEXT_GENERATION and report.text_generation is not None
-
-
 def metric(report: Report) -> str:
     """The metric the release reports on its evaluation data."""
-    return "perplexity" if is_text_generation(report) else report.accuracy.metric
+    return task_of(report).metric
 
 
 def metric_title(metric: str) -> str:
     special = {"f1": "F1", "accuracy": "Accuracy", "mse": "MSE", "rmse": "RMSE", "perplexity": "Perplexity"}
     return special.get(metric, metric.replace("_", " ").replace("-", " ").title())
-
-
-def release_version(version: str | None) -> str | None:
-    """The release part of a recorded version: "2026.4.1-18000-abc" -> "2026.4.1"."""
-    if not version:
-        return None
-    match = re.match(r"\d+(?:\.\d+)*", version.strip())
-    return match.group(0) if match else None
 
 
 @dataclass(frozen=True)
@@ -96,10 +81,6 @@ def library_name(report: Report) -> str | None:
     return "openvino" if value == "transformers" else value
 
 
-def is_sparse(report: Report) -> bool:
-    return report.sparsity is not None and float(report.sparsity.torch.overall) >= SPARSE_THRESHOLD
-
-
 def used_nncf(report: Report) -> bool:
     """NNCF trained it (masks/quantizers, or a config), or compressed its weights at export."""
     return (
@@ -132,38 +113,22 @@ def hub_dataset(report: Report) -> str | None:
 
 
 def eval_dataset(report: Report):
-    """What the figures were measured on: the classifier's labelled set or the LM's text."""
-    if is_text_generation(report):
-        return report.text_generation.perplexity.dataset
-    return report.accuracy.dataset
+    """What the figures were measured on (the task's evaluation data)."""
+    return task_of(report).eval_dataset(report)
 
 
 def figures(report: Report) -> list[Figure]:
     """The results measured on the evaluation dataset, in model-index order: the IR (the released
     artifact) first. Only these go into model-index; sparsity, weight precision and torch/IR parity
     describe the weights, not a dataset, and stay in the card body and report.json."""
-    name = metric(report)
+    task = task_of(report)
+    name = task.metric
     title = metric_title(name)
-    if is_text_generation(report):
-        ppl = report.text_generation.perplexity
-        torch_value, ir_value = ppl.torch, ppl.openvino
-    else:
-        torch_value, ir_value = report.accuracy.torch, report.accuracy.openvino
+    ir_value, torch_value = task.model_index_values(report)
     return [
         Figure(f"{name}.openvino", name, title, "openvino", round(float(ir_value), METRIC_DECIMALS)),
         Figure(f"{name}.torch", name, f"{title} (PyTorch)", "torch", round(float(torch_value), METRIC_DECIMALS)),
     ]
-
-
-def perplexity_increase(report: Report) -> float | None:
-    """The IR's perplexity over torch's, relative (0.0155 is 1.55% higher); what the
-    ``max_perplexity_increase`` gate judges, so card and gate state the same figure."""
-    ppl = report.text_generation.perplexity
-    return (float(ppl.openvino) - float(ppl.torch)) / float(ppl.torch) if ppl.torch else None
-
-
-def _key(version: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in version.split(".") if p.isdigit())
 
 
 def and_higher(report: Report) -> bool:
@@ -172,7 +137,7 @@ def and_higher(report: Report) -> bool:
     lowest = compatibility(report)["openvino"]
     if report.compatibility is None or not lowest:
         return True
-    return not any(not r.passed and r.version and _key(r.version) >= _key(lowest) for r in report.compatibility.runs)
+    return not failed_at_or_above(report.compatibility.runs, lowest)
 
 
 def compatibility(report: Report) -> dict[str, str | None]:

@@ -20,6 +20,7 @@ from publisher.card.rules import task_display_name
 from publisher.card.schema import FRONT_MATTER, split_front_matter  # noqa: F401 (re-exported)
 from publisher.errors import BadInputError
 from publisher.results import Report
+from publisher.tasks import task_of
 
 MODEL_INDEX = "model-index"
 
@@ -55,12 +56,9 @@ def build_eval_results(report: Report) -> list[Any]:
 
     ds = facts.eval_dataset(report)
     task = report.card.pipeline_tag
-    # Perplexity depends on how the text was cut: the windows and stride travel with the figure
-    # (model-index metric.args), so a reader can compare it with figures measured the same way.
-    args = None
-    if facts.is_text_generation(report):
-        ppl = report.text_generation.perplexity
-        args = {"window": int(ppl.window), "stride": int(ppl.stride)}
+    # How the figure was measured, when it depends on it (a language model's windows), travels
+    # with it as model-index metric.args.
+    args = task_of(report).model_index_args(report)
     return [
         EvalResult(
             task_type=task,
@@ -85,10 +83,10 @@ def build_card_data(report: Report) -> Any:
     from huggingface_hub import ModelCardData
 
     base = facts.base_model(report)
-    # ``datasets`` is what the Hub lists as the data a model was trained on. A classifier's
-    # evaluation set is its fine-tuning set's validation split (the seed card names it); an LLM's
-    # evaluation text is not training data, so it appears only in model-index.
-    hub_ds = None if facts.is_text_generation(report) else facts.hub_dataset(report)
+    # ``datasets`` is what the Hub lists as the data a model was trained on: the evaluation set
+    # only where the task says it is the fine-tuning set's own split (a classifier's validation
+    # split, as the seed card names it); otherwise it appears only in model-index.
+    hub_ds = facts.hub_dataset(report) if task_of(report).lists_eval_dataset else None
     extra: dict[str, Any] = {}
     relation = claims.report_relation(report).value
     if base and relation:

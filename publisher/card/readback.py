@@ -12,6 +12,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Iterator
 
 from publisher.results import Claim, ClaimsLedger
+from publisher.tasks import TASKS
+from publisher.tasks.contract import EVALUATION_ROWS
+
+# Every figure any task declares, in registry order: what a card label may name.
+_FIGURES = [spec for task in TASKS.values() for spec in task.figures]
 
 # A figure on a card: "- Label: **0.9128**", "* group size: **64**", "- INT4 weights: **38.9%**".
 FIGURE_LINE = re.compile(
@@ -22,7 +27,8 @@ _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 _LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 
 # Statements about how a model was made and measured, in the bundled templates' words and the usual
-# variants of a hand-written card; each names the ledger claim that must stand behind it.
+# variants of a hand-written card; each names the ledger claim that must stand behind it. How much
+# data a card says it was measured on is worded by each task (``Task.rows_phrase``).
 _STATEMENTS: list[tuple[str, re.Pattern[str]]] = [
     ("compression.quantization_aware_training", re.compile(r"quantization[- ]aware training|\bQAT\b", re.I)),
     ("compression.distillation", re.compile(r"\bdistill(?:ation|ed)\b", re.I)),
@@ -31,7 +37,8 @@ _STATEMENTS: list[tuple[str, re.Pattern[str]]] = [
         r"\bregularization-based sparsity\b|\bfixed-mask sparsity\b", re.I)),
     ("compression.weights", re.compile(r"\b(?:compressed|quantized) to (?P<bits>INT8|INT4|8-bit|4-bit)\b", re.I)),
     ("compatibility.openvino", re.compile(r"\bOpenVINO (?:version )?(?P<version>\d+(?:\.\d+)+)(?P<higher> and higher)")),
-    ("evaluation.rows", re.compile(r"\b(?P<rows>\d[\d,]*) (?:samples\b(?!/)|tokens scored in \d+ windows)")),
+    (EVALUATION_ROWS, re.compile(r"\b(?:" + "|".join(f"(?:{t.rows_phrase.replace('(?P<rows>', '(?:')})"
+                                                     for t in TASKS.values()) + ")")),
 ]
 
 
@@ -101,8 +108,17 @@ def _statement_value(claim_id: str, match: re.Match[str]) -> Any:
         return {"8-BIT": "int8", "4-BIT": "int4"}.get(bits, bits.lower())
     if claim_id == "compatibility.openvino":
         return match.group("version"), bool(match.group("higher"))
-    if claim_id == "evaluation.rows":
-        return int(match.group("rows").replace(",", ""))
+    if claim_id == EVALUATION_ROWS:
+        return _rows(match.group(0))
+    return None
+
+
+def _rows(phrase: str) -> int | None:
+    """The row count of an evaluation-rows phrase, in the words of whichever task it is."""
+    for task in TASKS.values():
+        match = re.search(task.rows_phrase, phrase)
+        if match:
+            return task.rows_value(match)
     return None
 
 
@@ -115,64 +131,45 @@ def statement_matches(statement: CardStatement, claim: Claim | None) -> bool:
     if statement.claim_id == "compatibility.openvino":
         version, higher = statement.value
         return str(claim.value) == version and (not higher or claim.printed.endswith("and higher"))
-    if statement.claim_id == "evaluation.rows":
-        return int(claim.value) == statement.value
+    if statement.claim_id == EVALUATION_ROWS:
+        return _int_or_none(claim.value) == statement.value
     return True
 
 
-def _sides(text: str) -> list[str]:
-    if "openvino" in text or re.search(r"\bir\b", text):
-        return ["openvino"]
-    if "torch" in text:
-        return ["torch"]
-    return ["openvino", "torch"]
-
-
 def claims_for_label(label: str, ledger: ClaimsLedger) -> list[Claim]:
-    """The claims a card line with ``label`` may state (the templates' wording and the obvious
-    variants of a hand-edited card); empty when the label names none."""
-    text = label.lower()
-    ids: list[str] = []
-    if "perplexity" in text:
-        ids = ["perplexity.increase"] if ("relative" in text or "increase" in text) else \
-            [f"perplexity.{side}" for side in _sides(text)]
-    elif "agreement" in text:
-        ids = ["parity.top1_agreement", "verification.argmax_agreement"]
-    elif "logit" in text:
-        ids = (["parity.mean_abs_logit_diff"] if ("mean" in text or "average" in text)
-               else ["parity.max_abs_logit_diff", "verification.max_abs_logit_diff"])
-    elif "sparsity" in text and ("throughput" not in text):
-        ids = [f"sparsity.{side}" for side in _sides(text)]
-    elif "first token" in text and "after" not in text:
-        ids = ["performance.ttft_ms"]
-    elif "speed" in text or "tokens/s" in text or "tokens per second" in text:
-        ids = ["performance.tokens_per_second"]
-    elif "latency" in text:
-        ids = ["performance.latency_ms"]
-    elif "throughput" in text:
-        ids = ["performance.sparse_throughput"] if "sparse" in text else ["performance.throughput"]
-    elif "exact" in text or "match" in text:
-        ids = ["generation.exact_match_rate"]
-    elif "group size" in text:
-        ids = ["quantization.group_size"]
-    elif re.search(r"\bratio\b", text):
-        ids = ["quantization.ratio"]
-    else:
-        for key in ("int4", "int8", "float"):
-            if re.search(rf"\b{key}\b", text) and "weight" in text:
-                ids = [f"weight_precision.{key}"]
-                break
-        else:
-            metrics = {c.id.rsplit(".", 1)[0] for c in ledger.claims
-                       if c.id.endswith((".openvino", ".torch")) and c.stage == "accuracy"}
-            for metric in metrics:
-                if metric in text or metric.replace("_", " ") in text:
-                    ids = [f"{metric}.{side}" for side in _sides(text)]
-    return [c for c in (ledger.get(i) for i in ids) if c is not None]
+    """The claims a card line with ``label`` may state: those whose declaration (``FigureSpec``
+    of a task, publisher.tasks) names the label; empty when the label names none."""
+    out: list[Claim] = []
+    for spec in _FIGURES:
+        if spec.names(label):
+            claim = ledger.get(spec.id)
+            if claim is not None and claim not in out:
+                out.append(claim)
+    return out
+
+
+def _number(value: Any) -> float | None:
+    """A claim's value as a float; None when a hand-edited ledger holds something else."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 def _decimals(printed: str) -> int:
-    exponent = Decimal(printed).as_tuple().exponent
+    try:
+        exponent = Decimal(printed).as_tuple().exponent
+    except (InvalidOperation, TypeError, ValueError):  # a hand-edited ledger's "printed" (hostile input)
+        return 0
     return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
 
@@ -184,7 +181,7 @@ def printed_matches(printed: str, value: float, percent: bool = False, ledger_pr
     except InvalidOperation:
         return False
     if ledger_printed is not None:
-        wanted = _decimals(ledger_printed.rstrip("%").lstrip("+"))
+        wanted = _decimals(str(ledger_printed).rstrip("%").lstrip("+"))
         if _decimals(printed) < min(wanted, 2):
             return False
     exponent = shown.as_tuple().exponent
@@ -199,7 +196,8 @@ def figure_claim(figure: CardFigure, ledger: ClaimsLedger) -> tuple[Claim | None
     """The claim a figure line states, and whether its number is that claim's value."""
     candidates = claims_for_label(figure.label, ledger)
     for claim in candidates:
-        if printed_matches(figure.printed, float(claim.value), figure.percent, claim.printed):
+        value = _number(claim.value)
+        if value is not None and printed_matches(figure.printed, value, figure.percent, claim.printed):
             return claim, True
     return (candidates[0] if candidates else None), False
 

@@ -136,7 +136,7 @@ def export(ctx: click.Context, checkpoint: str, output_dir: str, as_json: bool, 
     _print_result(result, as_json, "Export")
 
 
-def _measure_command(name: str, help_text: str, pick: int) -> click.Command:
+def _measure_command(name: str, help_text: str) -> click.Command:
     @click.command(name=name, help=help_text)
     @click.argument("checkpoint", type=click.Path(file_okay=False))
     @click.argument("ir_dir", type=click.Path(file_okay=False))
@@ -150,9 +150,10 @@ def _measure_command(name: str, help_text: str, pick: int) -> click.Command:
 
         settings = settings_from_mapping({**given(ctx, params), "checkpoint": checkpoint})
         with output.stdout_reserved_for_json(as_json):
-            results = measure_ir(Path(checkpoint), Path(ir_dir), settings, Progress(quiet=as_json))
-        _print_result(results[pick], as_json, name.capitalize())
-        if pick == 0 and not results[0].passed:
+            task, measurements = measure_ir(Path(checkpoint), Path(ir_dir), settings, Progress(quiet=as_json))
+        result, passed = task.stage_result(name, measurements)
+        _print_result(result, as_json, name.capitalize())
+        if not passed:
             from publisher.errors import GateFailedError
 
             raise GateFailedError("The IR does not agree with the torch model within the thresholds",
@@ -161,7 +162,7 @@ def _measure_command(name: str, help_text: str, pick: int) -> click.Command:
     return command
 
 
-parity = _measure_command(PARITY, "Stage 3: compile the IR in IR_DIR and compare its logits with CHECKPOINT's.", 0)
+parity = _measure_command(PARITY, "Stage 3: compile the IR in IR_DIR and compare its logits with CHECKPOINT's.")
 
 
 @click.command()
@@ -176,6 +177,6 @@ def sparsity(checkpoint: str, ir_dir: str, trust_pickle: bool | None, as_json: b
     with output.stdout_reserved_for_json(as_json):
         result = measure_ir_sparsity(Path(checkpoint), Path(ir_dir), trust_pickle=bool(trust_pickle))
     _print_result(result, as_json, "Sparsity")
-accuracy = _measure_command(ACCURACY, "Stage 5: accuracy of CHECKPOINT and of the IR in IR_DIR.", 2)
+accuracy = _measure_command(ACCURACY, "Stage 5: accuracy of CHECKPOINT and of the IR in IR_DIR.")
 
 COMMANDS = [publish, inspect, export, parity, sparsity, accuracy]

@@ -18,8 +18,6 @@ Claims only the training checkpoint can re-measure are "not re-checkable" withou
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +31,9 @@ from publisher.digest import sha256_file
 from publisher.errors import BadInputError
 from publisher.progress import Progress
 from publisher.recheck import remeasure
+from publisher.tasks import task_of
+from publisher.tasks.common import SPARSE_THRESHOLD
+from publisher.tasks.contract import EVALUATION_ROWS, SPARSITY_OPENVINO, Percent
 from publisher.results import (
     FAILS,
     HOLDS,
@@ -83,7 +84,9 @@ class EvaluationSample:
 
 
 @dataclass
-class _Remeasured:
+class Remeasured:
+    """What verify re-measured, claim by claim; a task's ``remeasure_from_ir`` fills it."""
+
     values: dict[str, Remeasurement] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)  # claim id -> why the release could not show it
     notes: dict[str, str] = field(default_factory=dict)  # claim id -> why it was not re-measured
@@ -238,28 +241,27 @@ def _model_index_prints(readme: str, ledger: ClaimsLedger, prints: dict[str, lis
 # --- re-measuring -------------------------------------------------------------------------------------
 
 
-def _remeasure(report: Report, release_dir: Path, options: CheckOptions, progress: Progress) -> _Remeasured:
-    out = _Remeasured()
-    if facts.is_text_generation(report):
-        _remeasure_text_generation(report, release_dir, options, progress, out)
-    else:
-        _remeasure_classifier(report, release_dir, options, progress, out)
+def _remeasure(report: Report, release_dir: Path, options: CheckOptions, progress: Progress) -> Remeasured:
+    out = Remeasured()
+    task = task_of(report)
+    task.remeasure_from_ir(report, release_dir, options, progress, out)
     _remeasure_weights(report, release_dir, out, progress)
     if options.checkpoint is not None and out.eval_input is not None:
-        _remeasure_with_checkpoint(report, release_dir, options, progress, out)
+        _remeasure_with_checkpoint(report, task, release_dir, options, progress, out)
     return out
 
 
-def _ir_failed(report: Report, out: _Remeasured, exc: Exception) -> None:
+def ir_failed(report: Report, out: Remeasured, exc: Exception) -> None:
     """An IR that does not run: a finding about the release (its run-based claims fail), not bad input."""
     problem = exc.problem if isinstance(exc, BadInputError) else str(exc).splitlines()[0]
+    stage = task_of(report).evaluation_stage
     for claim in report.claims.claims:
-        if claim.stage in ("accuracy", "perplexity") and claim.recheck == RECHECK_IR:
+        if claim.stage == stage and claim.recheck == RECHECK_IR:
             out.failures[claim.id] = f"the release's IR does not run: {problem}"
 
 
-def _check_data_sha(recorded: str | None, actual: str | None, what: str, options: CheckOptions,
-                    out: _Remeasured) -> None:
+def check_data_sha(recorded: str | None, actual: str | None, what: str, options: CheckOptions,
+                   out: Remeasured) -> None:
     if not recorded:
         out.data_note = "the ledger names the data without a sha256 (a Hub dataset): identified by name only"
         return
@@ -276,130 +278,14 @@ def _check_data_sha(recorded: str | None, actual: str | None, what: str, options
     out.data_note = f"on data whose sha256 ({(actual or '')[:12]}) differs from the ledger's ({recorded[:12]})"
 
 
-def _local_data(source: str, sha256: str | None, what: str) -> BadInputError:
+def local_data_refused(source: str, sha256: str | None, what: str) -> BadInputError:
     # A path named by the repo's report.json is never opened: the reader names the file.
     return BadInputError(
         f"The release was evaluated on the file {source}; {what}",
         f"Pass --eval-file with that file (sha256 {sha256}); verify does not open paths a repo names")
 
 
-def classifier_spec(report: Report, options: CheckOptions) -> Any:
-    """The evaluation data the ledger names, as an ``EvalDataSpec``."""
-    from publisher.stages.data import EvalDataSpec
-
-    ds = report.accuracy.dataset
-    common = dict(split=ds.split, text_column=ds.text_column, label_column=ds.label_column,
-                  max_samples=ds.num_samples)
-    if options.eval_file:
-        return EvalDataSpec(eval_file=str(options.eval_file), **common)
-    if ds.source.startswith("bundled:"):
-        return EvalDataSpec(max_samples=ds.num_samples)
-    if ds.source.startswith("hub:"):
-        return EvalDataSpec(dataset=options.dataset or ds.source[4:], dataset_config=ds.config, **common)
-    raise _local_data(ds.source, ds.sha256, "it is needed to re-measure the IR's accuracy")
-
-
-def _remeasure_classifier(report: Report, release_dir: Path, options: CheckOptions, progress: Progress,
-                          out: _Remeasured) -> None:
-    from publisher.stages.accuracy import score_predictions
-    from publisher.stages.data import load_eval_data
-
-    acc = report.accuracy
-    spec = classifier_spec(report, options)
-    with progress.stage("Loading the evaluation data"):
-        data = load_eval_data(spec)
-    _check_data_sha(acc.dataset.sha256, data.info.sha256, data.info.source, options, out)
-    out.eval_input = spec
-    out.sample = EvaluationSample(data.texts, f"{data.info.name} {data.info.split}")
-    rows = len(data.texts)
-    limit = min(options.max_samples, rows) if options.max_samples else rows
-    try:
-        run = remeasure.classifier_accuracy(
-            release_dir, data.texts[:limit], data.labels[:limit], dict(acc.label_mapping),
-            max_length=acc.max_length or 128, batch_size=options.batch_size, progress=progress)
-    except (BadInputError, RuntimeError) as exc:
-        return _ir_failed(report, out, exc)
-    claim_id = f"{acc.metric}.openvino"
-    shown = ledger_module.fixed(run.metric, 4)
-    if limit == rows:
-        out.values[claim_id] = Remeasurement(run.metric, shown)
-        out.values["evaluation.rows"] = Remeasurement(rows, f"{rows} samples")
-        return
-    out.partial = f"{limit} of {rows} samples"
-    out.notes["evaluation.rows"] = f"a partial check re-ran {limit} of the {rows} samples"
-    recorded = list(acc.openvino_predictions)
-    if len(recorded) < limit:
-        out.notes[claim_id] = ("a partial check compares sample by sample, and this report has no per-sample "
-                               "predictions (written before publisher recorded them): run without --max-samples")
-        return
-    differing = sum(1 for a, b in zip(recorded[:limit], run.predictions) if a != b)
-    recorded_subset = score_predictions(recorded[:limit], data.labels[:limit])
-    note = (f"the first {limit} of {rows} samples: {limit - differing} of {limit} predictions as recorded; "
-            f"accuracy on them {run.metric:.4f}, recorded {recorded_subset:.4f}")
-    # One by one: at most the flips the full check allows may differ.
-    out.values[claim_id] = Remeasurement(run.metric, shown, note, recorded_subset,
-                                         ledger_module.ACCURACY_FLIP_SAMPLES / limit)
-
-
-def text_spec(report: Report, options: CheckOptions) -> Any:
-    from publisher.stages.text_data import TextEvalSpec
-
-    ds = report.text_generation.perplexity.dataset
-    if options.eval_file:
-        return TextEvalSpec(eval_file=Path(options.eval_file))
-    if ds.source.startswith("bundled:"):
-        return TextEvalSpec()
-    if ds.source.startswith("hub:"):
-        return TextEvalSpec(dataset=options.dataset or ds.type, dataset_config=ds.config, split=ds.split or "test")
-    raise _local_data(ds.source, ds.sha256, "the text is needed to re-measure the IR's perplexity")
-
-
-def _remeasure_text_generation(report: Report, release_dir: Path, options: CheckOptions, progress: Progress,
-                               out: _Remeasured) -> None:
-    from publisher.stages.text_data import load_eval_text
-
-    ppl = report.text_generation.perplexity
-    ds = ppl.dataset
-    loaded_text = load_eval_text(text_spec(report, options))
-    text = loaded_text.text[: ds.num_characters]
-    _check_data_sha(ds.sha256, hashlib.sha256(text.encode("utf-8")).hexdigest(), "the evaluation text",
-                    options, out)
-    out.eval_input = dataclasses.replace(loaded_text, text=text, info=dataclasses.replace(
-        loaded_text.info, num_characters=len(text)))
-    out.sample = EvaluationSample(text, loaded_text.info.name)
-    limit = min(options.max_samples, ppl.windows) if options.max_samples else None
-    precision = remeasure.supported_precision(ppl.inference_precision)
-    try:
-        run = remeasure.causal_lm_perplexity(release_dir, text, window=ppl.window, stride=ppl.stride,
-                                             max_windows=ppl.max_windows if ppl.max_windows else ppl.windows,
-                                             limit=limit, inference_precision=precision, progress=progress)
-    except (BadInputError, RuntimeError) as exc:
-        return _ir_failed(report, out, exc)
-    shown = ledger_module.fixed(run.perplexity, 2)
-    if limit is None or limit >= ppl.windows:
-        scored = sum(run.window_tokens)
-        out.values["perplexity.openvino"] = Remeasurement(
-            run.perplexity, shown, "" if precision else f"in {run.inference_precision}, not the recorded "
-            f"{ppl.inference_precision}")
-        out.values["evaluation.rows"] = Remeasurement(scored, f"{scored} tokens scored in {len(run.window_tokens)} "
-                                                      "windows")
-        return
-    out.partial = f"{limit} of {ppl.windows} windows"
-    out.notes["evaluation.rows"] = f"a partial check re-scored {limit} of the {ppl.windows} windows"
-    recorded = list(ppl.openvino_window_nll)
-    if len(recorded) < limit:
-        out.notes["perplexity.openvino"] = ("a partial check compares window by window, and this report has no "
-                                            "per-window figures: run without --max-samples")
-        return
-    tokens = sum(run.window_tokens)
-    recorded_ppl = math.exp(sum(recorded[:limit]) / tokens)
-    note = (f"the first {limit} of {ppl.windows} windows ({tokens} tokens): perplexity {run.perplexity:.2f}, "
-            f"recorded {recorded_ppl:.2f}")
-    out.values["perplexity.openvino"] = Remeasurement(
-        run.perplexity, shown, note, recorded_ppl, ledger_module.PERPLEXITY_RELATIVE_TOLERANCE * recorded_ppl)
-
-
-def _remeasure_weights(report: Report, release_dir: Path, out: _Remeasured, progress: Progress) -> None:
+def _remeasure_weights(report: Report, release_dir: Path, out: Remeasured, progress: Progress) -> None:
     """Sparsity, weight precisions, quantizer ops and NNCF's record, read from the IR's constants."""
     from publisher.card.claims import COMPRESSED_WEIGHT_FORMATS
     from publisher.stages.export import quantizer_ops
@@ -417,11 +303,11 @@ def _remeasure_weights(report: Report, release_dir: Path, out: _Remeasured, prog
                     out.failures.setdefault(claim.id, reason)
             return
     if sparsity is not None:
-        out.values["sparsity.openvino"] = Remeasurement(sparsity, ledger_module.fixed(sparsity, 2))
+        out.values[SPARSITY_OPENVINO] = Remeasurement(sparsity, task_of(report).shown(SPARSITY_OPENVINO, sparsity))
     sparsity = sparsity or 0.0
     for key, share in shares.items():
         if counts.get(key, 0) > 0:
-            out.values[f"weight_precision.{key}"] = Remeasurement(share, f"{share * 100:.1f}%")
+            out.values[f"weight_precision.{key}"] = Remeasurement(share, Percent(1)(share))
     if "group_size" in record:
         out.values["quantization.group_size"] = Remeasurement(_float(record["group_size"]), record["group_size"])
     if "ratio" in record:
@@ -437,7 +323,7 @@ def _remeasure_weights(report: Report, release_dir: Path, out: _Remeasured, prog
     qat = report.claims.get("compression.quantization_aware_training")
     if qat is not None and qat.recheck == RECHECK_IR:  # claimed from the IR's own quantizers
         out.values[qat.id] = Remeasurement(ops or None, f"{ops} FakeQuantize/FakeConvert ops")
-    out.values["compression.pruning"] = Remeasurement(True if sparsity >= facts.SPARSE_THRESHOLD else None,
+    out.values["compression.pruning"] = Remeasurement(True if sparsity >= SPARSE_THRESHOLD else None,
                                                       f"{sparsity:.2f} zeros")
     import openvino as ov
 
@@ -446,21 +332,15 @@ def _remeasure_weights(report: Report, release_dir: Path, out: _Remeasured, prog
                                            "pass --openvino with the claimed release to run it there")
 
 
-def _remeasure_with_checkpoint(report: Report, release_dir: Path, options: CheckOptions, progress: Progress,
-                               out: _Remeasured) -> None:
+def _remeasure_with_checkpoint(report: Report, task: Any, release_dir: Path, options: CheckOptions,
+                               progress: Progress, out: Remeasured) -> None:
     from publisher.recheck import checkpoint_checks
 
     checkpoint = Path(options.checkpoint)
     note = checkpoint_checks.check_identity(report, checkpoint, options.accept_other_data) or ""
-    if facts.is_text_generation(report):
-        values = checkpoint_checks.remeasure_text_generation(report, release_dir, checkpoint, out.eval_input,
-                                                             trust_pickle=options.trust_pickle, progress=progress)
-    else:
-        values = checkpoint_checks.remeasure_classifier(report, release_dir, checkpoint, out.eval_input,
-                                                        batch_size=options.batch_size,
-                                                        trust_pickle=options.trust_pickle, progress=progress)
-    for claim_id, (value, shown) in values.items():
-        out.values[claim_id] = Remeasurement(value, shown, note)
+    values = task.remeasure_with_checkpoint(report, release_dir, checkpoint, out.eval_input, options, progress)
+    for claim_id, value in values.items():
+        out.values[claim_id] = Remeasurement(value, task.shown(claim_id, value), note)
 
 
 def _shares_text(shares: dict[str, float]) -> str:
@@ -477,7 +357,7 @@ def _float(text: str) -> float | None:
 # --- one row per claim --------------------------------------------------------------------------------
 
 
-def _claim_row(claim: Claim, rebuilt: Claim | None, prints: list[_Print], remeasured: _Remeasured) -> ClaimCheck:
+def _claim_row(claim: Claim, rebuilt: Claim | None, prints: list[_Print], remeasured: Remeasured) -> ClaimCheck:
     problems = _ledger_problems(claim, rebuilt)
     rules = rebuilt or claim  # how to re-check: publisher's own rules, not the stored ledger's
     for p in prints:
@@ -537,7 +417,7 @@ def _within(claim: Claim, measured: Remeasurement) -> tuple[bool, str]:
     """Whether a re-measurement bears the claim out."""
     value = measured.value
     if claim.kind == ledger_module.STATEMENT:
-        if claim.id == "evaluation.rows":
+        if claim.id == EVALUATION_ROWS:
             return value == claim.value, f"re-ran {measured.shown}, the ledger says {claim.printed}"
         return value is not None, f"the IR does not show it ({claim.tolerance_reason})"
     if value is None:

@@ -1,76 +1,31 @@
 """The task seam: what publisher does differently for each kind of model it releases.
 
-One ``TaskSpec`` per supported task says which checkpoints it accepts (by the ``architectures``
-of config.json), how it exports (optimum-intel's task name and the ``OVModelFor...`` class that
-loads the IR), what its evaluation data looks like, which metrics it measures, which card template
-and model-index task type it produces, and which quality gates apply. The measuring itself lives in
-one module per task (``classification.py``, ``generation.py``), reached through ``TaskSpec.runner``.
+Each task is one ``publisher.tasks.contract.Task`` subclass in a module of its own
+(``classification.py``, ``generation.py``), registered below. Everything outside this package asks
+the report's or the checkpoint's task (``task_of``, ``infer_task``) and never branches on its name.
+Adding a task: docs/adding-a-task.md.
 """
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from publisher.errors import BadInputError
+from publisher.results import TASK_SECTION_TYPES
+from publisher.tasks.classification import TextClassification
+from publisher.tasks.contract import Task
+from publisher.tasks.generation import TextGeneration
 
+# The registry, in the order a checkpoint's architecture is matched against.
+TASKS: dict[str, Task] = {t.name: t for t in (TextClassification(), TextGeneration())}
+for _task in TASKS.values():
+    TASK_SECTION_TYPES[_task.name] = _task.section_types()
 
-@dataclass(frozen=True)
-class TaskSpec:
-    name: str  # the Hub's pipeline tag and model-index task type, e.g. "text-classification"
-    title: str  # for messages, e.g. "text classifier"
-    architecture_suffixes: tuple[str, ...]  # config.json architectures[0] ends with one of these
-    auto_class: str  # transformers class that loads the checkpoint
-    optimum_task: str  # optimum-intel's export task
-    ov_model_class: str  # optimum-intel class that loads the IR
-    template: str  # bundled card template
-    evaluation: str  # what the evaluation data looks like (help and errors)
-    metrics: tuple[str, ...]  # what the release reports on its evaluation data
-    gates: tuple[str, ...]  # option keys of the gates that apply
-    weight_formats: tuple[str, ...]
-    runner: str  # module (under publisher.tasks) that measures a release of this task
-
-    def accepts(self, architecture: str | None) -> bool:
-        return bool(architecture) and architecture.endswith(self.architecture_suffixes)
-
-    def module(self) -> Any:
-        return importlib.import_module(f"publisher.tasks.{self.runner}")
-
-
-TEXT_CLASSIFICATION = TaskSpec(
-    name="text-classification",
-    title="text classifier",
-    architecture_suffixes=("ForSequenceClassification",),
-    auto_class="AutoModelForSequenceClassification",
-    optimum_task="text-classification",
-    ov_model_class="OVModelForSequenceClassification",
-    template="openvino.md.j2",
-    evaluation="labelled sentences (.tsv/.csv/.jsonl with a text and a label column)",
-    metrics=("accuracy",),
-    gates=("min_ir_accuracy", "max_accuracy_drop", "min_sparsity", "min_argmax_agreement",
-           "max_logit_diff"),
-    weight_formats=("int8", "fp16", "fp32"),
-    runner="classification",
-)
-
-TEXT_GENERATION = TaskSpec(
-    name="text-generation",
-    title="causal language model",
-    architecture_suffixes=("ForCausalLM", "LMHeadModel"),
-    auto_class="AutoModelForCausalLM",
-    optimum_task="text-generation-with-past",
-    ov_model_class="OVModelForCausalLM",
-    template="openvino-llm.md.j2",
-    evaluation="plain text (.txt, or .jsonl with a text field)",
-    metrics=("perplexity",),
-    gates=("max_perplexity_increase", "min_top1_agreement", "min_generation_match", "min_sparsity"),
-    weight_formats=("int8", "int4", "fp16", "fp32"),
-    runner="generation",
-)
-
-TASKS: dict[str, TaskSpec] = {t.name: t for t in (TEXT_CLASSIFICATION, TEXT_GENERATION)}
+TaskSpec = Task  # transitional name, while the runner moves to the contract
+TEXT_CLASSIFICATION = TASKS["text-classification"]
+LEGACY_TASK = TEXT_CLASSIFICATION.name
+TEXT_GENERATION = TASKS["text-generation"]
 
 
 def _supported() -> str:
@@ -78,14 +33,26 @@ def _supported() -> str:
                      for t in TASKS.values())
 
 
-def get_task(name: str) -> TaskSpec:
+def get_task(name: str) -> Task:
     try:
         return TASKS[name]
     except KeyError:
         raise BadInputError(f"Unknown task {name!r}", f"Use one of: {', '.join(TASKS)}") from None
 
 
-def infer_task(cfg: dict[str, Any], folder: Path, forced: str | None = None) -> TaskSpec:
+def task_of(report: Any) -> Task:
+    """The task of a report (or its JSON document); a task publisher does not know is bad input."""
+    # Reports written before publisher knew more than one task were classifiers (Report.task's default).
+    name = report.get("task", LEGACY_TASK) if isinstance(report, dict) else getattr(report, "task", None)
+    task = TASKS.get(name) if isinstance(name, str) else None
+    if task is None:
+        raise BadInputError(
+            f"The report names the task {name!r}, which this version of publisher does not know",
+            f"Use a publisher release that knows it; this one knows: {', '.join(TASKS)}")
+    return task
+
+
+def infer_task(cfg: dict[str, Any], folder: Path, forced: str | None = None) -> Task:
     """The task of the checkpoint whose config.json is ``cfg``; ``forced`` (``--task``) must fit it."""
     archs = cfg.get("architectures") or []
     arch = archs[0] if archs else None

@@ -1,8 +1,9 @@
-"""text-classification: load once, one torch pass, export, one IR pass; verification, sparsity and
-accuracy all come from those passes."""
+"""text-classification: load once, one torch pass, export, one IR pass; parity, sparsity and
+accuracy all come from those passes. Its claims, card variables, summary rows and re-checks."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,16 +12,39 @@ from typing import Any
 from publisher.progress import Progress
 from publisher.results import (
     AccuracyResult,
-    GateResult,
     Measurements,
     PerformanceResult,
+    Recheck,
     Report,
     SparsityResult,
     VerificationResult,
 )
-from publisher.tasks.run import MeasureRequest, StageTimer, check_gates, now_utc, without_tokens
+from publisher.tasks import common
+from publisher.tasks.contract import (
+    BODY,
+    BOTH,
+    CHECKPOINT,
+    DATA,
+    IR,
+    FigureSpec,
+    Fixed,
+    GateSpec,
+    ItsOwnValue,
+    RowsStatement,
+    Significant,
+    Task,
+)
+from publisher.tasks.run import MeasureRequest, StageTimer, now_utc, without_tokens
 
-AUTO_CLASS = "AutoModelForSequenceClassification"
+HUB = "https://huggingface.co"
+
+
+def _samples(report: Report) -> int:
+    return int(report.accuracy.dataset.num_samples)
+
+
+FLIPS = common.sample_flips(_samples)
+ACCURACY = "accuracy"
 
 
 @dataclass(frozen=True)
@@ -64,11 +88,11 @@ def torch_pass(p: Prepared, progress: Progress, timer: StageTimer) -> Any:
 
 def measure_against_ir(p: Prepared, torch_logits: Any, ir_xml: Path, gates: Any, progress: Progress,
                        timer: StageTimer) -> tuple[VerificationResult, SparsityResult, AccuracyResult]:
-    """One IR pass; verification re-uses both passes' logits, sparsity reads the IR's weights."""
+    """One IR pass; parity re-uses both passes' logits, sparsity reads the IR's weights."""
     from publisher.stages import accuracy as acc
     from publisher.stages.inference import compile_ir, read_ir, run_openvino
-    from publisher.stages.sparsity import measure_sparsity
     from publisher.stages.verify import thresholds_from, verify
+    from publisher.stages.sparsity import measure_sparsity
 
     with timer.timed("compile"):
         compiled = compile_ir(ir_xml)
@@ -83,70 +107,274 @@ def measure_against_ir(p: Prepared, torch_logits: Any, ir_xml: Path, gates: Any,
     return verification, sparsity, accuracy
 
 
-def measure(req: MeasureRequest) -> tuple[Measurements, Any]:
-    """Load the model once and run every measuring stage on it. Returns the measurements and the
-    export (fresh or the cached one)."""
-    from publisher.stages.export import IR_XML, export_ir
-
-    s = req.settings
-    # Bad evaluation data, and a model whose logits are NaN, are found before the (slow) export.
-    prepared = prepare(s.checkpoint, s, req.progress, req.timer)
-    torch_logits = torch_pass(prepared, req.progress, req.timer)
-    loaded = prepared.loaded
-    export = req.export
-    if export is None:
-        with req.progress.stage(f"Exporting to OpenVINO IR ({s.weight_format} weights)"), \
-                req.timer.timed("export"):
-            export = export_ir(loaded.model, loaded.tokenizer, req.output, weight_format=s.weight_format,
-                               staging_dir=req.staging_dir)
-        req.on_export(export)
-    verification, sparsity, accuracy = measure_against_ir(prepared, torch_logits, req.output / IR_XML,
-                                                          s.gates, req.progress, req.timer)
-    return Measurements(created=now_utc(), checkpoint=loaded.info,
-                        training_args=without_tokens(loaded.training_args),
-                        verification=verification, sparsity=sparsity, accuracy=accuracy), export
+def _measurements(loaded: Any, verification: Any, sparsity: Any, accuracy: Any) -> Measurements:
+    return Measurements(created=now_utc(), checkpoint=loaded.info, training_args=without_tokens(loaded.training_args),
+                        verification=verification, sparsity=sparsity, accuracy=accuracy)
 
 
-def export_only(settings: Any, output: Path, staging_dir: Path) -> Any:
-    from publisher.stages.export import export_ir
-    from publisher.stages.load import load_checkpoint
+class TextClassification(Task):
+    name = "text-classification"
+    title = "text classifier"
+    architecture_suffixes = ("ForSequenceClassification",)
+    auto_class = "AutoModelForSequenceClassification"
+    optimum_task = "text-classification"
+    ov_model_class = "OVModelForSequenceClassification"
+    template = "openvino.md.j2"
+    evaluation = "labelled sentences (.tsv/.csv/.jsonl with a text and a label column)"
+    default_split = "validation"  # GLUE's test labels are hidden: fine-tuned classifiers report validation
+    weight_formats = ("int8", "fp16", "fp32")
+    weight_format_refusals = {
+        "int4": "INT4 weight compression is a large-language-model technique (NNCF's data-free INT4 groups "
+                "assume large matrices); on an encoder classifier it costs accuracy for a size that INT8 "
+                "already makes small, and its accuracy is measured here only for INT8, FP16 and FP32",
+    }
+    metric = ACCURACY
+    performance_result = PerformanceResult
+    evaluation_stage = "accuracy"
+    lists_eval_dataset = True  # a classifier's evaluation set is its fine-tuning set's validation split
+    card_variables = ("dataset", "accuracy", "verification", "performance")
+    rows_phrase = r"(?P<rows>\d[\d,]*) samples\b(?!/)"
 
-    loaded = load_checkpoint(settings.checkpoint, trust_pickle=settings.trust_pickle)
-    return export_ir(loaded.model, loaded.tokenizer, output, weight_format=settings.weight_format,
-                     staging_dir=staging_dir)
+    figures = (
+        FigureSpec("accuracy.openvino", "accuracy.openvino", "OpenVINO IR accuracy", Fixed(4), "accuracy",
+                   Recheck.IR, FLIPS, BOTH, card_label=r"\baccuracy\b", side="openvino"),
+        FigureSpec("accuracy.torch", "accuracy.torch", "PyTorch accuracy", Fixed(4), "accuracy",
+                   Recheck.CHECKPOINT, FLIPS, BOTH, card_label=r"\baccuracy\b", side="torch"),
+        FigureSpec("verification.argmax_agreement", "verification.argmax_agreement", "Top-1 agreement with PyTorch",
+                   Fixed(4), "verify", Recheck.CHECKPOINT, FLIPS, (BODY,), (IR, CHECKPOINT, DATA),
+                   card_label=r"agreement"),
+        FigureSpec("verification.max_abs_logit_diff", "verification.max_abs_logit_diff",
+                   "Largest absolute logit difference from PyTorch", Significant(3), "verify", Recheck.CHECKPOINT,
+                   ItsOwnValue("a worst case over all samples: it moves with the CPU's inference precision"),
+                   (BODY,), (IR, CHECKPOINT, DATA), card_label=r"logit", not_label=r"\bmean\b|average"),
+        *common.sparsity_figures(),
+        *common.ENCODER_PERFORMANCE,
+    )
+
+    gates = (
+        GateSpec("min_ir_accuracy", lambda r: r.accuracy.openvino),
+        GateSpec("max_accuracy_drop", lambda r: r.accuracy.torch - r.accuracy.openvino),
+        GateSpec("min_sparsity", lambda r: r.sparsity.openvino.overall),
+        GateSpec("min_argmax_agreement", lambda r: r.verification.argmax_agreement),
+        GateSpec("max_logit_diff", lambda r: r.verification.max_abs_logit_diff),
+    )
+
+    # --- publish -------------------------------------------------------------------------------------
+
+    def measure(self, req: MeasureRequest) -> tuple[Measurements, Any]:
+        from publisher.stages.export import IR_XML, export_ir
+
+        s = req.settings
+        # Bad evaluation data, and a model whose logits are NaN, are found before the (slow) export.
+        prepared = prepare(s.checkpoint, s, req.progress, req.timer)
+        torch_logits = torch_pass(prepared, req.progress, req.timer)
+        loaded = prepared.loaded
+        export = req.export
+        if export is None:
+            with req.progress.stage(f"Exporting to OpenVINO IR ({s.weight_format} weights)"), \
+                    req.timer.timed("export"):
+                export = export_ir(loaded.model, loaded.tokenizer, req.output, weight_format=s.weight_format,
+                                   staging_dir=req.staging_dir)
+            req.on_export(export)
+        measured = measure_against_ir(prepared, torch_logits, req.output / IR_XML, s.gates, req.progress, req.timer)
+        return _measurements(loaded, *measured), export
+
+    def export_only(self, settings: Any, output: Path, staging_dir: Path) -> Any:
+        from publisher.stages.export import export_ir
+        from publisher.stages.load import load_checkpoint
+
+        loaded = load_checkpoint(settings.checkpoint, trust_pickle=settings.trust_pickle)
+        return export_ir(loaded.model, loaded.tokenizer, output, weight_format=settings.weight_format,
+                         staging_dir=staging_dir)
+
+    def measure_existing_ir(self, checkpoint: Path, ir_dir: Path, settings: Any, progress: Progress) -> Measurements:
+        from publisher.stages.export import IR_XML
+
+        timer = StageTimer()
+        prepared = prepare(Path(checkpoint), settings, progress, timer)
+        torch_logits = torch_pass(prepared, progress, timer)
+        measured = measure_against_ir(prepared, torch_logits, Path(ir_dir) / IR_XML, settings.gates, progress, timer)
+        return _measurements(prepared.loaded, *measured)
+
+    def stage_result(self, stage: str, m: Measurements) -> tuple[Any, bool]:
+        """(what ``publisher parity`` / ``publisher accuracy`` print, whether it passed)."""
+        if stage == "parity":
+            return m.verification, bool(m.verification.passed)
+        return m.accuracy, True
+
+    def benchmark(self, ir_dir: Path) -> PerformanceResult:
+        from publisher.bench import benchmark_ir
+
+        return benchmark_ir(ir_dir)
+
+    def rejudged(self, m: Measurements, gates: Any) -> Measurements:
+        from publisher.stages.verify import rejudge, thresholds_from
+
+        return dataclasses.replace(m, verification=rejudge(m.verification, thresholds_from(gates)))
+
+    def evaluation_sample(self, settings: Any) -> tuple[list[str], str]:
+        from publisher.stages.data import load_eval_data
+
+        data = load_eval_data(settings.eval)
+        return data.texts, f"{data.info.name} {data.info.split}"
+
+    def commit_message(self, report: Report) -> str:
+        a, s = report.accuracy, report.sparsity
+        return (f"Release {report.card.model_name.split('/')[-1]}: IR accuracy {a.openvino:.4f} "
+                f"(torch {a.torch:.4f}), sparsity {s.openvino.overall:.2f}, "
+                f"{report.export.weight_format.upper()} weights")
+
+    # --- the report and the card -----------------------------------------------------------------------
+
+    def eval_dataset(self, report: Report) -> Any:
+        return report.accuracy.dataset
+
+    def data_description(self, report: Report) -> str:
+        ds = report.accuracy.dataset
+        return f"{ds.name} {ds.split} ({ds.num_samples} rows)"
+
+    def rows_statement(self, report: Report) -> RowsStatement:
+        n = _samples(report)
+        return RowsStatement(n, f"{n} samples", "accuracy", "accuracy.dataset.num_samples",
+                             "the rows re-run from the evaluation data")
+
+    def ledger_method(self, report: Report) -> dict[str, Any]:
+        return {"max_length": report.accuracy.max_length, "label_mapping": report.accuracy.label_mapping}
+
+    def model_index_values(self, report: Report) -> tuple[float, float]:
+        return report.accuracy.openvino, report.accuracy.torch
+
+    def card_context(self, report: Report, ledger: Any) -> dict[str, Any]:
+        from publisher.card import facts
+        from publisher.card.ledger import value
+
+        ds = report.accuracy.dataset
+        hub_ds = facts.hub_dataset(report)
+        v = report.verification
+        return {
+            "dataset": {"name": ds.name, "type": ds.type, "config": ds.config, "split": ds.split, "args": ds.args,
+                        "num_samples": int(ds.num_samples), "url": f"{HUB}/datasets/{hub_ds}" if hub_ds else None},
+            "accuracy": {"torch": value(ledger, "accuracy.torch"), "openvino": value(ledger, "accuracy.openvino")},
+            "verification": {
+                "compiled": bool(v.compiled), "device": v.device, "samples": int(v.samples),
+                "max_abs_logit_diff": value(ledger, "verification.max_abs_logit_diff"),
+                "argmax_agreement": value(ledger, "verification.argmax_agreement"),
+                "passed": bool(v.passed),
+            },
+            "performance": _performance(report, ledger),
+        }
+
+    # --- the CLI -----------------------------------------------------------------------------------------
+
+    def summary_rows(self, report: Report) -> list[tuple[str, str, str]]:
+        a, s, v = report.accuracy, report.sparsity, report.verification
+        return [
+            (f"{a.metric} ({a.dataset.name} {a.dataset.split}, n={a.dataset.num_samples})",
+             f"{a.torch:.4f}", f"{a.openvino:.4f}"),
+            (f"sparsity ({s.scope})", f"{s.torch.overall:.4f}", f"{s.openvino.overall:.4f}"),
+            ("samples/s", f"{a.samples_per_second['torch']:.1f}", f"{a.samples_per_second['openvino']:.1f}"),
+            ("max |logit diff| / argmax agreement", "", f"{v.max_abs_logit_diff:.4f} / {v.argmax_agreement:.4f}"),
+        ]
+
+    def key_figure(self, document: dict[str, Any]) -> str:
+        acc = document.get("accuracy") or {}
+        return f"accuracy {acc['openvino']:.4f}, sparsity {document['sparsity']['openvino']['overall']:.4f}"
+
+    # --- publisher verify -----------------------------------------------------------------------------------
+
+    def remeasure_from_ir(self, report: Report, release_dir: Path, options: Any, progress: Progress,
+                          out: Any) -> None:
+        from publisher.recheck import ledger_checks, remeasure
+        from publisher.stages.accuracy import score_predictions
+        from publisher.stages.data import load_eval_data
+        from publisher.tasks.contract import EVALUATION_ROWS
+
+        acc = report.accuracy
+        spec = eval_spec(report, options)
+        with progress.stage("Loading the evaluation data"):
+            data = load_eval_data(spec)
+        ledger_checks.check_data_sha(acc.dataset.sha256, data.info.sha256, data.info.source, options, out)
+        out.eval_input = spec
+        out.sample = ledger_checks.EvaluationSample(data.texts, f"{data.info.name} {data.info.split}")
+        rows = len(data.texts)
+        limit = min(options.max_samples, rows) if options.max_samples else rows
+        try:
+            run = remeasure.classifier_accuracy(
+                release_dir, data.texts[:limit], data.labels[:limit], dict(acc.label_mapping),
+                max_length=acc.max_length or 128, batch_size=options.batch_size, progress=progress)
+        except (ledger_checks.BadInputError, RuntimeError) as exc:
+            return ledger_checks.ir_failed(report, out, exc)
+        claim_id = "accuracy.openvino"
+        shown = self.shown(claim_id, run.metric)
+        if limit == rows:
+            out.values[claim_id] = ledger_checks.Remeasurement(run.metric, shown)
+            out.values[EVALUATION_ROWS] = ledger_checks.Remeasurement(rows, f"{rows} samples")
+            return
+        out.partial = f"{limit} of {rows} samples"
+        out.notes[EVALUATION_ROWS] = f"a partial check re-ran {limit} of the {rows} samples"
+        recorded = list(acc.openvino_predictions)
+        if len(recorded) < limit:
+            out.notes[claim_id] = ("a partial check compares sample by sample, and this report has no per-sample "
+                                   "predictions (written before publisher recorded them): run without --max-samples")
+            return
+        differing = sum(1 for a, b in zip(recorded[:limit], run.predictions) if a != b)
+        recorded_subset = score_predictions(recorded[:limit], data.labels[:limit])
+        note = (f"the first {limit} of {rows} samples: {limit - differing} of {limit} predictions as recorded; "
+                f"accuracy on them {run.metric:.4f}, recorded {recorded_subset:.4f}")
+        # One by one: at most the flips the full check allows may differ.
+        out.values[claim_id] = ledger_checks.Remeasurement(run.metric, shown, note, recorded_subset,
+                                                           common.FLIP_SAMPLES / limit)
+
+    def remeasure_with_checkpoint(self, report: Report, release_dir: Path, checkpoint: Path, eval_input: Any,
+                                  options: Any, progress: Progress) -> dict[str, Any]:
+        from publisher.recheck.remeasure import ir_xml
+        from publisher.settings import PublishSettings
+
+        settings = PublishSettings(checkpoint=checkpoint, repo_id=None, eval=eval_input,
+                                   batch_size=options.batch_size, trust_pickle=options.trust_pickle)
+        timer = StageTimer()
+        prepared = prepare(checkpoint, settings, progress, timer)
+        torch_logits = torch_pass(prepared, progress, timer)
+        verification, sparsity, accuracy = measure_against_ir(
+            prepared, torch_logits, ir_xml(release_dir), settings.gates, progress, timer)
+        return {"accuracy.torch": accuracy.torch, "sparsity.torch": sparsity.torch.overall,
+                "verification.argmax_agreement": verification.argmax_agreement,
+                "verification.max_abs_logit_diff": verification.max_abs_logit_diff}
 
 
-PERFORMANCE_RESULT = PerformanceResult
+def eval_spec(report: Report, options: Any) -> Any:
+    """The evaluation data the ledger names, as an ``EvalDataSpec`` (verify never opens a path a
+    repo's report names: a local file must be given with --eval-file)."""
+    from publisher.recheck.ledger_checks import local_data_refused
+    from publisher.stages.data import EvalDataSpec
+
+    ds = report.accuracy.dataset
+    common_args = dict(split=ds.split, text_column=ds.text_column, label_column=ds.label_column,
+                       max_samples=ds.num_samples)
+    if options.eval_file:
+        return EvalDataSpec(eval_file=str(options.eval_file), **common_args)
+    if ds.source.startswith("bundled:"):
+        return EvalDataSpec(max_samples=ds.num_samples)
+    if ds.source.startswith("hub:"):
+        return EvalDataSpec(dataset=options.dataset or ds.source[4:], dataset_config=ds.config, **common_args)
+    raise local_data_refused(ds.source, ds.sha256, "it is needed to re-measure the IR's accuracy")
 
 
-def benchmark(ir_dir: Path) -> PerformanceResult:
-    from publisher.bench import benchmark_ir
+def _performance(report: Report, ledger: Any) -> dict[str, Any] | None:
+    from publisher.card.ledger import value
 
-    return benchmark_ir(ir_dir)
-
-
-def rejudged(m: Measurements, gates: Any) -> Measurements:
-    """Thresholds are settings, not measurements: a cached verification is judged afresh."""
-    import dataclasses
-
-    from publisher.stages.verify import rejudge, thresholds_from
-
-    return dataclasses.replace(m, verification=rejudge(m.verification, thresholds_from(gates)))
-
-
-def evaluate_gates(gates: Any, report: Report) -> list[GateResult]:
-    a, s, v = report.accuracy, report.sparsity, report.verification
-    return check_gates([
-        ("min_ir_accuracy", a.openvino, gates.min_ir_accuracy, ">="),
-        ("max_accuracy_drop", a.torch - a.openvino, gates.max_accuracy_drop, "<="),
-        ("min_sparsity", s.openvino.overall, gates.min_sparsity, ">="),
-        ("min_argmax_agreement", v.argmax_agreement, gates.min_argmax_agreement, ">="),
-        ("max_logit_diff", v.max_abs_logit_diff, gates.max_logit_diff, "<="),
-    ])
-
-
-def commit_message(report: Report) -> str:
-    a, s = report.accuracy, report.sparsity
-    return (f"Release {report.card.model_name.split('/')[-1]}: IR accuracy {a.openvino:.4f} "
-            f"(torch {a.torch:.4f}), sparsity {s.openvino.overall:.2f}, "
-            f"{report.export.weight_format.upper()} weights")
+    perf = report.performance
+    if perf is None:
+        return None
+    sparse = perf.sparse_decompression
+    return {
+        "cpu": perf.cpu,
+        "openvino": perf.openvino.split("-")[0],
+        "sequence_length": perf.sequence_length,
+        "latency_ms": value(ledger, "performance.latency_ms"),
+        "throughput": value(ledger, "performance.throughput"),
+        "throughput_batch": int(perf.throughput["batch"]),
+        "sparse_supported": bool(sparse.get("supported")),
+        "sparse_throughput": value(ledger, "performance.sparse_throughput") if sparse.get("supported") else None,
+        "sparse_rate": sparse.get("rate"),
+    }

@@ -24,7 +24,7 @@ from publisher.card import (
     render_card,
     template_variables,
 )
-from publisher.card.context import CLASSIFIER_VARIABLES, TEXT_GENERATION_VARIABLES, build_context
+from publisher.card.context import build_context, task_variables
 from publisher.card.metadata import split_front_matter
 from publisher.card.regenerate import UNCHANGED, UPDATED
 from publisher.card.render import DEFAULT_TEMPLATE, default_template
@@ -264,6 +264,11 @@ def _section(text: str, name: str) -> str:
 
 
 # --- variables ------------------------------------------------------------------------------------
+
+# The variables only one task's cards fill (``performance`` is every task's, filled its own way).
+TEXT_GENERATION_VARIABLES = tuple(v for v in task_variables("text-generation") if v != "performance")
+CLASSIFIER_VARIABLES = tuple(v for v in task_variables("text-classification") if v != "performance")
+
 
 def test_the_catalogue_documents_exactly_what_an_llm_context_holds(report):
     context = build_context(report)
