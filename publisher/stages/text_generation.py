@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from publisher.progress import Progress
+from publisher.options import default
 from publisher.results import TextGenerationMeasurements, WeightCompression
 from publisher.stages.text_data import EvalText
 
@@ -21,8 +22,8 @@ DEFAULT_PROMPTS: tuple[str, ...] = (
     "Explain in one sentence what a compiler does.",
     "Name three primary colours.",
 )
-DEFAULT_WINDOW = 512
-DEFAULT_STRIDE = 256
+DEFAULT_WINDOW = default("window")
+DEFAULT_STRIDE = default("stride")
 DEFAULT_MAX_NEW_TOKENS = 32
 MAX_NEW_TOKENS = DEFAULT_MAX_NEW_TOKENS
 CALIBRATION_SAMPLES = 32
