@@ -34,6 +34,7 @@ from publisher.results import Report
 DEFAULT_TEMPLATE = "openvino.md.j2"
 SECTION_SUFFIXES = (".md.j2", ".md")
 USER_SECTIONS = "user-sections"  # loader prefix under which a sections folder is visible
+BUNDLED = "publisher"  # loader prefix that always names a bundled template ("publisher/base.md.j2")
 
 
 def bundled_templates_dir() -> Path:
@@ -145,6 +146,9 @@ def make_environment(ref: TemplateRef, sections_dir: Path | None) -> jinja2.Envi
     loaders: list[jinja2.BaseLoader] = []
     if sections_dir is not None:
         loaders.append(jinja2.PrefixLoader({USER_SECTIONS: ConfinedLoader(sections_dir)}))
+    # The bundled cards extend "publisher/base.md.j2": a file named base.md.j2 next to a user's
+    # template (which is looked up first) must not stand in for it.
+    loaders.append(jinja2.PrefixLoader({BUNDLED: ConfinedLoader(bundled_templates_dir())}))
     loaders.extend(roots)
     sandboxed = ref.user or sections_dir is not None
     cls = jinja2.sandbox.SandboxedEnvironment if sandboxed else jinja2.Environment

@@ -15,6 +15,7 @@ from jinja2 import meta, nodes
 
 from publisher.card.render import (
     USER_SECTIONS,
+    TemplateRef,
     make_environment,
     resolve_template,
     section_files,
@@ -161,3 +162,49 @@ def check_template(template: str | Path | None, sections_dir: Path | None, *,
             "Fix the names (run `publisher card variables` to list what templates can use), or "
             "set them in the template with {% set %}",
         )
+    try:
+        missing = unfilled_required_blocks(ref)
+    except jinja2.TemplateError as exc:
+        raise template_error(exc, ref) from exc
+    if missing:
+        raise BadInputError(
+            f"Card template {ref.name} does not define the required block(s) {', '.join(missing)}",
+            "Define each in the template ({% block NAME %}...{% endblock %}), or extend a task's "
+            'card (e.g. {% extends "openvino.md.j2" %}), which defines them',
+        )
+
+
+def unfilled_required_blocks(ref: TemplateRef) -> list[str]:
+    """The ``{% block NAME required %}`` blocks of ``ref`` and of the templates it extends that no
+    template below the one declaring them defines (rendering would stop at the first one).
+
+    Follows ``{% extends %}`` with a literal name. A required block nested in a block that a lower
+    template replaces is not rendered, so it is not reported.
+    """
+    env = make_environment(ref, None)
+    chain: list[nodes.Template] = []  # the template itself first, then what it extends
+    name: str | None = ref.name
+    while name is not None and len(chain) < 32:
+        source, filename, _ = env.loader.get_source(env, name)
+        ast = env.parse(source, name, filename)
+        chain.append(ast)
+        parents = [n.template.value for n in ast.find_all(nodes.Extends)
+                   if isinstance(n.template, nodes.Const) and isinstance(n.template.value, str)]
+        name = parents[0] if parents else None
+    missing: list[str] = []
+    for depth, ast in enumerate(chain):
+        below = {b.name for lower in chain[:depth] for b in lower.find_all(nodes.Block) if not b.required}
+        for block, enclosing in _blocks(ast, ()):
+            if block.required and block.name not in below and not below & set(enclosing):
+                missing.append(block.name)
+    return sorted(set(missing))
+
+
+def _blocks(node: nodes.Node, enclosing: tuple[str, ...]):
+    """Each block under ``node`` with the names of the blocks around it."""
+    for child in node.iter_child_nodes():
+        if isinstance(child, nodes.Block):
+            yield child, enclosing
+            yield from _blocks(child, (*enclosing, child.name))
+        else:
+            yield from _blocks(child, enclosing)
