@@ -377,10 +377,10 @@ def test_pipeline_tag_unknown_to_the_hub(cli, built, tiny_checkpoint, tmp_path, 
     # No flag sets the pipeline tag today; the pre-push check is exercised by forcing one.
     import dataclasses
 
-    from publisher import pipeline
+    from publisher.pipeline import runner
 
-    real = pipeline.card_inputs
-    monkeypatch.setattr(pipeline, "card_inputs",
+    real = runner.card_inputs
+    monkeypatch.setattr(runner, "card_inputs",
                         lambda *a: dataclasses.replace(real(*a), pipeline_tag="not-a-task"))
     out = shutil.copytree(built, tmp_path / "out")  # cached export and measurements: no re-export
     cli.refused(cli.publish_args(tiny_checkpoint, out=out), EXIT_BAD_INPUT,

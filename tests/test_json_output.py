@@ -17,12 +17,12 @@ def _run(capsys, args):
 
 
 def test_an_internal_error_is_one_document_with_exit_1(capsys, monkeypatch, tiny_checkpoint, tmp_path):
-    from publisher import pipeline
+    from publisher.pipeline import runner
 
     def broken(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(pipeline, "measure", broken)
+    monkeypatch.setattr(runner, "measure", broken)
     code, doc, err = _run(capsys, ["publish", str(tiny_checkpoint), "--no-push", "-o", str(tmp_path / "o"),
                                    "--json"])
     assert code == EXIT_INTERNAL
