@@ -57,8 +57,10 @@ for k in ("USER", "TOKEN", "OTHER_USER", "OTHER_TOKEN"):
 EOF
 )"
 
+# The tokens travel in a file (mode 0600): on the command line, ps would show them.
+(umask 077 && printf '%s=%s\n' "$USER" "$TOKEN" "$OTHER_USER" "$OTHER_TOKEN" >"$work/users")
 PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}" "$python" -m publisher.hub.server \
-    --root "$work/root" --port 0 --user "$USER=$TOKEN" --user "$OTHER_USER=$OTHER_TOKEN" \
+    --root "$work/root" --port 0 --users-file "$work/users" \
     >"$work/server.log" 2>&1 &
 server_pid=$!
 endpoint=""

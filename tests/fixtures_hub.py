@@ -41,6 +41,7 @@ class HubServer:
     user: str = USER
     port: int = 0
     extra_env: dict[str, str] = field(default_factory=dict)
+    extra_args: tuple[str, ...] = ()  # further server options, e.g. ("--body-timeout", "1")
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
@@ -50,9 +51,17 @@ class HubServer:
     def start(self) -> "HubServer":
         env = {**os.environ, **self.extra_env}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+        # Tokens travel in files (mode 0600), never on the command line, where ps shows them.
+        secrets = self.log_path.parent / "secrets"
+        secrets.mkdir(mode=0o700, exist_ok=True)
+        for name, value in (("write-token", self.token), ("read-token", self.read_token)):
+            path = secrets / name
+            path.touch(mode=0o600)
+            path.write_text(value + "\n")
         command = [sys.executable, "-m", "publisher.hub.server", "--root", str(self.root),
-                   "--port", str(self.port), "--token", self.token,
-                   "--read-token", self.read_token, "--user", self.user]
+                   "--port", str(self.port), "--token-file", str(secrets / "write-token"),
+                   "--read-token-file", str(secrets / "read-token"), "--user", self.user]
+        command += list(self.extra_args)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
@@ -112,11 +121,12 @@ def _answers(endpoint: str) -> bool:
 
 
 def start_hub_server(base: Path, *, extra_env: dict[str, str] | None = None,
-                     token: str = WRITE_TOKEN, read_token: str = READ_TOKEN) -> HubServer:
+                     token: str = WRITE_TOKEN, read_token: str = READ_TOKEN,
+                     extra_args: tuple[str, ...] = ()) -> HubServer:
     """A fresh hub under ``base`` (root, HF_HOME and log inside it); stop it when done."""
     hub = HubServer(root=base / "root", token=token, read_token=read_token,
                     hf_home=base / "hf_home", log_path=base / "server.log",
-                    extra_env=dict(extra_env or {}))
+                    extra_env=dict(extra_env or {}), extra_args=tuple(extra_args))
     hub.hf_home.mkdir(parents=True, exist_ok=True)
     return hub.start()
 

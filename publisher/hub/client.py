@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +75,34 @@ class HubTarget:
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
+
+
+def validate_ref_name(name: str, kind: str = "tag", option: str | None = None) -> None:
+    """Refuse a branch or tag name the Hub cannot hold, as bad input (exit 2), before any work.
+
+    The rule is git's (``git check-ref-format``) plus the local hub's length limit, shared with
+    the server (``publisher.hub.server.refnames``). A ``--tag`` is created only after the
+    release commit, so an invalid one found by the Hub would leave a pushed, untagged release.
+    """
+    from publisher.hub.server.refnames import ref_name_problem
+
+    problem = ref_name_problem(name, kind)
+    if problem:
+        shown = name[:100] + ("..." if len(name) > 100 else "") if isinstance(name, str) else name
+        flag = option or f"--{kind}"
+        raise BadInputError(f"{flag} {shown!r} is not a valid {kind} name: {problem}",
+                            f"Pass a {kind} name such as "
+                            f"{'v1.0' if kind == 'tag' else 'dev or release/2'} (letters, "
+                            "digits, '.', '-', '_', and '/' between parts; at most 200 bytes)")
+
+
+def validate_release_refs(revision: str, tag: str | None) -> None:
+    """The refs a publish may create: the ``--revision`` branch (created when missing, unless
+    it is a pull request's ``refs/pr/N``) and the ``--tag``."""
+    if not (isinstance(revision, str) and re.fullmatch(r"refs/pr/[0-9]+", revision)):
+        validate_ref_name(revision, "branch", "--revision")
+    if tag:  # an empty --tag means no tag, as in the push
+        validate_ref_name(tag, "tag", "--tag")
 
 
 def _with_loopback(no_proxy: str) -> str:

@@ -43,8 +43,9 @@ def _leave_children_running() -> None:
 
 @dataclass(frozen=True)
 class LocalHub:
-    """A running local hub. ``token`` is empty when the server was started with explicit
-    ``--token`` values (it then keeps no token file): pass one of those instead."""
+    """A running local hub. ``token`` is empty when the server was started with tokens of its
+    own (``--token-file``, ``--users-file``, ``$PUBLISHER_HUB_TOKEN``; it then keeps no token
+    file): pass one of those instead."""
 
     endpoint: str
     root: Path
@@ -153,6 +154,10 @@ def ensure_local_hub(root: Path, *, timeout: float = START_TIMEOUT_S) -> LocalHu
     log_path = root / SERVER_LOG
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
+    # The embedded hub keeps its own token file (read back by ``read_local_token``); a token
+    # meant for a hub the user runs by hand must not replace it.
+    for name in ("PUBLISHER_HUB_TOKEN", "PUBLISHER_HUB_READ_TOKEN"):
+        env.pop(name, None)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_PACKAGE_PARENT), env.get("PYTHONPATH")]))
     with open(log_path, "ab") as log:
         # A new session: Ctrl-C in the publishing terminal must not stop the shared server.

@@ -11,7 +11,8 @@ from typing import Any, Callable
 
 from publisher import __version__
 from publisher.errors import EXIT_INTERNAL, BadInputError, GateFailedError, PublisherError
-from publisher.hub.client import FileChanges, HubClient, HubTarget, resolve_target
+from publisher.hub.client import (FileChanges, HubClient, HubTarget, resolve_target,
+                                  validate_release_refs)
 from publisher.pipeline.card_settings import _training_with_overrides, card_inputs
 from publisher.pipeline.checks import (
     _WEIGHT_FORMAT_REASONS,
@@ -171,6 +172,7 @@ def check(settings: PublishSettings) -> Checked:
         if not settings.repo_id:
             raise BadInputError("No --repo-id was given", "Pass --repo-id NAMESPACE/NAME, or --no-push")
         validate_repo_id(settings.repo_id)
+        validate_release_refs(settings.hub.revision, settings.hub.tag)
     ckpt = Path(settings.checkpoint)
     task = infer_task(read_config(ckpt), ckpt, settings.task)
     check_exportable(read_config(ckpt), task.optimum_task, ckpt)

@@ -10,7 +10,8 @@ requests, arbitrary JSON). After every request:
 - every header value is printable ASCII;
 
 and after the run: the server still serves, nothing was written outside its root, and every
-line of its log is one line of printable text.
+line of its log is one line of printable text. Two further properties keep a model of what the
+server must hold: branch and tag names (nested, long, differing only in case) and discussions.
 
 The default run is bounded (seed and example count fixed, so CI is reproducible). A longer run:
 ``FUZZ_EXAMPLES=20000 FUZZ_SEED=random .venv/bin/python -m pytest -m slow tests/hub/test_fuzz.py
@@ -335,3 +336,139 @@ def test_a_uuid_marker_proves_the_log_is_read(target):
     while marker not in target.hub.log_text() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert marker in target.hub.log_text()
+
+
+# -- ref names and discussions: a model of what the server must hold ------------------------------
+
+REF_REPO = "tester/fuzz-refs"
+# Pieces that make nested names ("a/b" under "a"), names that differ only in case, and names
+# at and over the 200-byte limit (in ASCII and in 2-byte UTF-8).
+REF_PIECES = ["a", "A", "b", "dev", "Dev", "x.y", "v1", "tt", "u", "é", "x" * 199, "é" * 100,
+              "..", ".lock", "HEAD", "@", "-", " ", "\x00", "\ud800", "refs", "heads", "pr", "1"]
+
+
+@st.composite
+def ref_names(draw) -> str:
+    if draw(st.integers(0, 5)) == 0:
+        return draw(st.one_of(st.sampled_from(NASTY), raw_text))
+    return "/".join(draw(st.lists(st.sampled_from(REF_PIECES), min_size=1, max_size=3)))
+
+
+ref_operations = st.lists(st.tuples(st.sampled_from(["branch", "tag", "delete-branch",
+                                                     "delete-tag"]), ref_names()),
+                          min_size=1, max_size=8)
+
+
+def _expected_create(name: str, kind: str, held: set[str]) -> int:
+    from publisher.hub.server.refnames import ref_conflict, ref_name_problem
+
+    if ref_name_problem(name, kind):
+        return 400
+    if name in held or ref_conflict(name, held):
+        return 409
+    return 200
+
+
+def test_ref_names_keep_the_refs_consistent(target):
+    """Branches and tags created and deleted under generated names: each answer is the one the
+    rule predicts (400 invalid, 409 existing or clashing, never a 5xx), and the refs the server
+    lists are exactly those a model of the operations holds."""
+    auth = {"authorization": f"Bearer {target.hub.token}"}
+    namespace, name = REF_REPO.split("/")
+    target.client.post("/api/repos/create", headers=auth,
+                       json={"name": name, "organization": namespace}).raise_for_status()
+    base = f"/api/models/{REF_REPO}"
+    counts = {"requests": 0}
+
+    def listed() -> tuple[set[str], set[str]]:
+        refs = target.client.get(f"{base}/refs").json()
+        return {b["name"] for b in refs["branches"]}, {t["name"] for t in refs["tags"]}
+
+    @_seeded
+    @settings(max_examples=max(EXAMPLES // 4, 50), deadline=None, database=None,
+              suppress_health_check=list(HealthCheck), print_blob=True)
+    @given(operations=ref_operations)
+    def run(operations) -> None:
+        branches, tags = listed()
+        for held_name in branches - {"main"}:
+            target.client.delete(f"{base}/branch/{quote(held_name, safe='')}", headers=auth)
+        for held_name in tags:
+            target.client.delete(f"{base}/tag/{quote(held_name, safe='')}", headers=auth)
+        branches, tags = {"main"}, set()
+        assert listed() == (branches, tags)
+        for operation, ref in operations:
+            # Dots encoded too: a client removes "." and ".." segments from a URL path.
+            encoded = quote(ref, safe="", errors="surrogatepass").replace(".", "%2E")
+            if operation == "branch":
+                url, body = f"{base}/branch/{encoded}", b"{}"
+                short = ref.removeprefix("refs/heads/")
+                expected = _expected_create(ref, "branch", branches)
+                if expected != 400:
+                    expected = 409 if short in branches else _expected_create(short, "branch",
+                                                                               branches)
+                if not ref:
+                    expected = None  # no name in the URL: no route (404), nothing created
+            elif operation == "tag":
+                url = f"{base}/tag/main"
+                body = json.dumps({"tag": ref}).encode()
+                short, expected = ref, _expected_create(ref, "tag", tags) if ref else 400
+            else:
+                held = branches if operation == "delete-branch" else tags
+                kind = operation.removeprefix("delete-")
+                short = ref.removeprefix("refs/heads/") if kind == "branch" else ref
+                url, body = f"{base}/{kind}/{encoded}", None
+                expected = 200 if short in held else None  # a miss: 404, or 400 if invalid
+                if kind == "branch" and short == "main":
+                    expected = 403  # the default branch stays
+            method = "DELETE" if operation.startswith("delete") else "POST"
+            response = target.client.request(method, url, headers=auth, content=body)
+            counts["requests"] += 1
+            check_answer(method, url, response)
+            where = f"{operation} {ref[:80]!r} -> {response.status_code}: {response.text[:300]}"
+            if expected is None:
+                assert response.status_code in (400, 404), where
+            else:
+                assert response.status_code == expected, where
+            if response.status_code == 200:
+                if operation == "branch":
+                    branches.add(short)
+                elif operation == "tag":
+                    tags.add(short)
+                else:
+                    (branches if operation == "delete-branch" else tags).discard(short)
+            assert listed() == (branches, tags), where
+
+    run()
+    assert counts["requests"] >= 50
+
+
+@st.composite
+def discussion_bodies(draw) -> bytes:
+    text = st.one_of(raw_text, st.text(max_size=20), st.sampled_from(["\ud800", "a\udfffb", ""]),
+                     json_values)
+    body = draw(st.dictionaries(st.sampled_from(["title", "description", "pullRequest"]), text,
+                                max_size=3))
+    return json.dumps(body).encode("utf-8", "surrogatepass")
+
+
+def test_no_discussion_poisons_the_list(target):
+    """Whatever a discussion is opened with (lone surrogates, non-strings), it is refused or
+    stored, and the list and every stored discussion keep answering."""
+    auth = {"authorization": f"Bearer {target.hub.token}"}
+    base = "/api/models/tester/fuzz/discussions"
+
+    @_seeded
+    @settings(max_examples=max(EXAMPLES // 6, 30), deadline=None, database=None,
+              suppress_health_check=list(HealthCheck), print_blob=True)
+    @given(body=discussion_bodies())
+    def run(body: bytes) -> None:
+        response = target.client.post(base, headers=auth, content=body)
+        check_answer("POST", base, response)
+        listing = target.client.get(base)
+        assert listing.status_code == 200, (body[:200], listing.text[:300])
+        if response.status_code == 200:
+            num = response.json()["num"]
+            details = target.client.get(f"{base}/{num}")
+            assert details.status_code == 200, (body[:200], details.text[:300])
+
+    run()

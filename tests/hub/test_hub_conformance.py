@@ -166,12 +166,16 @@ def test_repo_names_follow_huggingface_hubs_rule(api, name):
     assert api.create_repo(repo_id, exist_ok=True).repo_id == repo_id
 
 
-def test_users_given_as_name_equals_token(tmp_path):
-    """``--user NAME=TOKEN`` (repeatable): each token is its user, as on the Hub."""
+def test_users_given_in_a_users_file(tmp_path):
+    """``--users-file`` (NAME=TOKEN lines): each token is its user, as on the Hub."""
     root = tmp_path / "root"
+    users = tmp_path / "users"
+    users.write_text("# the suite's two accounts\n__DUMMY_HUB_USER__=hf_first_token\n\n"
+                     "DVUser=hf_other_token\n")
+    users.chmod(0o600)
     process = subprocess.Popen(
         [sys.executable, "-m", "publisher.hub.server", "--root", str(root), "--port", "0",
-         "--user", "__DUMMY_HUB_USER__=hf_first_token", "--user", "DVUser=hf_other_token"],
+         "--users-file", str(users)],
         cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         endpoint = wait_for_endpoint(root, process)

@@ -33,7 +33,9 @@ def test_is_local_endpoint():
     assert not is_local_endpoint("http://10.0.0.5:8900")
 
 
-def test_ensure_local_hub_starts_reuses_and_stops(tmp_path):
+def test_ensure_local_hub_starts_reuses_and_stops(tmp_path, monkeypatch):
+    # A token meant for a hub run by hand must not replace the embedded hub's own token file.
+    monkeypatch.setenv("PUBLISHER_HUB_TOKEN", "hf_meant_for_another_hub")
     root = tmp_path / "hub"
     hub = ensure_local_hub(root)
     try:

@@ -147,3 +147,32 @@ def test_validate_yaml_accepts_a_sound_card():
     assert validate_readme("# no metadata\n").ok
     assert card_data(text)["license"] == "apache-2.0"
     assert card_data("# nothing") is None
+
+
+def test_a_ref_clash_only_the_file_system_sees_is_a_409(tmp_path, monkeypatch):
+    # On a case-insensitive file system "Dev/x" meets the file "dev": the name check (exact,
+    # as git on Linux) passes, and the write's NotADirectoryError must still be a 409.
+    from publisher.hub.server.errors import Conflict
+
+    repo = HubStorage(tmp_path, recover=True).create(KEY, private=False, author="tester")
+    repo.create_branch("dev", "main")
+
+    def refuse(*args, **kwargs):
+        raise NotADirectoryError(20, "Not a directory")
+
+    monkeypatch.setattr(repo._git.refs, "add_if_new", refuse)
+    with pytest.raises(Conflict):
+        repo.create_branch("Dev/x", "main")
+    with pytest.raises(Conflict):
+        repo.create_tag("Dev/x", "main", None, "tester")
+
+
+def test_discussion_records_a_server_did_not_write_are_skipped(tmp_path):
+    repo = HubStorage(tmp_path, recover=True).create(KEY, private=False, author="tester")
+    good = repo.open_discussion("kept", "", "tester", pull_request=False)
+    folder = repo.hub_dir / "discussions"
+    (folder / "7.json").write_text("[1, 2]")
+    (folder / "8.json").write_text('{"num": 8, "title": "no other field"}')
+    (folder / "9.json").write_text('{"num": 9, "title": "\\ud800", "description": "",'
+                                   ' "is_pull_request": false, "author": "a", "created_at": "x"}')
+    assert [(d.num, d.title) for d in repo.discussions()] == [(good, "kept"), (9, "\ufffd")]

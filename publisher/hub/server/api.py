@@ -24,7 +24,7 @@ from publisher.hub.server.limits import (
     MAX_NDJSON_LINE_BYTES,
     MAX_SUMMARY_BYTES,
 )
-from publisher.hub.server.lfs_store import is_oid
+from publisher.hub.server.lfs_store import is_oid, is_size
 from publisher.hub.server.storage import (
     DEFAULT_BRANCH,
     CommitOp,
@@ -442,7 +442,7 @@ def _parse_commit(body: bytes) -> tuple[dict[str, Any], list[CommitOp]]:
             if value.get("algo", "sha256") != "sha256" or not is_oid(oid):
                 raise BadRequest(f"Invalid LFS oid for {value.get('path')!r}")
             size = value.get("size")
-            if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+            if size is not None and not is_size(size):
                 raise BadRequest(f"Invalid LFS size for {value.get('path')!r}")
             ops.append(PutLfs(clean_path(value.get("path")), oid, size))
         elif key == "deletedFile":
@@ -465,7 +465,13 @@ def _commit_header(value: dict[str, Any]) -> dict[str, Any]:
             continue
         if not isinstance(text, str):
             raise BadRequest(f"The commit's {field_name} must be a string")
-        size = len(text.encode("utf-8", "surrogatepass"))
+        try:
+            size = len(text.encode("utf-8"))
+        except UnicodeEncodeError:
+            # A pull request's title and description are the commit's: stored, they would
+            # poison every answer that lists discussions.
+            raise BadRequest(f"The commit's {field_name} holds text that is not valid Unicode "
+                             "(a lone surrogate): send UTF-8 text") from None
         if size > limit:
             raise PayloadTooLarge(f"The commit's {field_name} is {size} bytes; the local hub takes "
                                   f"at most {limit}")
@@ -518,11 +524,34 @@ def xet_token(call: Call) -> Response:
 # -- discussions -------------------------------------------------------------------------------
 
 
+def _text_field(body: dict[str, Any], name: str, limit: int) -> str:
+    """A text field of a request: a string (or absent), storable as UTF-8, within ``limit``.
+
+    JSON may carry a lone surrogate (``"\\ud800"``), which has no UTF-8 form: stored, it made
+    every later answer that quotes it fail to encode. Such text is refused here, at the door.
+    """
+    value = body.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise BadRequest(f'"{name}" must be a string')
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise BadRequest(f'"{name}" holds text that is not valid Unicode (a lone surrogate): '
+                         "send UTF-8 text") from None
+    if size > limit:
+        raise PayloadTooLarge(f'"{name}" is {size} bytes; the local hub takes at most {limit}')
+    return value
+
+
 def create_discussion(call: Call) -> Response:
     repo, caller = call.writable(repo_key(call))
     body = call.json()
-    num = repo.open_discussion(str(body.get("title") or ""), str(body.get("description") or ""),
-                               caller.user, pull_request=bool(body.get("pullRequest")))
+    title = _text_field(body, "title", MAX_SUMMARY_BYTES)
+    description = _text_field(body, "description", MAX_DESCRIPTION_BYTES)
+    num = repo.open_discussion(title, description, caller.user,
+                               pull_request=body.get("pullRequest") is True)
     return json_response({"num": num, "url": f"{repo_url(call, repo.key)}/discussions/{num}"})
 
 

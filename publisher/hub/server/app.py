@@ -7,6 +7,7 @@ ASGI ``path`` can no longer tell the two apart.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import time
@@ -28,7 +29,12 @@ from publisher.hub.server.errors import (
     RouteNotFound,
 )
 from publisher.hub.server.storage import REPO_NOT_FOUND
-from publisher.hub.server.limits import MAX_BODY_BYTES, MAX_COMMIT_BODY_BYTES
+from publisher.hub.server.limits import (
+    DEFAULT_BODY_TIMEOUT_S,
+    DEFAULT_MAX_UPLOADS,
+    MAX_BODY_BYTES,
+    MAX_COMMIT_BODY_BYTES,
+)
 from publisher.hub.server.wire import Call, HubState, error_response, header_bytes, printable
 
 Handler = Callable[[Call], Union[Response, Awaitable[Response]]]
@@ -190,7 +196,13 @@ def _repo_first(method: str) -> Handler:
 
 
 def route(method: str, raw_path: str, params: dict[str, str]) -> Handler:
-    segments = [unquote(part) for part in raw_path.split("/")[1:]]
+    try:
+        # Strict: "%ff" decoded with replacement became U+FFFD, so a branch created as
+        # "%ff" was stored as "\ufffd", a name the client never sent.
+        segments = [unquote(part, errors="strict") for part in raw_path.split("/")[1:]]
+    except UnicodeDecodeError:
+        raise BadRequest("The URL holds percent-encoded bytes that are not UTF-8 text "
+                         "(such as %ff): encode names and paths as UTF-8") from None
     if segments and segments[-1] == "" and len(segments) > 1:
         segments = segments[:-1]
     if not segments or segments == [""]:
@@ -302,7 +314,83 @@ def build_app(state: HubState) -> "AccessLog":
         response = await dispatch(request)
         await response(scope, receive, send)
 
-    return AccessLog(app)
+    return AccessLog(app, BodyGate(state.body_timeout_s, state.max_uploads))
+
+
+class BodyTimeout(HubApiError):
+    """The client stopped sending a request body it had announced."""
+
+    status = 408
+    code = "RequestTimeout"
+
+
+class TooManyUploads(HubApiError):
+    """Every slot for request bodies in progress is taken."""
+
+    status = 503
+    code = "ServiceUnavailable"
+
+
+class BodyGate:
+    """Bounds how request bodies are received: a time limit per wait, and a number in progress.
+
+    A client that announces a body and then sends nothing (a 200 MB ``Content-Length``, 15
+    bytes, then silence) held its connection, a temp file and a worker for as long as it liked.
+    Now each wait for the next piece of a body is limited to ``timeout_s`` (408 and the
+    connection closed when it runs out), and at most ``slots`` bodies that did not arrive in one
+    piece are received at once: one more is answered 503 with ``Retry-After`` (huggingface_hub
+    retries 503 on LFS uploads and preupload) instead of queueing behind stalled ones.
+    """
+
+    def __init__(self, timeout_s: float, slots: int) -> None:
+        self.timeout_s = timeout_s
+        self.slots = slots
+        self.in_progress = 0
+
+    def receiver(self, receive) -> "_BodyReceiver":
+        return _BodyReceiver(self, receive)
+
+
+class _BodyReceiver:
+    """One request's ``receive``, bounded by its gate until the body is complete."""
+
+    def __init__(self, gate: BodyGate, receive) -> None:
+        self._gate = gate
+        self._receive = receive
+        self._done = False  # the body is complete (or gone): later waits are not bounded
+        self._holding = False
+
+    async def receive(self):
+        if self._done:
+            # After the body, starlette may wait for the disconnect while a download streams:
+            # that wait is as long as the download and must not time out.
+            return await self._receive()
+        try:
+            message = await asyncio.wait_for(self._receive(), self._gate.timeout_s)
+        except asyncio.TimeoutError:
+            self._finish()
+            raise BodyTimeout(f"The request body stalled: no data for {self._gate.timeout_s:g} s. "
+                              "The local hub closes such connections; send the body again",
+                              headers={"Connection": "close"}) from None
+        if message["type"] == "http.request" and message.get("more_body"):
+            if not self._holding:
+                if self._gate.in_progress >= self._gate.slots:
+                    self._finish()
+                    raise TooManyUploads(
+                        f"The local hub is already receiving {self._gate.slots} request bodies "
+                        "(its limit); retry in a moment",
+                        headers={"Retry-After": "1", "Connection": "close"})
+                self._gate.in_progress += 1
+                self._holding = True
+        else:
+            self._finish()
+        return message
+
+    def _finish(self) -> None:
+        self._done = True
+        if self._holding:
+            self._holding = False
+            self._gate.in_progress -= 1
 
 
 class AccessLog:
@@ -315,8 +403,9 @@ class AccessLog:
     are never logged, so tokens cannot reach the log.
     """
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, gate: BodyGate | None = None) -> None:
         self.app = app
+        self.gate = gate or BodyGate(DEFAULT_BODY_TIMEOUT_S, DEFAULT_MAX_UPLOADS)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -335,9 +424,11 @@ class AccessLog:
                 message = {**message, "headers": headers}
             await send(message)
 
+        body = self.gate.receiver(receive)
         try:
-            await self.app(scope, receive, send=guard)
+            await self.app(scope, body.receive, send=guard)
         finally:
+            body._finish()  # a handler that failed mid-body gives its slot back
             client = (scope.get("client") or ("-",))[0]
             access_log.info('%s "%s %s" %s %.0fms', printable(str(client)),
                             printable(scope["method"]), printable(scope["path"]),

@@ -13,7 +13,7 @@ from starlette.responses import Response, StreamingResponse
 
 from publisher.hub.server.api import repo_key, repo_url
 from publisher.hub.server.errors import BadRequest, EntryNotFound, HubApiError, PayloadError
-from publisher.hub.server.lfs_store import is_oid
+from publisher.hub.server.lfs_store import is_oid, is_size
 from publisher.hub.server.wire import Call, json_response
 
 LFS_CONTENT_TYPE = "application/vnd.git-lfs+json"
@@ -89,6 +89,15 @@ def resolve(call: Call) -> Response:
     return Response(data[start:start + length], status_code=status, headers=headers)
 
 
+def _object_problem(oid: object, size: object) -> str | None:
+    """Why an LFS object named in a batch or verify request is malformed, or None."""
+    if not is_oid(oid):
+        return "Invalid oid: expected a sha256 as a string of 64 lowercase hexadecimal digits"
+    if not is_size(size):
+        return "Invalid size: expected a non-negative integer (not a boolean, float or string)"
+    return None
+
+
 def _lfs_json(payload: dict, status: int = 200) -> Response:
     response = json_response(payload, status=status)
     response.headers["Content-Type"] = LFS_CONTENT_TYPE
@@ -109,9 +118,12 @@ def lfs_batch(call: Call) -> Response:
     answers = []
     for item in objects:
         oid, size = (item.get("oid"), item.get("size")) if isinstance(item, dict) else (None, None)
-        if not is_oid(oid) or not isinstance(size, int) or size < 0:
-            answers.append({"oid": str(oid), "size": size if isinstance(size, int) else 0,
-                            "error": {"code": 422, "message": "Invalid oid or size"}})
+        problem = _object_problem(oid, size)
+        if problem:
+            # Answered per object, as the LFS batch API does, and echoed only in a safe form.
+            answers.append({"oid": oid if isinstance(oid, str) else str(oid)[:100],
+                            "size": size if is_size(size) else 0,
+                            "error": {"code": 422, "message": problem}})
             continue
         if repo.lfs.size_of(oid) == size:
             answers.append({"oid": oid, "size": size})  # already stored: nothing to send
@@ -152,7 +164,10 @@ def lfs_verify(call: Call) -> Response:
     repo, _ = call.writable(repo_key(call))
     body = call.json()
     oid, size = body.get("oid"), body.get("size")
-    stored = repo.lfs.size_of(oid) if is_oid(oid) else None
+    problem = _object_problem(oid, size)
+    if problem:
+        raise PayloadError(problem)
+    stored = repo.lfs.size_of(oid)
     if stored is None or stored != size:
         raise PayloadError(f"LFS object {oid} of size {size} is not stored: upload it again")
     return _lfs_json({"oid": oid, "size": size})

@@ -18,7 +18,7 @@ from dulwich.lfs import LFSPointer
 
 from publisher.hub.server.errors import PayloadError
 
-_OID = re.compile(r"^[0-9a-f]{64}$")
+_OID = re.compile(r"[0-9a-f]{64}")  # with fullmatch: "$" would let a trailing "\n" pass
 _MAX_POINTER_BYTES = 200
 
 
@@ -53,7 +53,14 @@ def parse_pointer(data: bytes) -> LfsPointer | None:
 
 
 def is_oid(value: object) -> bool:
-    return isinstance(value, str) and bool(_OID.match(value))
+    """A sha256 as LFS names objects: a string of exactly 64 lowercase hex digits."""
+    return isinstance(value, str) and bool(_OID.fullmatch(value))
+
+
+def is_size(value: object) -> bool:
+    """An object size: a non-negative JSON integer. ``true`` is no size, though Python's bool
+    is an int (``True == 1``), and neither are ``1.0`` or ``"1"``."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 class LfsUpload:

@@ -27,3 +27,11 @@ MAX_HEADER_VALUE_CHARS = 1000
 
 # A path as the access log writes it; longer ones are cut and marked.
 MAX_LOGGED_PATH_CHARS = 2000
+
+# Request bodies in progress (docs/local-hub.md, "Time limits"). A body that stalls, no data
+# for this many seconds, is answered 408 and its connection closed; ``--body-timeout`` changes it.
+DEFAULT_BODY_TIMEOUT_S = 30.0
+# At most this many bodies that did not arrive in one piece are received at once; one more is
+# answered 503 with Retry-After. huggingface_hub uploads with at most 8 threads, so one client
+# never meets it; ``--max-uploads`` changes it.
+DEFAULT_MAX_UPLOADS = 16

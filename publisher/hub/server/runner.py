@@ -8,6 +8,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -23,6 +24,8 @@ from publisher.errors import BadInputError, HubError
 from publisher.hub.server.app import build_app
 from publisher.hub.server.auth import LfsSigner, TokenRegistry, ensure_token_file
 from publisher.hub.server.errors import HubApiError
+from publisher.hub.server.limits import DEFAULT_BODY_TIMEOUT_S, DEFAULT_MAX_UPLOADS
+from publisher.hub.server.parser_log import ParserLoggedProtocol
 from publisher.hub.server.layout import (
     DEFAULT_HOST,
     DEFAULT_PORT,
@@ -41,8 +44,10 @@ LOG_CONFIG = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    # uvicorn's "Invalid HTTP request received." is replaced by an access line (parser_log.py).
+    "filters": {"parser_warning": {"()": "publisher.hub.server.parser_log.DropParserWarning"}},
     "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain",
-                            "stream": "ext://sys.stderr"}},
+                            "stream": "ext://sys.stderr", "filters": ["parser_warning"]}},
     "loggers": {
         "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
         "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
@@ -64,6 +69,8 @@ class ServerConfig:
     allow_remote: bool = False
     page_size: int = 1000
     commits_page_size: int = 50
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S  # a request body that sends nothing this long
+    max_uploads: int = DEFAULT_MAX_UPLOADS  # request bodies received at once
 
 
 def is_loopback_host(host: str) -> bool:
@@ -142,27 +149,137 @@ def _tokens(config: ServerConfig) -> tuple[TokenRegistry, Path | None]:
     return TokenRegistry(config.user, frozenset([token]), frozenset(config.read_tokens)), path
 
 
-def parse_users(values: list[str] | tuple[str, ...]) -> tuple[str, tuple[tuple[str, str], ...]]:
-    """``--user`` values: ``NAME`` (the default user, at most one) or ``NAME=TOKEN`` (a user and
-    their write token). Returns the default user and the (name, token) pairs."""
+# Where write and read-only tokens may come from besides files (``--token-file``).
+TOKEN_ENV = "PUBLISHER_HUB_TOKEN"
+READ_TOKEN_ENV = "PUBLISHER_HUB_READ_TOKEN"
+_TOKEN_TEXT = re.compile(r"[\x21-\x7e]{1,1000}")  # what an Authorization header can carry
+COMMAND_LINE_TOKEN_REFUSED = (
+    "a token on the command line is visible to every user of this machine (ps, "
+    "/proc/PID/cmdline) and is kept in shell history")
+
+
+def refuse_command_line_tokens(tokens, read_tokens, users) -> None:
+    """``--token T``, ``--read-token T`` and ``--user NAME=TOKEN`` are refused, loudly, rather
+    than removed: an old script then learns why and what to use instead, and its token is not
+    silently ignored (which would start a hub the script cannot write to)."""
+    if tokens or read_tokens:
+        option = "--token" if tokens else "--read-token"
+        raise BadInputError(
+            f"{option} is refused: {COMMAND_LINE_TOKEN_REFUSED}",
+            f"Put the token in a file only you can read (chmod 600) and pass "
+            f"{option}-file FILE, or set {TOKEN_ENV if tokens else READ_TOKEN_ENV}")
+    if any("=" in value for value in users):
+        raise BadInputError(
+            f"--user NAME=TOKEN is refused: {COMMAND_LINE_TOKEN_REFUSED}",
+            "Write one NAME=TOKEN line per user in a file only you can read (chmod 600) and pass "
+            "--users-file FILE; --user NAME (without a token) still names the default user")
+
+
+def _secret_lines(path: Path, what: str) -> list[str]:
+    """The non-empty, non-comment lines of a token file; a file others can read is warned of."""
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise BadInputError(f"Cannot read {what} {path} ({reason})",
+                            f"Pass a readable UTF-8 text file to {what}") from None
+    if mode & 0o077:
+        log.warning("%s %s can be read by other users (mode %o): chmod 600 it",
+                    what, path, mode & 0o777)
+    lines = [line.strip() for line in text.splitlines()]
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def _checked_token(token: str, where: str) -> str:
+    if not _TOKEN_TEXT.fullmatch(token):
+        # The token itself is never quoted.
+        raise BadInputError(f"A token in {where} is not valid: a token is 1 to 1,000 printable "
+                            "ASCII characters without spaces",
+                            f"Fix {where}: one token per line")
+    return token
+
+
+def read_token_file(path: Path, what: str = "--token-file") -> tuple[str, ...]:
+    """The tokens of a token file: one per line (blank lines and ``#`` comments skipped)."""
+    tokens = tuple(_checked_token(line, f"{what} {path}") for line in _secret_lines(path, what))
+    if not tokens:
+        raise BadInputError(f"{what} {path} holds no token",
+                            "Write the token on a line of its own")
+    return tokens
+
+
+def read_users_file(path: Path) -> tuple[tuple[str, str], ...]:
+    """``NAME=TOKEN`` lines: further users and their write tokens (``--users-file``)."""
+    pairs = []
+    for number, line in enumerate(_secret_lines(path, "--users-file"), start=1):
+        name, sep, token = line.partition("=")
+        name = name.strip()
+        if not sep or name_problem(name, "x") is not None:
+            raise BadInputError(f"Line {number} of --users-file {path} is not NAME=TOKEN with "
+                                "a user name the Hub accepts",
+                                "Write one NAME=TOKEN per line (letters, digits, '-', '_', '.' "
+                                "in the name)")
+        pairs.append((name, _checked_token(token.strip(), f"line {number} of {path}")))
+    if not pairs:
+        raise BadInputError(f"--users-file {path} names no user", "Write NAME=TOKEN lines")
+    return tuple(pairs)
+
+
+def token_sources(token_files=(), read_token_files=(), users_file: Path | None = None,
+                  environ=None) -> tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """Write tokens, read-only tokens and (user, token) pairs from files and the environment
+    (``PUBLISHER_HUB_TOKEN``, ``PUBLISHER_HUB_READ_TOKEN``): never from the command line."""
+    environ = os.environ if environ is None else environ
+    write = [t for path in token_files for t in read_token_file(Path(path))]
+    read = [t for path in read_token_files for t in read_token_file(Path(path), "--read-token-file")]
+    for name, into in ((TOKEN_ENV, write), (READ_TOKEN_ENV, read)):
+        value = (environ.get(name) or "").strip()
+        if value:
+            into.append(_checked_token(value, f"${name}"))
+    users = read_users_file(Path(users_file)) if users_file else ()
+    return tuple(write), tuple(read), users
+
+
+def parse_users(values: list[str] | tuple[str, ...],
+                user_tokens: tuple[tuple[str, str], ...] = ()) -> str:
+    """The default user from ``--user NAME`` (at most one; default: the first user of
+    ``--users-file``, else ``local``)."""
+    refuse_command_line_tokens((), (), values)
     default: str | None = None
-    pairs: list[tuple[str, str]] = []
-    for value in values:
-        name, sep, token = value.partition("=")
-        if name_problem(name, "x") is not None or (sep and not token):
-            raise BadInputError(f"Invalid --user value for user {name[:50]!r}",
-                                "Pass --user NAME or --user NAME=TOKEN, with a user name the Hub "
-                                "accepts (letters, digits, '-', '_', '.')")
-        if sep:
-            pairs.append((name, token))
-        elif default is not None and default != name:
-            raise BadInputError("Two default users given (--user without a token)",
-                                "Give one --user NAME; give the others as NAME=TOKEN")
-        else:
-            default = name
+    for name in values:
+        if name_problem(name, "x") is not None:
+            raise BadInputError(f"Invalid --user value {name[:50]!r}",
+                                "Pass --user NAME with a user name the Hub accepts (letters, "
+                                "digits, '-', '_', '.')")
+        if default is not None and default != name:
+            raise BadInputError("Two default users given (--user)",
+                                "Give one --user NAME; give the others in --users-file")
+        default = name
     if default is None:
-        default = pairs[0][0] if pairs else "local"
-    return default, tuple(pairs)
+        default = user_tokens[0][0] if user_tokens else "local"
+    return default
+
+
+def config_from_options(*, root: Path, host: str, port: int, token_files=(), read_token_files=(),
+                        users_file: Path | None = None, users=(), allow_remote: bool = False,
+                        body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
+                        max_uploads: int = DEFAULT_MAX_UPLOADS, tokens=(), read_tokens=(),
+                        environ=None) -> ServerConfig:
+    """The ServerConfig of ``publisher hub serve`` / ``python -m publisher.hub.server`` options.
+
+    ``tokens`` and ``read_tokens`` are the refused ``--token`` / ``--read-token`` values: any
+    one given stops the start with the reason (see :func:`refuse_command_line_tokens`).
+    """
+    refuse_command_line_tokens(tokens, read_tokens, users)
+    if not body_timeout_s > 0 or max_uploads < 1:
+        raise BadInputError("--body-timeout must be above 0 and --max-uploads at least 1",
+                            f"The defaults are {DEFAULT_BODY_TIMEOUT_S:g} s and {DEFAULT_MAX_UPLOADS}")
+    write, read, user_tokens = token_sources(token_files, read_token_files, users_file, environ)
+    return ServerConfig(root=root, host=host, port=port, write_tokens=write, read_tokens=read,
+                        user=parse_users(users, user_tokens), user_tokens=user_tokens,
+                        allow_remote=allow_remote, body_timeout_s=body_timeout_s,
+                        max_uploads=max_uploads)
 
 
 class _Server(uvicorn.Server):
@@ -204,7 +321,8 @@ def build_state(config: ServerConfig) -> tuple[HubState, Path | None]:
     tokens, token_file = _tokens(config)
     storage = HubStorage(config.root, recover=True)
     state = HubState(storage=storage, tokens=tokens, signer=LfsSigner(config.root),
-                     page_size=config.page_size, commits_page_size=config.commits_page_size)
+                     page_size=config.page_size, commits_page_size=config.commits_page_size,
+                     body_timeout_s=config.body_timeout_s, max_uploads=config.max_uploads)
     return state, token_file
 
 
@@ -243,13 +361,14 @@ def serve(config: ServerConfig, out: IO[str] | None = None) -> None:
             if token_file:
                 lines.append(f"  write token: in {token_file} (export HF_TOKEN=\"$(cat {token_file})\")")
             else:
-                lines.append("  write token: the --token value(s) given on the command line")
+                lines.append("  write token: the one(s) from --token-file, --users-file or "
+                             f"${TOKEN_ENV}")
             lines.append(f"  web page: {endpoint}/")
             print("\n".join(lines), file=out, flush=True)
 
         uv_config = uvicorn.Config(app, host=config.host, port=config.port, log_config=LOG_CONFIG,
                                    access_log=False, lifespan="off", timeout_graceful_shutdown=5,
-                                   server_header=False)
+                                   server_header=False, http=ParserLoggedProtocol)
         server = _Server(uv_config, announce)
         try:
             server.run()
@@ -264,4 +383,5 @@ def serve(config: ServerConfig, out: IO[str] | None = None) -> None:
         os.close(lock_fd)
 
 
-__all__ = ["ServerConfig", "serve", "is_loopback_host", "parse_users"]
+__all__ = ["ServerConfig", "config_from_options", "serve", "is_loopback_host", "parse_users",
+           "refuse_command_line_tokens", "token_sources"]

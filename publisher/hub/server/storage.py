@@ -20,6 +20,7 @@ what they read (objects, one ref file) is never modified in place.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -51,6 +52,7 @@ from publisher.hub.server.errors import (
     RouteNotFound,
 )
 from publisher.hub.server.lfs_store import LfsPointer, LfsStore, parse_pointer
+from publisher.hub.server.refnames import ref_conflict, ref_name_problem
 from publisher.hub.server.tree_changes import TREE_MODE, TreeChanges
 
 REPO_TYPES = ("model", "dataset")
@@ -76,8 +78,8 @@ _NAME = re.compile(r"\b[\w\-.]{1,96}\b")
 _RESERVED_NAMESPACES = {"api", "models", "datasets", "spaces", "static", "lfs"}
 MAX_PATH_BYTES = 1024
 _SHORT_HEX = re.compile(r"[0-9a-f]{7,39}")
-_PR_REF = re.compile(r"^refs/pr/(\d+)$")
-_HEX40 = re.compile(r"^[0-9a-f]{40}$")
+_PR_REF = re.compile(r"refs/pr/([0-9]+)")
+_HEX40 = re.compile(r"[0-9a-f]{40}")  # with fullmatch: "$" would let a trailing "\n" pass
 
 
 @dataclass(frozen=True)
@@ -362,8 +364,13 @@ class Repository:
     def _read_ref(self, ref: str) -> str | None:
         try:
             value = self._git.refs.read_ref(ref.encode())
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, NotADirectoryError, IsADirectoryError):
+            # A name no ref file can have (``dev/x`` beside the file ``dev``) is a missing ref.
             return None
+        except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG:
+                return None
+            raise
         if value is None or value.startswith(b"ref: "):
             return None
         return value.decode()
@@ -374,7 +381,7 @@ class Repository:
         ``allow_short``: also a unique abbreviated commit id (7 to 39 hex digits), as the Hub
         takes when creating a tag or a branch. Refs win over an abbreviation that looks alike.
         """
-        if _HEX40.match(revision):
+        if _HEX40.fullmatch(revision):
             obj = self._object_or_none(revision)
             if isinstance(obj, Commit):
                 return revision
@@ -401,11 +408,11 @@ class Repository:
 
     def writable_ref(self, revision: str) -> tuple[str, str]:
         """The ref a commit on ``revision`` moves (a branch or ``refs/pr/N``) and its tip."""
-        if _PR_REF.match(revision):
+        if _PR_REF.fullmatch(revision):
             ref = revision
         elif revision.startswith("refs/heads/"):
             ref = revision
-        elif _HEX40.match(revision):
+        elif _HEX40.fullmatch(revision):
             # As on the Hub: a commit id is no branch to commit (or open a PR) on.
             raise RevisionNotFound(f"Invalid rev id: {revision}")
         elif revision.startswith("refs/"):
@@ -627,8 +634,41 @@ class Repository:
         ref = _branch_ref(name)
         with self.write_lock:
             commit_id = self.resolve(start, allow_short=True)
-            if not self._git.refs.add_if_new(ref.encode(), commit_id.encode()):
+            if self._read_ref(ref) is not None:
                 raise Conflict(f"Reference {ref} already exists")
+            self._check_no_clash(ref, "refs/heads/")
+            self._add_ref(ref, commit_id.encode(), f"Reference {ref} already exists")
+
+    def _check_no_clash(self, ref: str, base: str) -> None:
+        """409 when ``ref`` cannot live beside an existing ref: ``dev/x`` while ``dev`` exists
+        (its ref is a file, not a folder), or ``dev`` while ``dev/...`` exists. Checked before
+        anything is written, as git does."""
+        name = ref[len(base):]
+        existing = [key.decode("utf-8", "replace")
+                    for key in self._git.refs.keys(base=base.rstrip("/").encode())]
+        clash = ref_conflict(name, existing)
+        if clash is not None:
+            what = "branch" if base == "refs/heads/" else "tag"
+            if clash.startswith(name + "/"):
+                reason = (f"the {what} {clash!r} exists, and {ref} is the folder that holds it, "
+                          f"so it cannot also be a {what}")
+            else:
+                reason = (f"the {what} {clash!r} exists, and {base}{clash} is a file, so no "
+                          f"{what} can be nested under it")
+            raise Conflict(f"Cannot create the {what} {name!r}: {reason}, as in git. Delete "
+                           f"{clash!r} first, or pick a name that is neither its parent nor "
+                           "nested under it")
+
+    def _add_ref(self, ref: str, target: bytes, exists_message: str) -> None:
+        """Create ``ref``; a clash the file system finds anyway (a case-insensitive one, where
+        ``Dev`` and ``dev/x`` meet) is the same 409 as one found by the name check."""
+        try:
+            added = self._git.refs.add_if_new(ref.encode(), target)
+        except (NotADirectoryError, IsADirectoryError, FileExistsError) as exc:
+            raise Conflict(f"Cannot create {ref}: it clashes with an existing ref of another "
+                           f"spelling or nesting ({type(exc).__name__})") from None
+        if not added:
+            raise Conflict(exists_message)
 
     def delete_branch(self, name: str) -> None:
         ref = _branch_ref(name)
@@ -645,8 +685,12 @@ class Repository:
         with self.write_lock:
             # The Hub checks the revision first: a bad name on a missing revision is a 404.
             commit_id = self.resolve(revision, allow_short=True)
-            if not _valid_ref(ref) or _HEX40.match(name):
-                raise BadRequest(f"Invalid tag name {name!r}")
+            problem = ref_name_problem(name, "tag")
+            if problem:
+                raise BadRequest(f"Invalid tag name {_shown(name)}: {problem}")
+            if self._read_ref(ref) is not None:
+                raise Conflict(f"Tag already exists: {name}")
+            self._check_no_clash(ref, "refs/tags/")
             target = commit_id.encode()
             if message:
                 tag = Tag()
@@ -658,8 +702,7 @@ class Repository:
                 tag.message = message.encode() + b"\n"
                 self._git.object_store.add_object(tag)
                 target = tag.id
-            if not self._git.refs.add_if_new(ref.encode(), target):
-                raise Conflict(f"Tag already exists: {name}")
+            self._add_ref(ref, target, f"Tag already exists: {name}")
 
     def delete_tag(self, name: str) -> None:
         ref = f"refs/tags/{name}"
@@ -707,7 +750,10 @@ class Repository:
             data = json.loads((self.hub_dir / "discussions" / f"{num}.json").read_text())
         except (OSError, ValueError) as exc:
             raise RouteNotFound(f"Discussion {num} not found") from exc
-        record = Discussion(**data)
+        try:
+            record = _discussion_record(data)
+        except (TypeError, ValueError) as exc:  # not a record this server wrote
+            raise RouteNotFound(f"Discussion {num} not found") from exc
         if record.is_pull_request and num not in self.pull_requests():
             raise RouteNotFound(f"Discussion {num} not found")
         return record
@@ -731,15 +777,40 @@ class Repository:
                 leftover.unlink(missing_ok=True)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _utf8_safe(text: str) -> str:
+    """``text`` with lone surrogates replaced by U+FFFD, so that it can be sent as UTF-8."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def _discussion_record(data: object) -> Discussion:
+    """A stored record as a Discussion. Records written before text was checked at the door may
+    hold lone surrogates (JSON escapes them as ``\\ud800``); they are served with U+FFFD in their
+    place rather than making every answer that lists them fail to encode."""
+    if not isinstance(data, dict):
+        raise TypeError("a discussion record is a JSON object")
+    return Discussion(**{key: _utf8_safe(value) if isinstance(value, str) else value
+                         for key, value in data.items()})
+
+
 def _valid_ref(ref: str) -> bool:
     return check_ref_format(ref.encode())
 
 
+def _shown(name: str) -> str:
+    """A refused name, quoted and cut, for an error text."""
+    return repr(name[:100] + ("..." if len(name) > 100 else ""))
+
+
 def _branch_ref(name: str) -> str:
-    ref = name if name.startswith("refs/heads/") else f"refs/heads/{name}"
-    if not _valid_ref(ref) or _HEX40.match(name) or name.startswith("refs/pr"):
-        raise BadRequest(f"Invalid branch name {name!r}")
-    return ref
+    """``refs/heads/NAME`` of a branch name under git's rule, or 400 with the reason."""
+    problem = ref_name_problem(name, "branch")
+    if problem:
+        # The Hub's own words ("Invalid reference for a branch: refs/pr/9"), then the rule.
+        raise BadRequest(f"Invalid reference for a branch: {_shown(name)} ({problem})")
+    return name if name.startswith("refs/heads/") else f"refs/heads/{name}"
 
 
 class HubStorage:

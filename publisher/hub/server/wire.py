@@ -12,7 +12,12 @@ from starlette.responses import JSONResponse, Response
 
 from publisher.hub.server.auth import Caller, LfsSigner, TokenRegistry
 from publisher.hub.server.errors import BadRequest, HubApiError, RepoMoved, RepoNotFound
-from publisher.hub.server.limits import MAX_HEADER_VALUE_CHARS, MAX_LOGGED_PATH_CHARS
+from publisher.hub.server.limits import (
+    DEFAULT_BODY_TIMEOUT_S,
+    DEFAULT_MAX_UPLOADS,
+    MAX_HEADER_VALUE_CHARS,
+    MAX_LOGGED_PATH_CHARS,
+)
 from publisher.hub.server.storage import REPO_NOT_FOUND, HubStorage, RepoKey, Repository
 
 
@@ -25,6 +30,8 @@ class HubState:
     signer: LfsSigner
     page_size: int = 1000
     commits_page_size: int = 50
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
+    max_uploads: int = DEFAULT_MAX_UPLOADS
     root_info: dict[str, Any] = field(default_factory=dict)
 
 
@@ -151,8 +158,9 @@ def printable(text: str, limit: int = MAX_LOGGED_PATH_CHARS) -> str:
 
 
 _STATUS_CODES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
-                 409: "Conflict", 412: "PreconditionFailed", 413: "PayloadTooLarge",
-                 416: "RangeNotSatisfiable", 422: "UnprocessableEntity", 500: "InternalError"}
+                 408: "RequestTimeout", 409: "Conflict", 412: "PreconditionFailed",
+                 413: "PayloadTooLarge", 416: "RangeNotSatisfiable", 422: "UnprocessableEntity",
+                 500: "InternalError", 503: "ServiceUnavailable"}
 
 
 def error_response(error: HubApiError, extra: dict[str, Any] | None = None) -> Response:
