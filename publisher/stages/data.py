@@ -71,70 +71,127 @@ def load_eval_data(spec: EvalDataSpec) -> EvalData:
     import datasets
 
     datasets.disable_progress_bars()
-    label_names: list[str] | None = None
-    sha = None
-    if spec.eval_file:
-        path = Path(spec.eval_file)
-        if not path.is_file():
-            raise BadInputError(f"The eval file {path} does not exist", "Check --eval-file")
-        suffix = path.suffix.lower()
-        builder = {".tsv": "csv", ".csv": "csv", ".jsonl": "json", ".json": "json"}.get(suffix)
-        if builder is None:
-            raise BadInputError(
-                f"The eval file {path} has an unknown extension {suffix!r}",
-                "Use .tsv, .csv, .jsonl or .json",
-            )
-        kwargs = {"delimiter": "\t"} if suffix == ".tsv" else {}
-        if path.stat().st_size == 0:
-            raise BadInputError(f"The eval file {path} is empty", "Pass a file with a header and rows")
-        try:
-            ds = datasets.load_dataset(builder, data_files=str(path), split="train", **kwargs)
-        except Exception as exc:  # datasets raises many types for a malformed file
-            if _has_no_rows(path, header=builder == "csv"):
-                raise BadInputError(f"The eval file {path} has no rows (only a header, or blank lines)",
-                                    "Pass a file with a header and rows") from exc
-            raise BadInputError(f"The eval file {path} cannot be parsed ({exc})",
-                                "Check its format (tsv/csv with a header, or JSON lines)") from exc
-        sha = sha256_file(path)
-        info_kw = dict(name=path.stem, type=builder, config=None, split=spec.split, source=str(path))
-    elif spec.dataset:
-        try:
-            ds = datasets.load_dataset(spec.dataset, spec.dataset_config, split=spec.split)
-        except Exception as exc:
-            raise BadInputError(
-                f"The dataset {spec.dataset!r} (config {spec.dataset_config!r}, split "
-                f"{spec.split!r}) cannot be loaded ({type(exc).__name__}: {exc})",
-                "Check the id, config and split; without network use --eval-file with a local copy",
-            ) from exc
-        info_kw = dict(name=spec.dataset, type=spec.dataset, config=spec.dataset_config,
-                       split=spec.split, source=f"hub:{spec.dataset}")
-    else:
-        path = bundled_sst2_path()
-        sha = sha256_file(path)
-        if sha != BUNDLED_SST2_SHA256:
-            raise BadInputError(f"The bundled SST-2 file {path} is modified (sha256 {sha})",
-                                "Reinstall publisher")
-        ds = datasets.load_dataset("csv", data_files=str(path), delimiter="\t", split="train")
-        label_names = BUNDLED_SST2_LABELS
-        info_kw = dict(name="GLUE SST2", type="glue", config="sst2", split="validation",
-                       source="bundled:glue-sst2-validation", args="sst2")
-
+    source = _read_rows(spec)
     text_column = spec.text_column or CLASSIFIER_TEXT_COLUMN
-    for col, flag in ((text_column, "--text-column"), (spec.label_column, "--label-column")):
+    _check_columns(source.rows, text_column, spec.label_column)
+    ds = _selected_rows(source.rows, spec.max_samples)
+    labels, label_names, labels_are_names = _labels(ds, spec.label_column, source.label_names)
+    texts = [str(t) if t is not None else "" for t in ds[text_column]]
+    info = DatasetInfo(num_samples=len(texts), sha256=source.sha256, text_column=text_column,
+                       label_column=spec.label_column, **source.info)
+    return EvalData(info=info, texts=texts, labels=labels, label_names=label_names,
+                    labels_are_names=labels_are_names)
+
+
+@dataclass(frozen=True)
+class _Source:
+    """The rows read, where they came from (``DatasetInfo``'s fields) and the label names the
+    source itself gives."""
+
+    rows: Any  # datasets.Dataset
+    info: dict[str, Any]
+    sha256: str | None = None
+    label_names: list[str] | None = None
+
+
+def _read_rows(spec: EvalDataSpec) -> _Source:
+    """A local file (``--eval-file``), a Hub or local dataset (``--dataset``), else the bundled SST-2."""
+    if spec.eval_file:
+        return _read_eval_file(spec)
+    if spec.dataset:
+        return _read_dataset(spec)
+    return _read_bundled_sst2()
+
+
+def _read_eval_file(spec: EvalDataSpec) -> _Source:
+    import datasets
+
+    path = Path(spec.eval_file)
+    if not path.is_file():
+        raise BadInputError(f"The eval file {path} does not exist", "Check --eval-file")
+    suffix = path.suffix.lower()
+    builder = {".tsv": "csv", ".csv": "csv", ".jsonl": "json", ".json": "json"}.get(suffix)
+    if builder is None:
+        raise BadInputError(
+            f"The eval file {path} has an unknown extension {suffix!r}",
+            "Use .tsv, .csv, .jsonl or .json",
+        )
+    kwargs = {"delimiter": "\t"} if suffix == ".tsv" else {}
+    if path.stat().st_size == 0:
+        raise BadInputError(f"The eval file {path} is empty", "Pass a file with a header and rows")
+    try:
+        ds = datasets.load_dataset(builder, data_files=str(path), split="train", **kwargs)
+    except Exception as exc:  # datasets raises many types for a malformed file
+        if _has_no_rows(path, header=builder == "csv"):
+            raise BadInputError(f"The eval file {path} has no rows (only a header, or blank lines)",
+                                "Pass a file with a header and rows") from exc
+        raise BadInputError(f"The eval file {path} cannot be parsed ({exc})",
+                            "Check its format (tsv/csv with a header, or JSON lines)") from exc
+    sha = sha256_file(path)
+    info_kw = dict(name=path.stem, type=builder, config=None, split=spec.split, source=str(path))
+    return _Source(rows=ds, info=info_kw, sha256=sha)
+
+
+def _read_dataset(spec: EvalDataSpec) -> _Source:
+    import datasets
+
+    try:
+        ds = datasets.load_dataset(spec.dataset, spec.dataset_config, split=spec.split)
+    except Exception as exc:
+        raise BadInputError(
+            f"The dataset {spec.dataset!r} (config {spec.dataset_config!r}, split "
+            f"{spec.split!r}) cannot be loaded ({type(exc).__name__}: {exc})",
+            "Check the id, config and split; without network use --eval-file with a local copy",
+        ) from exc
+    info_kw = dict(name=spec.dataset, type=spec.dataset, config=spec.dataset_config,
+                   split=spec.split, source=f"hub:{spec.dataset}")
+    return _Source(rows=ds, info=info_kw)
+
+
+def _read_bundled_sst2() -> _Source:
+    import datasets
+
+    path = bundled_sst2_path()
+    sha = sha256_file(path)
+    if sha != BUNDLED_SST2_SHA256:
+        raise BadInputError(f"The bundled SST-2 file {path} is modified (sha256 {sha})",
+                            "Reinstall publisher")
+    ds = datasets.load_dataset("csv", data_files=str(path), delimiter="\t", split="train")
+    info_kw = dict(name="GLUE SST2", type="glue", config="sst2", split="validation",
+                   source="bundled:glue-sst2-validation", args="sst2")
+    return _Source(rows=ds, info=info_kw, sha256=sha, label_names=BUNDLED_SST2_LABELS)
+
+
+def _check_columns(ds: Any, text_column: str, label_column: str) -> None:
+    for col, flag in ((text_column, "--text-column"), (label_column, "--label-column")):
         if col not in ds.column_names:
             raise BadInputError(
                 f"The evaluation data has no column {col!r} (columns: {', '.join(ds.column_names)})",
                 f"Pass {flag} with one of those column names",
             )
-    if spec.max_samples:
-        ds = ds.select(range(min(spec.max_samples, len(ds))))
+
+
+def _selected_rows(ds: Any, max_samples: int | None) -> Any:
+    """The first ``max_samples`` rows (all without it); no rows is an error."""
+    if max_samples:
+        ds = ds.select(range(min(max_samples, len(ds))))
     if len(ds) == 0:
         raise BadInputError("The evaluation data has no rows", "Pass a file or split with examples")
+    return ds
 
-    feature = ds.features[spec.label_column]
+
+def _labels(ds: Any, label_column: str, given: list[str] | None
+            ) -> tuple[list[int], list[str] | None, bool]:
+    """Each row's dataset label id, the label names (the source's own, else the column's class
+    names, else the sorted names a column of strings holds; None for unnamed ids), and whether
+    the column held names rather than ids."""
+    import datasets
+
+    label_names = given
+    feature = ds.features[label_column]
     if label_names is None and isinstance(feature, datasets.ClassLabel):
         label_names = list(feature.names)
-    raw_labels = list(ds[spec.label_column])
+    raw_labels = list(ds[label_column])
     if label_names is None and raw_labels and isinstance(raw_labels[0], str):
         label_names = sorted(set(raw_labels))
         labels = [label_names.index(v) for v in raw_labels]
@@ -142,13 +199,9 @@ def load_eval_data(spec: EvalDataSpec) -> EvalData:
         try:
             labels = [int(v) for v in raw_labels]
         except (TypeError, ValueError) as exc:
-            raise BadInputError(f"The label column {spec.label_column!r} holds non-integer values",
+            raise BadInputError(f"The label column {label_column!r} holds non-integer values",
                                 "Use integer class ids or class names as labels") from exc
-    texts = [str(t) if t is not None else "" for t in ds[text_column]]
-    info = DatasetInfo(num_samples=len(texts), sha256=sha, text_column=text_column,
-                       label_column=spec.label_column, **info_kw)
-    return EvalData(info=info, texts=texts, labels=labels, label_names=label_names,
-                    labels_are_names=bool(raw_labels) and isinstance(raw_labels[0], str))
+    return labels, label_names, bool(raw_labels) and isinstance(raw_labels[0], str)
 
 
 def map_labels(id2label: dict[int, str], data: EvalData) -> dict[int, int]:

@@ -273,7 +273,34 @@ def load_checkpoint(folder: str | Path, *, trust_pickle: bool = False,
     folder = Path(folder)
     if auto_class not in (CLASSIFIER, CAUSAL_LM):
         raise ValueError(f"unsupported auto class {auto_class!r}")
-    cfg_dict = read_config(folder)
+    arch = _checked_architecture(read_config(folder), folder, auto_class)
+    state, weights_format = read_state_dict(folder, trust_pickle)
+    nncf_state = nncf_state_kinds(state)
+    state, nncf_compressed = fold_nncf_state(state)
+    config, model = _build_model(folder, arch)
+    model = _load_weights(model, state, folder)
+    tokenizer = _load_tokenizer(folder)
+    id2label = _class_labels(config, auto_class)
+    training, training_args = read_training_metadata(folder)
+    info = CheckpointInfo(
+        path=str(folder.resolve()),
+        architecture=arch,
+        model_type=config.model_type,
+        num_labels=len(id2label) if auto_class == CAUSAL_LM else int(config.num_labels),
+        id2label=id2label,
+        num_parameters=int(sum(p.numel() for p in model.parameters())),
+        weights_format=weights_format,
+        nncf_compressed=nncf_compressed,
+        files=digest_folder(folder),
+        training=training,
+        nncf_state=nncf_state,
+    )
+    return LoadedCheckpoint(info, model, tokenizer, config, training_args)
+
+
+def _checked_architecture(cfg_dict: dict[str, Any], folder: Path, auto_class: str) -> str:
+    """The transformers class to build, refused when it does not fit the task's auto class (a
+    causal LM must also ship its tokenizer)."""
     if auto_class == CAUSAL_LM:
         arch = causal_lm_architecture(cfg_dict, folder)
         if not any((folder / name).is_file() for name in _TOKENIZER_FILES):
@@ -286,10 +313,11 @@ def load_checkpoint(folder: str | Path, *, trust_pickle: bool = False,
             )
     else:
         arch = check_architecture(cfg_dict, folder)
-    state, weights_format = read_state_dict(folder, trust_pickle)
-    nncf_state = nncf_state_kinds(state)
-    state, nncf_compressed = fold_nncf_state(state)
+    return arch
 
+
+def _build_model(folder: Path, arch: str) -> tuple[Any, Any]:
+    """The folder's transformers config and an uninitialised ``arch`` model built from it."""
     import transformers
 
     from publisher.cpus import limit_torch_threads
@@ -310,6 +338,12 @@ def load_checkpoint(folder: str | Path, *, trust_pickle: bool = False,
     # initialisation transformers would run is skipped: about 1 s for bert-base, minutes for 7B.
     with no_init_weights():
         model = model_cls(config)
+    return config, model
+
+
+def _load_weights(model: Any, state: dict[str, Any], folder: Path) -> Any:
+    """``state`` loaded into ``model`` (every parameter present, with its config's shape), tied
+    weights tied; the model in float32 and eval mode."""
     expected = model.state_dict()
     mismatched = [
         f"{k} {tuple(v.shape)} vs config {tuple(expected[k].shape)}"
@@ -329,35 +363,26 @@ def load_checkpoint(folder: str | Path, *, trust_pickle: bool = False,
     model.load_state_dict({k: v for k, v in state.items() if k in expected}, strict=False)
     if tied:
         model.tie_weights()
-    model = model.float().eval()
+    return model.float().eval()
+
+
+def _load_tokenizer(folder: Path) -> Any:
+    import transformers
 
     try:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder))
+        return transformers.AutoTokenizer.from_pretrained(str(folder))
     except Exception as exc:  # tokenizers raises a bare Exception for a malformed tokenizer.json
         raise BadInputError(
             f"No usable tokenizer in {folder} ({exc})",
             "Save the tokenizer into the checkpoint folder with tokenizer.save_pretrained(folder)",
         ) from exc
 
+
+def _class_labels(config: Any, auto_class: str) -> dict[int, str]:
+    """Class id -> label name from the config (a language model has no class labels)."""
     if auto_class == CAUSAL_LM:
-        id2label: dict[int, str] = {}  # a language model has no class labels
-    else:
-        id2label = {int(k): str(v) for k, v in config.id2label.items()}
-    training, training_args = read_training_metadata(folder)
-    info = CheckpointInfo(
-        path=str(folder.resolve()),
-        architecture=arch,
-        model_type=config.model_type,
-        num_labels=len(id2label) if auto_class == CAUSAL_LM else int(config.num_labels),
-        id2label=id2label,
-        num_parameters=int(sum(p.numel() for p in model.parameters())),
-        weights_format=weights_format,
-        nncf_compressed=nncf_compressed,
-        files=digest_folder(folder),
-        training=training,
-        nncf_state=nncf_state,
-    )
-    return LoadedCheckpoint(info, model, tokenizer, config, training_args)
+        return {}
+    return {int(k): str(v) for k, v in config.id2label.items()}
 
 
 def load_release_tokenizer(folder: Path) -> Any:
