@@ -204,24 +204,10 @@ def print_verification(result: Any, console: Console = stdout) -> None:
                    else "[bold red]Some claims do not hold[/bold red]") + f" ({summary}).")
 
 
-def fleet_document(rows: list[Any]) -> dict[str, Any]:
-    """One JSON document for `publisher verify --all/--repos`."""
-    releases = []
-    for row in rows:
-        if row.result is not None:
-            releases.append({"repo_id": row.repo_id, "status": "holds" if row.result.holds else "does not hold",
-                             "failed": [c.claim for c in row.result.failed], "verification": row.result.to_dict()})
-        else:
-            status = "skipped" if getattr(row.error, "skippable", False) else "error"
-            releases.append({"repo_id": row.repo_id, "status": status, "failed": [],
-                             "error": {"exit_code": row.error.exit_code, "kind": row.error.kind,
-                                       "message": row.error.paragraph()}})
-    holds = all(r["status"] in ("holds", "skipped") for r in releases)
-    return {"status": "holds" if holds else "does not hold", "holds": holds, "releases": releases}
-
-
 def print_fleet(rows: list[Any], console: Console = stdout) -> None:
     from rich.markup import escape
+
+    from publisher.recheck.fleet import fleet_document
 
     console = _wide(console)
     document = fleet_document(rows)

@@ -56,11 +56,12 @@ def verify_command(repo_id: str | None, revision: str, endpoint: str | None, tok
     Exit 0 when every claim holds, 6 when one does not.
     """
     from publisher.card.remote import open_client
-    from publisher.errors import BadInputError, ClaimFailedError
+    from publisher.errors import BadInputError
     from publisher.progress import Progress
     from publisher.recheck import VerifyRequest, verify_fleet, verify_release
+    from publisher.recheck.fleet import fleet_document, fleet_failure, fleet_repos
     from publisher.recheck.ledger_checks import CheckOptions
-    from publisher.recheck.release import fleet_repos
+    from publisher.recheck.release import release_failure
 
     chosen = [x for x in (repo_id, namespace, repos_file) if x]
     if checkpoint is not None and not repo_id:
@@ -90,11 +91,9 @@ def verify_command(repo_id: str | None, revision: str, endpoint: str | None, tok
                 output.print_json(document)
         else:
             output.print_verification(result)
-        if not result.holds:
-            names = ", ".join(c.claim for c in result.failed)
-            raise ClaimFailedError(f"{len(result.failed)} claim(s) of {repo_id} do not hold: {names}",
-                                   "The table says why for each; re-publish the release, or fix its card",
-                                   document=document)
+        failure = release_failure(result, document)
+        if failure is not None:
+            raise failure
         return
     client, notice = open_client(endpoint, token_file)
     if notice:
@@ -102,24 +101,15 @@ def verify_command(repo_id: str | None, revision: str, endpoint: str | None, tok
     repos = fleet_repos(client, namespace, repos_file)
     with output.stdout_reserved_for_json(as_json):
         rows = verify_fleet(repos, request, client, progress)
-    document = output.fleet_document(rows)
+    document = fleet_document(rows)
     if as_json:
         if document["holds"]:
             output.print_json(document)
     else:
         output.print_fleet(rows)
-    failing = [r["repo_id"] for r in document["releases"] if r["status"] == "does not hold"]
-    if failing:
-        raise ClaimFailedError(f"{len(failing)} of {len(rows)} releases have claims that do not hold: "
-                               f"{', '.join(failing)}", "Run `publisher verify REPO_ID` on each for its table",
-                               document=document)
-    errors = sorted((r.error for r in rows if r.error is not None and not getattr(r.error, "skippable", False)),
-                    key=lambda e: -e.exit_code)
-    if errors:
-        # The usual code of the gravest error (Hub before bad input), with the fleet's document.
-        names = ", ".join(r.repo_id for r in rows if r.error is errors[0])
-        raise type(errors[0])(f"{len(errors)} of {len(rows)} releases could not be checked ({names}: "
-                              f"{errors[0].problem})", errors[0].fix, document=document)
+    failure = fleet_failure(rows, document)
+    if failure is not None:
+        raise failure
 
 
 COMMANDS = [verify_command]

@@ -1,4 +1,4 @@
-"""Fetching a release and re-checking it; and doing so for a whole namespace."""
+"""Fetching a release and re-checking it (``publisher.recheck.fleet`` does it for many)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from publisher.card import remote
-from publisher.errors import BadInputError, PublisherError
+from publisher.errors import BadInputError, ClaimFailedError
 from publisher.progress import Progress
 from publisher.recheck.ledger_checks import CheckOptions, EvaluationSample, check_release
 from publisher.results import FAILS, HOLDS, UNVERIFIABLE, ClaimCheck, CompatibilityResult, ReleaseVerification
@@ -156,46 +156,11 @@ def _compatibility(folder: Path, request: VerifyRequest, report: Any, sample: Ev
 def _key(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in version.split(".") if p.isdigit())
 
-
-@dataclass(frozen=True)
-class FleetRow:
-    repo_id: str
-    result: ReleaseVerification | None
-    error: PublisherError | None
-
-
-def fleet_repos(client: Any, namespace: str | None, repos_file: Path | None) -> list[str]:
-    """The repos of ``namespace`` (every model it holds) or those listed in ``repos_file``."""
-    if repos_file is not None:
-        try:
-            lines = Path(repos_file).read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise BadInputError(f"Cannot read the repo list {repos_file} ({exc.strerror})", "Check --repos") from exc
-        repos = [line.split("#", 1)[0].strip() for line in lines]
-        repos = [r for r in repos if r]
-        bad = [r for r in repos if not remote.is_repo_id(r)]
-        if bad:
-            raise BadInputError(f"The repo list {repos_file} holds lines that are not repo ids: {', '.join(bad[:3])}",
-                                "Write one namespace/name per line (# starts a comment)")
-        if not repos:
-            raise BadInputError(f"The repo list {repos_file} names no repos", "Write one namespace/name per line")
-        return repos
-    repos = client.list_models(namespace)
-    if not repos:
-        raise BadInputError(f"The namespace {namespace!r} holds no models on {client.endpoint}",
-                            "Check the namespace and the endpoint")
-    return repos
-
-
-def verify_fleet(repos: list[str], make_request: Callable[[str], VerifyRequest], client: Any,
-                 progress: Progress | None = None) -> list[FleetRow]:
-    """Every repo checked in turn; an error in one (bad input, Hub) is that repo's row, not the end."""
-    progress = progress or Progress(quiet=True)
-    rows = []
-    for repo in repos:
-        progress.note(f"Verifying {repo}")
-        try:
-            rows.append(FleetRow(repo, verify_release(make_request(repo), progress, client=client), None))
-        except PublisherError as exc:
-            rows.append(FleetRow(repo, None, exc))
-    return rows
+def release_failure(result: ReleaseVerification, document: dict[str, Any]) -> ClaimFailedError | None:
+    """The error a release whose claims do not all hold ends with (None when they hold)."""
+    if result.holds:
+        return None
+    names = ", ".join(c.claim for c in result.failed)
+    return ClaimFailedError(f"{len(result.failed)} claim(s) of {result.repo_id} do not hold: {names}",
+                            "The table says why for each; re-publish the release, or fix its card",
+                            document=document)
