@@ -77,7 +77,7 @@ def prepare(checkpoint: Path, settings: Any, progress: Progress, timer: StageTim
 
 def torch_pass(p: Prepared, progress: Progress, timer: StageTimer) -> Any:
     from publisher.stages.inference import run_torch
-    from publisher.stages.verify import check_finite
+    from publisher.stages.parity import check_finite
 
     with progress.bar("torch    ", p.data.info.num_samples) as advance:
         logits = run_torch(p.loaded.model, p.tokenized, advance)
@@ -91,7 +91,7 @@ def measure_against_ir(p: Prepared, torch_logits: Any, ir_xml: Path, gates: Any,
     """One IR pass; parity re-uses both passes' logits, sparsity reads the IR's weights."""
     from publisher.stages import accuracy as acc
     from publisher.stages.inference import compile_ir, read_ir, run_openvino
-    from publisher.stages.verify import thresholds_from, verify
+    from publisher.stages.parity import thresholds_from, verify
     from publisher.stages.sparsity import measure_sparsity
 
     with timer.timed("compile"):
@@ -208,7 +208,7 @@ class TextClassification(Task):
         return benchmark_ir(ir_dir)
 
     def rejudged(self, m: Measurements, gates: Any) -> Measurements:
-        from publisher.stages.verify import rejudge, thresholds_from
+        from publisher.stages.parity import rejudge, thresholds_from
 
         return dataclasses.replace(m, verification=rejudge(m.verification, thresholds_from(gates)))
 

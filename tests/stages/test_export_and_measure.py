@@ -14,7 +14,7 @@ from publisher.stages.export import export_ir
 from publisher.stages.inference import compile_ir, run_openvino, run_torch
 from publisher.stages.load import load_checkpoint
 from publisher.stages.sparsity import measure_sparsity
-from publisher.stages.verify import VerifyThresholds, verify
+from publisher.stages.parity import VerifyThresholds, verify
 from tests.fixtures_models import count_scope_zeros
 
 TEST_DATA = Path(__file__).parent.parent / "data"

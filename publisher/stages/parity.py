@@ -1,4 +1,5 @@
-"""Stage 3: does the IR agree with the torch model? Uses the logits of the accuracy pass."""
+"""Stage 3, parity (``publisher parity``): does the IR agree with the torch model? Uses the logits
+of the accuracy pass. (``publisher verify``, in ``publisher.recheck``, re-checks a published release.)"""
 
 from __future__ import annotations
 
