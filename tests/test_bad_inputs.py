@@ -569,3 +569,27 @@ def test_ctrl_c_leaves_a_resumable_state(cli, ckpt, hub_server, tmp_path):
     assert "export" not in report["timings"]
     assert api_for(hub_server).list_repo_commits(cli.repo)[0].commit_id == report["hub"]["commit"]
     assert snapshot(ckpt) == before
+
+
+def test_architecture_optimum_intel_does_not_export(cli, tmp_path):
+    # optimum-intel 2.2 has removed the OpenVINO export of ModernBERT: refused before any work.
+    import torch
+    from transformers import AutoTokenizer, ModernBertConfig, ModernBertForSequenceClassification
+
+    from tests.fixtures_models import minilm_tokenizer_dir
+
+    torch.manual_seed(0)
+    ckpt = tmp_path / "modernbert"
+    config = ModernBertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2,
+                              num_attention_heads=2, intermediate_size=64, num_labels=2,
+                              id2label={0: "negative", 1: "positive"},
+                              label2id={"negative": 0, "positive": 1}, pad_token_id=0,
+                              cls_token_id=101, sep_token_id=102, bos_token_id=101,
+                              eos_token_id=102)  # the BERT vocabulary's ids
+    ModernBertForSequenceClassification(config).save_pretrained(ckpt)
+    AutoTokenizer.from_pretrained(str(minilm_tokenizer_dir())).save_pretrained(ckpt)
+    cli.refused(cli.publish_args(ckpt), EXIT_BAD_INPUT, "ModernBertForSequenceClassification",
+                "optimum-intel 2.2", "not officially supported by optimum-intel and has been removed",
+                "Nothing was loaded or exported", "Publish with an optimum-intel release",
+                "or release a checkpoint of an architecture", keep=(ckpt,))
+    assert not cli.out.exists()  # refused before the output folder was prepared

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from publisher.results import Report
+from publisher.tasks import task_of
 
 stdout = Console(highlight=False)
 stderr = Console(stderr=True, highlight=False)
@@ -58,10 +59,8 @@ def report_tables(report: Report) -> list[Table]:
     summary.add_column("measure")
     summary.add_column("torch", justify="right")
     summary.add_column("OpenVINO IR", justify="right")
-    if report.text_generation is not None:
-        _language_model_rows(summary, report)
-    else:
-        _classifier_rows(summary, report)
+    for row in task_of(report).summary_rows(report):
+        summary.add_row(*row)
     tables = [summary]
     if report.gates:
         gates = Table(title="Quality gates")
@@ -74,40 +73,9 @@ def report_tables(report: Report) -> list[Table]:
     return tables
 
 
-def _classifier_rows(summary: Table, report: Report) -> None:
-    a, s, v = report.accuracy, report.sparsity, report.verification
-    summary.add_row(f"{a.metric} ({a.dataset.name} {a.dataset.split}, n={a.dataset.num_samples})",
-                    f"{a.torch:.4f}", f"{a.openvino:.4f}")
-    summary.add_row(f"sparsity ({s.scope})", f"{s.torch.overall:.4f}", f"{s.openvino.overall:.4f}")
-    summary.add_row("samples/s", f"{a.samples_per_second['torch']:.1f}",
-                    f"{a.samples_per_second['openvino']:.1f}")
-    summary.add_row("max |logit diff| / argmax agreement", "",
-                    f"{v.max_abs_logit_diff:.4f} / {v.argmax_agreement:.4f}")
-
-
-def _language_model_rows(summary: Table, report: Report) -> None:
-    tg = report.text_generation
-    p, par, g, w = tg.perplexity, tg.parity, tg.generation, tg.weight_precision
-    summary.add_row(f"perplexity ({p.dataset.name}, {p.tokens_scored} tokens, window {p.window}, "
-                    f"stride {p.stride})", f"{p.torch:.3f}", f"{p.openvino:.3f}")
-    summary.add_row("top-1 next-token agreement / max |logit diff|", "",
-                    f"{par.top1_agreement:.4f} / {par.max_abs_logit_diff:.3f}")
-    summary.add_row(f"greedy generation equal to torch ({len(g.samples)} prompts)", "",
-                    f"{g.exact_match_rate:.2f}")
-    summary.add_row("linear weights INT4 / INT8 / float", "",
-                    " / ".join(f"{w.shares.get(k, 0.0):.3f}" for k in ("int4", "int8", "float")))
-    if report.sparsity is not None:
-        s = report.sparsity
-        summary.add_row(f"sparsity ({s.scope})", f"{s.torch.overall:.4f}", f"{s.openvino.overall:.4f}")
-
-
 def key_figure(report: dict[str, Any]) -> str:
     """The one figure a batch summary shows for a release (from its JSON document)."""
-    if report.get("text_generation"):
-        ppl = report["text_generation"]["perplexity"]
-        return f"perplexity {ppl['openvino']:.3f} (torch {ppl['torch']:.3f})"
-    acc = report.get("accuracy") or {}
-    return f"accuracy {acc['openvino']:.4f}, sparsity {report['sparsity']['openvino']['overall']:.4f}"
+    return task_of(report).key_figure(report)
 
 
 def print_report(report: Report, console: Console = stderr) -> None:

@@ -11,10 +11,10 @@ from typing import Any
 from publisher.errors import BadInputError
 from publisher.results import CardInputs, CheckpointInfo, TrainingMetadata
 from publisher.settings import PublishSettings
-from publisher.tasks import TaskSpec
+from publisher.tasks.contract import Task
 
 
-def card_inputs(settings: PublishSettings, training: TrainingMetadata, task: TaskSpec) -> CardInputs:
+def card_inputs(settings: PublishSettings, training: TrainingMetadata, task: Task) -> CardInputs:
     language = list(settings.card.language) or list(training.language or []) or ["en"]
     return CardInputs(
         model_name=settings.card.model_name or settings.name,

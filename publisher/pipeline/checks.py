@@ -8,7 +8,7 @@ from pathlib import Path
 
 from publisher.errors import BadInputError
 from publisher.settings import PublishSettings
-from publisher.tasks import TaskSpec
+from publisher.tasks import Task
 from publisher.tasks.run import CACHE_DIR
 
 
@@ -25,15 +25,6 @@ def validate_repo_id(repo_id: str) -> None:
                             "Use NAMESPACE/NAME, for example my-org/bert-sst2-int8-ov")
 
 
-# Why a weight format is not offered for a task (said in the refusal).
-_WEIGHT_FORMAT_REASONS = {
-    ("text-classification", "int4"): (
-        "INT4 weight compression is a large-language-model technique (NNCF's data-free INT4 groups "
-        "assume large matrices); on an encoder classifier it costs accuracy for a size that INT8 "
-        "already makes small, and its accuracy is measured here only for INT8, FP16 and FP32"),
-}
-
-
 def _check_output_is_not_the_checkpoint(out: Path, ckpt: Path) -> None:
     """The export writes config.json and tokenizer files: never over the user's checkpoint."""
     out_r, ckpt_r = out.resolve(), ckpt.resolve()
@@ -45,7 +36,7 @@ def _check_output_is_not_the_checkpoint(out: Path, ckpt: Path) -> None:
         )
 
 
-def _check_card_options(settings: PublishSettings, task: TaskSpec) -> None:
+def _check_card_options(settings: PublishSettings, task: Task) -> None:
     """Refuse a bad license or card template before any slow stage runs."""
     from publisher.card import rules
 

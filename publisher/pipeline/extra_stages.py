@@ -11,7 +11,7 @@ from publisher.pipeline.stage_cache import StageCache, _key
 from publisher.progress import Progress
 from publisher.results import CompatibilityResult, ExportResult
 from publisher.settings import PublishSettings
-from publisher.tasks import TaskSpec
+from publisher.tasks import Task
 from publisher.tasks.run import StageTimer
 
 
@@ -30,23 +30,22 @@ def _environment(export: ExportResult) -> Any:
     return current_environment(versions)
 
 
-def _performance(settings: PublishSettings, task: TaskSpec, out: Path, export_key: str,
+def _performance(settings: PublishSettings, task: Task, out: Path, export_key: str,
                  cache: StageCache, progress: Progress, timer: StageTimer, hits: dict[str, bool]) -> Any:
     """IR performance for the card, cached with the export so a re-run changes nothing."""
     if not settings.bench:
         return None
-    runner = task.module()
     key = _key("bench", export_key)
-    result = cache.get("bench", key, runner.PERFORMANCE_RESULT)
+    result = cache.get("bench", key, task.performance_result)
     hits["bench"] = result is not None
     if result is None:
         with progress.stage("Benchmarking the IR on this CPU"), timer.timed("bench"):
-            result = runner.benchmark(out)
+            result = task.benchmark(out)
         cache.put("bench", key, result)
     return result
 
 
-def _compatibility(settings: PublishSettings, task: TaskSpec, out: Path, export_key: str, cache: StageCache,
+def _compatibility(settings: PublishSettings, task: Task, out: Path, export_key: str, cache: StageCache,
                    progress: Progress, timer: StageTimer, hits: dict[str, bool]) -> CompatibilityResult | None:
     """The IR run on each ``--openvino`` release, cached with the export (an environment is installed
     once per release, under the user's cache)."""
@@ -59,7 +58,7 @@ def _compatibility(settings: PublishSettings, task: TaskSpec, out: Path, export_
     result = cache.get("compatibility", key, CompatibilityResult)
     hits["compatibility"] = result is not None
     if result is None:
-        rows, description = compat.evaluation_rows(load_release_tokenizer(out), *_evaluation_sample(settings, task))
+        rows, description = compat.evaluation_rows(load_release_tokenizer(out), *task.evaluation_sample(settings))
         with progress.stage(f"Running the IR on OpenVINO {', '.join(settings.openvino)}"), \
                 timer.timed("compatibility"):
             result = compat.check_versions(
@@ -70,18 +69,3 @@ def _compatibility(settings: PublishSettings, task: TaskSpec, out: Path, export_
         if not run.passed:
             progress.note(f"[yellow]OpenVINO {run.version or run.requested} failed:[/yellow] {run.reason}")
     return result
-
-
-def _evaluation_sample(settings: PublishSettings, task: TaskSpec) -> tuple[list[str] | str, str]:
-    """The evaluation data the run measured on (texts of a classifier, the text of a language
-    model), and its name."""
-    if task.name == "text-generation":
-        from publisher.stages.text_data import load_eval_text
-        from publisher.tasks.generation import text_spec
-
-        text = load_eval_text(text_spec(settings))
-        return text.text, text.info.name
-    from publisher.stages.data import load_eval_data
-
-    data = load_eval_data(settings.eval)
-    return data.texts, f"{data.info.name} {data.info.split}"

@@ -75,6 +75,6 @@ def _push(settings: PublishSettings, client: HubClient, release: Report, files: 
 
 
 def default_commit_message(report: Report) -> str:
-    from publisher.tasks import get_task
+    from publisher.tasks import task_of
 
-    return get_task(report.task).module().commit_message(report)
+    return task_of(report).commit_message(report)

@@ -15,7 +15,6 @@ from publisher.hub.client import (FileChanges, HubClient, HubTarget, resolve_tar
                                   validate_release_refs)
 from publisher.pipeline.card_settings import _training_with_overrides, card_inputs
 from publisher.pipeline.checks import (
-    _WEIGHT_FORMAT_REASONS,
     _check_card_options,
     _check_card_vocabulary,
     _check_output_is_not_the_checkpoint,
@@ -37,7 +36,8 @@ from publisher.results import (
     Report,
 )
 from publisher.settings import PublishSettings
-from publisher.tasks import TaskSpec, infer_task
+from publisher.tasks import infer_task
+from publisher.tasks.contract import Task
 from publisher.tasks.run import CACHE_DIR, MeasureRequest, StageTimer
 
 
@@ -54,7 +54,7 @@ class PublishOutcome:
 class Checked:
     """What the cheap checks found, before any heavy work."""
 
-    task: TaskSpec
+    task: Task
     output: Path
     target: HubTarget | None  # None: nothing is pushed (--no-push)
 
@@ -164,7 +164,6 @@ def error_document(exc: PublisherError) -> dict[str, Any]:
 
 def check(settings: PublishSettings) -> Checked:
     """Everything that can be refused cheaply is refused before any heavy work."""
-    from publisher.stages.exportability import check_exportable
     from publisher.stages.load import read_config
 
     push = settings.hub.push or settings.hub.dry_run
@@ -174,14 +173,9 @@ def check(settings: PublishSettings) -> Checked:
         validate_repo_id(settings.repo_id)
         validate_release_refs(settings.hub.revision, settings.hub.tag)
     ckpt = Path(settings.checkpoint)
-    task = infer_task(read_config(ckpt), ckpt, settings.task)
-    check_exportable(read_config(ckpt), task.optimum_task, ckpt)
-    if settings.weight_format not in task.weight_formats:
-        raise BadInputError(
-            f"--weight-format {settings.weight_format} is not offered for a {task.title}: "
-            f"{_WEIGHT_FORMAT_REASONS.get((task.name, settings.weight_format), '')}".rstrip(": "),
-            f"Use one of {', '.join(task.weight_formats)}",
-        )
+    config = read_config(ckpt)
+    task = infer_task(config, ckpt, settings.task)
+    task.check_checkpoint(config, ckpt, settings.weight_format)
     out = settings.output_dir
     _check_output_is_not_the_checkpoint(out, ckpt)
     _check_card_options(settings, task)
@@ -209,17 +203,18 @@ def measure(settings: PublishSettings, checked: Checked, progress: Progress, tim
     if export is not None and not _export_intact(out, export):
         export = None
     measurements = cache.get("measure", measure_key, Measurements) if export else None
+    if measurements is not None:
+        measurements = task.retyped(measurements)
     hits = {"export": export is not None, "measure": measurements is not None}
-    runner = task.module()
     if measurements is None:
         request = MeasureRequest(settings=settings, output=out, export=export, progress=progress,
                                  timer=timer, on_export=lambda e: cache.put("export", export_key, e))
-        measurements, export = runner.measure(request)
+        measurements, export = task.measure(request)
         measurements = dataclasses.replace(measurements, environment=_environment(export))
         cache.put("measure", measure_key, measurements)
     else:
         progress.note(f"Re-using the cached export and measurements in {out}")
-    measurements = runner.rejudged(measurements, settings.gates)
+    measurements = task.rejudged(measurements, settings.gates)
     performance = _performance(settings, task, out, export_key, cache, progress, timer, hits)
     compatibility = _compatibility(settings, task, out, export_key, cache, progress, timer, hits)
     return Measured(export=export, measurements=measurements, performance=performance, cache_hits=hits,
@@ -269,7 +264,7 @@ def _build_report(settings: PublishSettings, checked: Checked, measured: Measure
 
 
 def _judge_gates(settings: PublishSettings, checked: Checked, report: Report) -> Report:
-    return report.replace(gates=checked.task.module().evaluate_gates(settings.gates, report))
+    return report.replace(gates=checked.task.evaluate_gates(settings.gates, report))
 
 
 def _add_ledger(report: Report, measured: Measured) -> Report:

@@ -7,10 +7,11 @@ from typing import Any
 
 from publisher.pipeline.checks import _prepare_output
 from publisher.progress import Progress
-from publisher.results import CheckpointInfo, ExportResult
+from publisher.results import CheckpointInfo, ExportResult, Measurements
 from publisher.settings import PublishSettings
 from publisher.tasks import infer_task
-from publisher.tasks.run import CACHE_DIR, StageTimer
+from publisher.tasks.contract import Task
+from publisher.tasks.run import CACHE_DIR
 
 
 def inspect_checkpoint(checkpoint: Path, *, trust_pickle: bool = False) -> CheckpointInfo:
@@ -21,28 +22,25 @@ def inspect_checkpoint(checkpoint: Path, *, trust_pickle: bool = False) -> Check
 
 def export_checkpoint(settings: PublishSettings, output: Path) -> ExportResult:
     """Export only, as the task exports for a release (``publisher export``)."""
-    from publisher.stages.exportability import check_exportable
     from publisher.stages.load import read_config
 
     ckpt = Path(settings.checkpoint)
-    task = infer_task(read_config(ckpt), ckpt, settings.task)
-    check_exportable(read_config(ckpt), task.optimum_task, ckpt)
+    config = read_config(ckpt)
+    task = infer_task(config, ckpt, settings.task)
+    task.check_checkpoint(config, ckpt, settings.weight_format)
     _prepare_output(output)
-    return task.module().export_only(settings, output, output / CACHE_DIR / "staging")
+    return task.export_only(settings, output, output / CACHE_DIR / "staging")
 
 
 def measure_ir(checkpoint: Path, ir_dir: Path, settings: PublishSettings,
-               progress: Progress | None = None) -> tuple[Any, Any, Any]:
-    """Verification, sparsity and accuracy of an existing IR against its checkpoint (one pass each)."""
-    from publisher.stages.export import IR_XML
-    from publisher.tasks import classification
+               progress: Progress | None = None) -> tuple[Task, Measurements]:
+    """The task of ``checkpoint`` and its measurements of an existing IR (``publisher parity`` and
+    ``publisher accuracy``: the task's parity and evaluation figures, one pass each)."""
+    from publisher.stages.load import read_config
 
-    progress = progress or Progress(quiet=True)
-    timer = StageTimer()
-    prepared = classification.prepare(Path(checkpoint), settings, progress, timer)
-    torch_logits = classification.torch_pass(prepared, progress, timer)
-    return classification.measure_against_ir(prepared, torch_logits, Path(ir_dir) / IR_XML,
-                                             settings.gates, progress, timer)
+    ckpt = Path(checkpoint)
+    task = infer_task(read_config(ckpt), ckpt, settings.task)
+    return task, task.measure_existing_ir(ckpt, Path(ir_dir), settings, progress or Progress(quiet=True))
 
 
 def measure_ir_sparsity(checkpoint: Path, ir_dir: Path, *, trust_pickle: bool = False) -> Any:

@@ -29,6 +29,7 @@ from publisher.card import readback
 from publisher.card.schema import FRONT_MATTER
 from publisher.digest import sha256_file
 from publisher.errors import BadInputError
+from publisher.options import default
 from publisher.progress import Progress
 from publisher.recheck import remeasure
 from publisher.tasks import task_of
@@ -58,7 +59,7 @@ class CheckOptions:
     dataset: str | None = None  # Hub dataset id, when the ledger's data is a Hub dataset
     max_samples: int | None = None  # rows (classifier) or windows (LM) for a partial check
     accept_other_data: bool = False  # run on data (or a checkpoint) whose sha256 differs from the ledger's
-    batch_size: int = 32
+    batch_size: int = default("batch_size")
     checkpoint: Path | None = None  # the training checkpoint, to re-measure the torch-side claims
     trust_pickle: bool = False  # let the checkpoint's .bin weights be unpickled
 

@@ -117,8 +117,8 @@ def _compatibility(folder: Path, request: VerifyRequest, report: Any, sample: Ev
     """Run the IR on each requested OpenVINO release and judge the card's "OpenVINO X and higher":
     it holds when X itself ran and passed and no tested release above X failed."""
     from publisher import compat
-    from publisher.card.facts import release_version
     from publisher.recheck.remeasure import ir_xml, tokenizer_of
+    from publisher.versions import failed_at_or_above, release_version
 
     tokenizer = tokenizer_of(folder)
     rows, description = (compat.evaluation_rows(tokenizer, sample.texts, sample.name) if sample
@@ -136,9 +136,8 @@ def _compatibility(folder: Path, request: VerifyRequest, report: Any, sample: Ev
     if claimed is None:
         verdict = HOLDS if result.supported_from else FAILS
     else:
-        runs = [(release_version(r.version) or "", r) for r in result.runs if r.version]
-        failed_above = [v for v, r in runs if not r.passed and _key(v) >= _key(claimed)]
-        claimed_ran = [r for v, r in runs if v == claimed]
+        failed_above = failed_at_or_above(result.runs, claimed)
+        claimed_ran = [r for r in result.runs if r.version and release_version(r.version) == claimed]
         if failed_above:
             verdict = FAILS
             notes.append(f"the card says {claimed} and higher, and {', '.join(failed_above)} failed")
@@ -152,9 +151,6 @@ def _compatibility(folder: Path, request: VerifyRequest, report: Any, sample: Ev
                               f"{supported} and higher" if supported else "none of those tested",
                               f"top-1 agreement >= {result.min_top1_agreement}", verdict, "; ".join(notes))
 
-
-def _key(version: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in version.split(".") if p.isdigit())
 
 def release_failure(result: ReleaseVerification, document: dict[str, Any]) -> ClaimFailedError | None:
     """The error a release whose claims do not all hold ends with (None when they hold)."""

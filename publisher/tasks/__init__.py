@@ -22,7 +22,6 @@ TASKS: dict[str, Task] = {t.name: t for t in (TextClassification(), TextGenerati
 for _task in TASKS.values():
     TASK_SECTION_TYPES[_task.name] = _task.section_types()
 
-TaskSpec = Task  # transitional name, while the runner moves to the contract
 TEXT_CLASSIFICATION = TASKS["text-classification"]
 LEGACY_TASK = TEXT_CLASSIFICATION.name
 TEXT_GENERATION = TASKS["text-generation"]

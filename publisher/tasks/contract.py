@@ -387,14 +387,6 @@ class Task(abc.ABC):
                                   options: Any, progress: "Progress") -> dict[str, Any]:
         """The torch-side figures re-measured from the checkpoint: claim id -> value."""
 
-    # Transitional: the runner asked a task module for these before the contract.
-    def module(self) -> "Task":
-        return self
-
-    @property
-    def PERFORMANCE_RESULT(self) -> type:  # noqa: N802
-        return self.performance_result
-
     # --- derived from the declarations ---------------------------------------------------------------
 
     def figure(self, claim_id: str) -> FigureSpec | None:
@@ -420,6 +412,14 @@ class Task(abc.ABC):
         if isinstance(raw, dict) and self.results_type is not None:
             return dataclasses.replace(measurements, task_results=_convert(self.results_type, raw))
         return measurements
+
+    def check_checkpoint(self, config: dict[str, Any], folder: Path, weight_format: str) -> None:
+        """Refuse, before any work, what this task cannot release: an architecture the installed
+        optimum-intel does not export for ``optimum_task``, a weight format the task does not offer."""
+        from publisher.stages.exportability import check_exportable
+
+        check_exportable(config, self.optimum_task, folder)
+        self.refuse_weight_format(weight_format)
 
     def refuse_weight_format(self, weight_format: str) -> None:
         if weight_format in self.weight_formats:
