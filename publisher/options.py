@@ -20,6 +20,7 @@ INSPECT = "inspect"
 PARITY = "parity"  # stage 3; `publisher verify` re-checks a published release
 ACCURACY = "accuracy"
 SPARSITY = "sparsity"
+VERIFY = "verify"  # re-check a published release (publisher.recheck)
 
 _MEASURE = frozenset({PUBLISH, PARITY, ACCURACY})
 
@@ -41,6 +42,10 @@ class Option:
     config: bool = True  # settable in publish.toml
     show_default: str | None = None  # how the default reads in help, when not str(default)
     gate: str | None = None  # a quality gate: ">=" (a minimum) or "<=" (a maximum); None switches it off
+    help_for: tuple[tuple[str, str], ...] = ()  # (command, help) where a command reads it otherwise
+
+    def help_in(self, command: str | None) -> str:
+        return dict(self.help_for).get(command or "", self.help)
 
     @property
     def cli_flag(self) -> str:
@@ -72,7 +77,8 @@ BASE_MODEL_RELATIONS = ("finetune", "quantized", "adapter", "merge")
 OPTIONS: tuple[Option, ...] = (
     # What to release and how to export it.
     Option("checkpoint", "dir", None, "Hugging Face model folder to release", config=True,
-           commands=frozenset()),  # the CHECKPOINT argument on the command line
+           commands=frozenset({VERIFY}),
+           help_for=(("verify", 'The training checkpoint the release was made from: re-measures the torch-side claims too'),)),  # the CHECKPOINT argument on the command line
     Option("repo_id", "str", None, "Target repo NAMESPACE/NAME"),
     Option("output", "dir", None, "Output folder", short="-o", show_default="artifacts/<name>"),
     Option("task", "choice", None, "Task of the release", choices=TASKS,
@@ -90,19 +96,23 @@ OPTIONS: tuple[Option, ...] = (
     Option("scale_estimation", "bool", False, "INT4: data-aware scale estimation on the evaluation text",
            commands=frozenset({PUBLISH, EXPORT})),
     Option("trust_pickle", "bool", False, "Allow loading pytorch_model.bin (pickle)",
-           commands=frozenset({PUBLISH, EXPORT, INSPECT, PARITY, ACCURACY, SPARSITY})),
+           commands=frozenset({PUBLISH, EXPORT, INSPECT, PARITY, ACCURACY, SPARSITY, VERIFY}),
+           help_for=(("verify", "Let the checkpoint's pytorch_model.bin be unpickled"),)),
     # Evaluation data.
     Option("eval_file", "file", None, "Local evaluation file: .tsv/.csv/.jsonl for a classifier, "
-           ".txt/.jsonl (a text field) for a language model", commands=_MEASURE,
-           show_default="the bundled GLUE SST-2 validation split, or the bundled text for a language model"),
+           ".txt/.jsonl (a text field) for a language model", commands=_MEASURE | {VERIFY},
+           show_default="the bundled GLUE SST-2 validation split, or the bundled text for a language model",
+           help_for=(("verify", 'The evaluation data, when the file the release names is not on this machine'),)),
     Option("dataset", "str", None, "datasets id of the evaluation data (needs network or a local copy)",
-           commands=_MEASURE),
+           commands=_MEASURE | {VERIFY},
+           help_for=(("verify", 'Hub dataset id of the evaluation data, when the release names a Hub dataset'),)),
     Option("dataset_config", "str", None, "Dataset config name", commands=_MEASURE),
     Option("split", "str", "validation", "Evaluation split", commands=_MEASURE),
     Option("text_column", "str", None, "Text column", commands=_MEASURE,
            show_default="sentence; text for a language model"),
     Option("label_column", "str", "label", "Label column", commands=_MEASURE),
-    Option("max_samples", "int", None, "Evaluate on the first N rows only (classifier)", commands=_MEASURE),
+    Option("max_samples", "int", None, "Evaluate on the first N rows only (classifier)", commands=_MEASURE | {VERIFY},
+           help_for=(("verify", 'A quick partial check: the first N rows (classifier) or windows (language model), compared one by one with the recorded ones'),)),
     Option("max_length", "int", 128, "Tokenizer max length (classifier)", commands=_MEASURE),
     Option("batch_size", "int", 32, "Evaluation batch size (classifier)", commands=_MEASURE),
     Option("window", "int", 512, "Perplexity window in tokens (language model)", commands=_MEASURE),
@@ -138,10 +148,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("sections_dir", "dir", None, "Folder of card sections to add or override"),
     # The Hub.
     Option("endpoint", "str", None, "'local', a URL, or unset: HF_ENDPOINT, else the real Hub when a "
-           "token is found, else the local hub"),
+           "token is found, else the local hub", commands=frozenset({PUBLISH, VERIFY})),
     Option("token_file", "file", None, "File holding the Hub token",
-           show_default="HF_TOKEN or the huggingface_hub login"),
-    Option("revision", "str", "main", "Branch to commit to"),
+           show_default="HF_TOKEN or the huggingface_hub login", commands=frozenset({PUBLISH, VERIFY})),
+    Option("revision", "str", "main", "Branch to commit to", commands=frozenset({PUBLISH, VERIFY}),
+           help_for=(("verify", 'Branch, tag or commit to check'),)),
     Option("create_pr", "bool", False, "Open a pull request instead of committing", negatable=True),
     Option("tag", "str", None, "Hub tag to create on the new commit (e.g. v1.0)"),
     Option("private", "bool", None, "Visibility when the repo is created", negatable=True,
@@ -154,7 +165,20 @@ OPTIONS: tuple[Option, ...] = (
            "section (cached with the measurements)"),
     Option("openvino", "list", None, "Also run the IR on these OpenVINO releases (e.g. 2025.3, or "
            "2025.3,2025.4), each installed once into a cached environment of its own; the card then "
-           "states the lowest release from which all passed", show_default="only the release publish runs"),
+           "states the lowest release from which all passed", show_default="only the release publish runs", commands=frozenset({PUBLISH, VERIFY}),
+           help_for=(("verify", 'Also run the IR on these OpenVINO releases (e.g. 2025.0,2025.4), each installed once into a cached environment of its own'),)),
+
+    # publisher verify only.
+    Option("accept_other_data", "bool", False, "Re-measure even on data whose sha256 differs from the one the "
+           "ledger names", commands=frozenset({VERIFY}), config=False),
+    Option("namespace", "str", None, "Verify every model of NAMESPACE", flag="--all", commands=frozenset({VERIFY}),
+           config=False),
+    Option("repos_file", "file", None, "Verify the repos listed in FILE (one namespace/name per line)",
+           flag="--repos", commands=frozenset({VERIFY}), config=False),
+    Option("work_dir", "dir", "artifacts/verify", "Where releases are downloaded while they are checked",
+           commands=frozenset({VERIFY}), config=False),
+    Option("keep", "bool", False, "Keep the downloaded release files after the check", commands=frozenset({VERIFY}),
+           config=False),
 )
 
 BY_KEY: dict[str, Option] = {o.key: o for o in OPTIONS}

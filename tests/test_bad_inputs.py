@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import re
 import os
 import shutil
 import signal
@@ -132,7 +133,8 @@ def _isolated(monkeypatch, tmp_path, hub_server):
 
 @pytest.fixture
 def cli(hub_server, capsys, tmp_path, request) -> Runner:
-    return Runner(hub_server, capsys, tmp_path, f"bad/{request.node.name.replace('_', '-')[:90]}")
+    name = re.sub(r"[^A-Za-z0-9]+", "-", request.node.name).strip("-")[:90]
+    return Runner(hub_server, capsys, tmp_path, f"bad/{name}")
 
 
 @pytest.fixture
@@ -209,6 +211,16 @@ def test_unsupported_architecture_unknown_to_transformers(cli, ckpt):
     edit_config(ckpt, architectures=["FooForSequenceClassification"], model_type="foo")
     cli.refused(cli.publish_args(ckpt), EXIT_BAD_INPUT, "transformers cannot build FooForSequenceClassification",
                 "Check model_type and architectures in config.json", keep=(ckpt,))
+
+
+@pytest.mark.parametrize("field,value", [("hidden_size", "big"), ("num_labels", "two"),
+                                         ("num_hidden_layers", 2.5), ("id2label", ["a", "b"])])
+def test_wrong_typed_config_field(cli, ckpt, field, value):
+    """A wrong-typed config.json field is bad input naming the file and the field."""
+    # transformers raises StrictDataclassFieldValidationError or TypeError here: never exit 1.
+    edit_config(ckpt, **{field: value})
+    message = cli.refused(cli.publish_args(ckpt), EXIT_BAD_INPUT, "config.json", keep=(ckpt,))
+    assert field in message
 
 
 def test_weights_that_do_not_match_the_config(cli, ckpt):

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from publisher.cli.main import _register, cli
 from publisher.config import KEYS, load_config
-from publisher.options import OPTIONS, PUBLISH, for_command
+from publisher.options import BY_KEY, OPTIONS, PUBLISH, VERIFY, for_command
 from publisher.settings import PublishSettings, settings_from_mapping
 
 ROOT = Path(__file__).parent.parent
@@ -64,10 +64,25 @@ def test_every_config_key_reaches_the_settings(tmp_path, option):
         assert got == value
 
 
-@pytest.mark.parametrize("option", [o for o in OPTIONS if o.default is not None], ids=lambda o: o.key)
+@pytest.mark.parametrize("option", [o for o in OPTIONS if o.default is not None and o.commands != {VERIFY}],
+                         ids=lambda o: o.key)
 def test_defaults_come_from_the_table(option):
     settings = settings_from_mapping({"checkpoint": "ckpt"})
     assert _find(settings, FIELD_OF.get(option.key, option.key)) == option.default
+
+
+def test_verify_takes_its_options_and_defaults_from_the_table():
+    import dataclasses
+
+    from publisher.cli.main import cli
+    from publisher.recheck.ledger_checks import CheckOptions
+
+    command = cli.commands["verify"]
+    flags = {f for p in command.params for f in getattr(p, "opts", [])}
+    assert {o.cli_flag for o in OPTIONS if VERIFY in o.commands} <= flags
+    for f in dataclasses.fields(CheckOptions):
+        if f.name in BY_KEY and f.default is not dataclasses.MISSING and BY_KEY[f.name].default is not None:
+            assert f.default == BY_KEY[f.name].default, f.name
 
 
 def test_readme_documents_every_flag_and_key():

@@ -14,20 +14,23 @@ _TYPES = {
 }
 
 
-def _help(o: Option) -> str:
-    text = o.help + "."
+def _help(o: Option, command: str | None = None) -> str:
+    text = o.help_in(command) + "."
     if o.type == "list":
         text = text[:-1] + " (repeatable)."
-    if o.default_text is not None:
-        text += f" [default: {o.default_text}]"
+    # A command that reads the option its own way words its default itself; only a literal one is shown.
+    own = command in dict(o.help_for)
+    shown = (o.show_default is None and o.default_text) if own else o.default_text
+    if shown:
+        text += f" [default: {shown}]"
     return text
 
 
-def click_option(o: Option) -> Callable:
+def click_option(o: Option, command: str | None = None) -> Callable:
     """Every option defaults to None on the command line, so a config file can fill in what the
     user did not type; the settings apply the table's defaults last."""
     decls = [d for d in (o.short, o.cli_flag) if d]
-    kw: dict[str, Any] = {"default": None, "help": _help(o)}
+    kw: dict[str, Any] = {"default": None, "help": _help(o, command)}
     if o.type == "bool":
         if o.negatable:
             off = o.off_flag or "--no-" + o.cli_flag[2:]
@@ -50,7 +53,7 @@ def options_for(command: str) -> Callable:
 
     def deco(f: Callable) -> Callable:
         for o in reversed(options):
-            f = click_option(o)(f)
+            f = click_option(o, command)(f)
         return f
 
     return deco

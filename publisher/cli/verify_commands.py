@@ -4,49 +4,23 @@ publisher.recheck."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from publisher.cli import output
-from publisher.cli.options import click_option
-from publisher.options import BY_KEY
+from publisher.cli.options import options_for
+from publisher.options import VERIFY, default
 
-ENDPOINT = click_option(BY_KEY["endpoint"])
-TOKEN_FILE = click_option(BY_KEY["token_file"])
 JSON = click.option("--json", "as_json", is_flag=True, expose_value=True, callback=output.json_requested,
                     help="Print one JSON document on stdout (every claim with its verdict).")
 
 
 @click.command("verify")
 @click.argument("repo_id", metavar="REPO_ID", required=False)
-@click.option("--revision", default="main", show_default=True, help="Branch, tag or commit to check.")
-@ENDPOINT
-@TOKEN_FILE
-@click.option("--eval-file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="The evaluation data, when the file the release names is not on this machine.")
-@click.option("--dataset", help="Hub dataset id of the evaluation data, when the release names a Hub dataset.")
-@click.option("--accept-other-data", is_flag=True,
-              help="Re-measure even on data whose sha256 differs from the one the ledger names.")
-@click.option("--max-samples", type=click.IntRange(min=1),
-              help="A quick partial check: the first N rows (classifier) or windows (language model), "
-                   "compared one by one with the recorded ones.")
-@click.option("--openvino", "openvino_versions", metavar="VERSIONS",
-              help="Also run the IR on these OpenVINO releases (comma-separated, e.g. 2025.0,2025.4), "
-                   "each installed once into a cached environment of its own.")
-@click.option("--checkpoint", type=click.Path(file_okay=False, exists=True, path_type=Path),
-              help="The training checkpoint the release was made from: re-measures the torch-side claims too.")
-@click.option("--trust-pickle", is_flag=True, help="Let the checkpoint's pytorch_model.bin be unpickled.")
-@click.option("--all", "namespace", metavar="NAMESPACE", help="Verify every model of NAMESPACE.")
-@click.option("--repos", "repos_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="Verify the repos listed in FILE (one namespace/name per line).")
-@click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("artifacts/verify"),
-              show_default=True, help="Where releases are downloaded while they are checked.")
-@click.option("--keep", is_flag=True, help="Keep the downloaded release files after the check.")
+@options_for(VERIFY)
 @JSON
-def verify_command(repo_id: str | None, revision: str, endpoint: str | None, token_file: str | None,
-                   eval_file: Path | None, dataset: str | None, accept_other_data: bool, max_samples: int | None,
-                   openvino_versions: str | None, checkpoint: Path | None, trust_pickle: bool, namespace: str | None, repos_file: Path | None,
-                   work_dir: Path, keep: bool, as_json: bool) -> None:
+def verify_command(repo_id: str | None, as_json: bool, **given: Any) -> None:
     """Re-check every claim of the release REPO_ID from the repository alone.
 
     Downloads the release's model files (never a checkpoint), checks their sha256 against the
@@ -63,6 +37,9 @@ def verify_command(repo_id: str | None, revision: str, endpoint: str | None, tok
     from publisher.recheck.ledger_checks import CheckOptions
     from publisher.recheck.release import release_failure
 
+    o = {k: (v if v not in (None, ()) else default(k)) for k, v in given.items()}
+    checkpoint = Path(o["checkpoint"]) if o["checkpoint"] else None
+    namespace, repos_file = o["namespace"], Path(o["repos_file"]) if o["repos_file"] else None
     chosen = [x for x in (repo_id, namespace, repos_file) if x]
     if checkpoint is not None and not repo_id:
         raise BadInputError("--checkpoint belongs to one release", "Pass it with a REPO_ID, not with --all/--repos")
@@ -70,12 +47,17 @@ def verify_command(repo_id: str | None, revision: str, endpoint: str | None, tok
         raise BadInputError("publisher verify needs exactly one of REPO_ID, --all NAMESPACE and --repos FILE",
                             "Pass a repo id to check one release, or --all / --repos for many")
     versions: list[str] = []
-    if openvino_versions:
+    if o["openvino"]:
         from publisher.compat import parse_versions
 
-        versions = parse_versions(openvino_versions)
-    options = CheckOptions(eval_file=eval_file, dataset=dataset, max_samples=max_samples,
-                           accept_other_data=accept_other_data, checkpoint=checkpoint, trust_pickle=trust_pickle)
+        versions = list(dict.fromkeys(v for item in o["openvino"] for v in parse_versions(item)))
+    if o["max_samples"] is not None and o["max_samples"] < 1:
+        raise BadInputError(f"--max-samples must be at least 1, not {o['max_samples']}", "Fix --max-samples")
+    options = CheckOptions(eval_file=_existing(o["eval_file"], "--eval-file"), dataset=o["dataset"],
+                           max_samples=o["max_samples"], accept_other_data=bool(o["accept_other_data"]),
+                           checkpoint=checkpoint, trust_pickle=bool(o["trust_pickle"]))
+    revision, endpoint, token_file = o["revision"], o["endpoint"], o["token_file"]
+    work_dir, keep = Path(o["work_dir"]), bool(o["keep"])
     progress = Progress(quiet=as_json)
 
     def request(repo: str) -> VerifyRequest:
@@ -110,6 +92,16 @@ def verify_command(repo_id: str | None, revision: str, endpoint: str | None, tok
     failure = fleet_failure(rows, document)
     if failure is not None:
         raise failure
+
+
+def _existing(path: str | None, flag: str) -> Path | None:
+    from publisher.errors import BadInputError
+
+    if path is None:
+        return None
+    if not Path(path).is_file():
+        raise BadInputError(f"{flag} {path} is not a file", f"Pass {flag} with an existing file")
+    return Path(path)
 
 
 COMMANDS = [verify_command]

@@ -58,7 +58,7 @@ class CheckOptions:
     eval_file: Path | None = None
     dataset: str | None = None  # Hub dataset id, when the ledger's data is a Hub dataset
     max_samples: int | None = None  # rows (classifier) or windows (LM) for a partial check
-    accept_other_data: bool = False  # run on data (or a checkpoint) whose sha256 differs from the ledger's
+    accept_other_data: bool = default("accept_other_data")  # run on data (or a checkpoint) whose sha256 differs from the ledger's
     batch_size: int = default("batch_size")
     checkpoint: Path | None = None  # the training checkpoint, to re-measure the torch-side claims
     trust_pickle: bool = False  # let the checkpoint's .bin weights be unpickled

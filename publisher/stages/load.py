@@ -12,7 +12,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from publisher.digest import sha256_file  # noqa: F401  (the stages import it from here)
 from publisher.errors import BadInputError
@@ -109,16 +109,16 @@ def _is_gguf(path: Path) -> bool:
         return False
 
 
-def check_architecture(cfg: dict[str, Any], folder: Path) -> str:
+def check_architecture(cfg: dict[str, Any], folder: Path, suffixes: tuple[str, ...] = (SUPPORTED_SUFFIX,),
+                       what: str = "text classifier", auto_class: str = "AutoModelForSequenceClassification") -> str:
+    """The folder's architecture, refused unless it ends with one of ``suffixes`` (a ``what``)."""
     archs = cfg.get("architectures") or []
     arch = archs[0] if archs else None
-    if not arch or not arch.endswith(SUPPORTED_SUFFIX):
+    if not isinstance(arch, str) or not arch.endswith(suffixes):
         raise BadInputError(
             f"The checkpoint in {folder} is a {arch or 'model without an architecture'} "
-            f"(model_type {cfg.get('model_type')!r}); publisher releases text classifiers "
-            f"(*{SUPPORTED_SUFFIX}) only",
-            "Export a sequence-classification checkpoint (for example "
-            "AutoModelForSequenceClassification.save_pretrained)",
+            f"(model_type {cfg.get('model_type')!r}), not a {what} (*{', *'.join(suffixes)})",
+            f"Pass a {what} checkpoint (for example {auto_class}.save_pretrained), or the task that fits the model",
         )
     return arch
 
@@ -218,10 +218,24 @@ def fold_nncf_state(state: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     return out, True
 
 
-CAUSAL_LM = "AutoModelForCausalLM"
-CLASSIFIER = "AutoModelForSequenceClassification"
 # Files any transformers tokenizer is saved as; a causal LM without one cannot be evaluated or run.
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")
+
+
+@dataclass(frozen=True)
+class CheckpointKind:
+    """What a task loads: how the class to build is found in config.json, whether the folder must
+    ship a tokenizer, and whether the model has class labels. A task names its kind
+    (publisher.tasks); the kinds of the bundled tasks are below."""
+
+    auto_class: str  # the transformers auto class, for messages: "AutoModelForSequenceClassification"
+    architecture: Callable[[dict[str, Any], Path], str]
+    requires_tokenizer: bool = False
+    class_labels: bool = True
+
+
+CAUSAL_LM = "AutoModelForCausalLM"
+CLASSIFIER = "AutoModelForSequenceClassification"
 
 
 def causal_lm_architecture(cfg: dict[str, Any], folder: Path) -> str:
@@ -247,6 +261,11 @@ def causal_lm_architecture(cfg: dict[str, Any], folder: Path) -> str:
     return by_type
 
 
+CLASSIFIER_CHECKPOINT = CheckpointKind(CLASSIFIER, check_architecture)
+CAUSAL_LM_CHECKPOINT = CheckpointKind(CAUSAL_LM, causal_lm_architecture, requires_tokenizer=True, class_labels=False)
+_KINDS = {CLASSIFIER: CLASSIFIER_CHECKPOINT, CAUSAL_LM: CAUSAL_LM_CHECKPOINT}
+
+
 def _tied_aliases(model: Any) -> dict[str, set[str]]:
     """For each parameter name, the other names of the same tensor (tied weights)."""
     by_id: dict[int, set[str]] = {}
@@ -263,30 +282,32 @@ def _tied_aliases(model: Any) -> dict[str, set[str]]:
 
 
 def load_checkpoint(folder: str | Path, *, trust_pickle: bool = False,
-                    auto_class: str = CLASSIFIER) -> LoadedCheckpoint:
+                    auto_class: str | CheckpointKind = CLASSIFIER_CHECKPOINT) -> LoadedCheckpoint:
     """Read, check and load a checkpoint folder into an eval-mode torch model and its tokenizer.
 
-    ``auto_class`` names the task's transformers auto class: ``AutoModelForSequenceClassification``
-    (the architecture must be a ``*ForSequenceClassification``) or ``AutoModelForCausalLM`` (the
-    folder's causal-LM architecture, else the one transformers maps its ``model_type`` to).
+    ``auto_class`` is the task's ``CheckpointKind`` (or the name of a bundled one):
+    ``AutoModelForSequenceClassification`` (the architecture must be a ``*ForSequenceClassification``)
+    or ``AutoModelForCausalLM`` (the folder's causal-LM architecture, else the one transformers maps
+    its ``model_type`` to).
     """
     folder = Path(folder)
-    if auto_class not in (CLASSIFIER, CAUSAL_LM):
+    kind = auto_class if isinstance(auto_class, CheckpointKind) else _KINDS.get(auto_class)
+    if kind is None:
         raise ValueError(f"unsupported auto class {auto_class!r}")
-    arch = _checked_architecture(read_config(folder), folder, auto_class)
+    arch = _checked_architecture(read_config(folder), folder, kind)
     state, weights_format = read_state_dict(folder, trust_pickle)
     nncf_state = nncf_state_kinds(state)
     state, nncf_compressed = fold_nncf_state(state)
     config, model = _build_model(folder, arch)
     model = _load_weights(model, state, folder)
     tokenizer = _load_tokenizer(folder)
-    id2label = _class_labels(config, auto_class)
+    id2label = _class_labels(config, kind)
     training, training_args = read_training_metadata(folder)
     info = CheckpointInfo(
         path=str(folder.resolve()),
         architecture=arch,
         model_type=config.model_type,
-        num_labels=len(id2label) if auto_class == CAUSAL_LM else int(config.num_labels),
+        num_labels=int(config.num_labels) if kind.class_labels else len(id2label),
         id2label=id2label,
         num_parameters=int(sum(p.numel() for p in model.parameters())),
         weights_format=weights_format,
@@ -298,22 +319,66 @@ def load_checkpoint(folder: str | Path, *, trust_pickle: bool = False,
     return LoadedCheckpoint(info, model, tokenizer, config, training_args)
 
 
-def _checked_architecture(cfg_dict: dict[str, Any], folder: Path, auto_class: str) -> str:
-    """The transformers class to build, refused when it does not fit the task's auto class (a
-    causal LM must also ship its tokenizer)."""
-    if auto_class == CAUSAL_LM:
-        arch = causal_lm_architecture(cfg_dict, folder)
-        if not any((folder / name).is_file() for name in _TOKENIZER_FILES):
-            raise BadInputError(
-                f"The causal language model in {folder} has no tokenizer (none of "
-                f"{', '.join(_TOKENIZER_FILES)}); without it the model can be neither evaluated "
-                "nor run by openvino_genai",
-                "Save the tokenizer it was trained with into the folder "
-                "(tokenizer.save_pretrained(folder)) and re-run",
-            )
-    else:
-        arch = check_architecture(cfg_dict, folder)
+def _checked_architecture(cfg_dict: dict[str, Any], folder: Path, kind: CheckpointKind) -> str:
+    """The transformers class to build, refused when it does not fit the task's kind (a causal LM
+    must also ship its tokenizer)."""
+    arch = kind.architecture(cfg_dict, folder)
+    if kind.requires_tokenizer and not any((folder / name).is_file() for name in _TOKENIZER_FILES):
+        raise BadInputError(
+            f"The causal language model in {folder} has no tokenizer (none of "
+            f"{', '.join(_TOKENIZER_FILES)}); without it the model can be neither evaluated "
+            "nor run by openvino_genai",
+            "Save the tokenizer it was trained with into the folder "
+            "(tokenizer.save_pretrained(folder)) and re-run",
+        )
     return arch
+
+
+def build_config(folder: Path, arch: str | None = None) -> Any:
+    """The folder's transformers config; whatever transformers refuses in config.json (a field of the
+    wrong type, an unknown model type) is bad input naming the file and, where it can, the field."""
+    import transformers
+
+    path = folder / "config.json"
+    try:
+        return transformers.AutoConfig.from_pretrained(str(folder))
+    except Exception as exc:  # transformers and huggingface_hub raise many types for a bad file
+        fields = _mistyped_fields(read_config(folder))
+        which = f" (wrong type: {', '.join(fields)})" if fields else ""
+        what = f"{arch} " if arch else "a model "
+        detail = " ".join(str(exc).split())[:300]
+        raise BadInputError(
+            f"transformers cannot build {what}from {path}{which}: {type(exc).__name__}: {detail}",
+            "Check model_type and architectures in config.json, and fix any field named (a config "
+            "written by model.config.save_pretrained is valid)",
+        ) from exc
+
+
+def _mistyped_fields(cfg: dict[str, Any]) -> list[str]:
+    """Fields of config.json whose JSON type differs from the type of the model type's default."""
+    import transformers
+
+    try:
+        defaults = transformers.AutoConfig.for_model(str(cfg.get("model_type")))
+    except Exception:  # an unknown model type: nothing to compare with
+        return []
+    out = []
+    for key, value in cfg.items():
+        try:
+            default = getattr(defaults, key, None)  # properties too (num_labels)
+        except Exception:
+            continue
+        if default is None or value is None:
+            continue
+        if isinstance(default, bool) or isinstance(value, bool):
+            wrong = type(default) is not type(value)
+        elif isinstance(default, (int, float)):
+            wrong = not isinstance(value, (int, float))
+        else:
+            wrong = isinstance(default, (str, list, dict)) and not isinstance(value, type(default))
+        if wrong:
+            out.append(f"{key}={json.dumps(value)[:40]}, expected {type(default).__name__}")
+    return out
 
 
 def _build_model(folder: Path, arch: str) -> tuple[Any, Any]:
@@ -324,10 +389,10 @@ def _build_model(folder: Path, arch: str) -> tuple[Any, Any]:
 
     limit_torch_threads()  # before the first torch op: export and both passes run on these threads
 
+    config = build_config(folder, arch)
     try:
-        config = transformers.AutoConfig.from_pretrained(str(folder))
         model_cls = getattr(transformers, arch)
-    except (ValueError, KeyError, AttributeError) as exc:
+    except AttributeError as exc:
         raise BadInputError(
             f"transformers cannot build {arch} from {folder}/config.json: {exc}",
             "Check model_type and architectures in config.json",
@@ -378,9 +443,9 @@ def _load_tokenizer(folder: Path) -> Any:
         ) from exc
 
 
-def _class_labels(config: Any, auto_class: str) -> dict[int, str]:
+def _class_labels(config: Any, kind: CheckpointKind) -> dict[int, str]:
     """Class id -> label name from the config (a language model has no class labels)."""
-    if auto_class == CAUSAL_LM:
+    if not kind.class_labels:
         return {}
     return {int(k): str(v) for k, v in config.id2label.items()}
 

@@ -64,7 +64,7 @@ def prepare(checkpoint: Path, settings: Any, progress: Progress, timer: StageTim
     from publisher.stages.load import load_checkpoint
 
     with progress.stage(f"Loading {checkpoint}"), timer.timed("load"):
-        loaded = load_checkpoint(checkpoint, trust_pickle=settings.trust_pickle)
+        loaded = load_checkpoint(checkpoint, trust_pickle=settings.trust_pickle, auto_class=TextClassification.auto_class)
     start = time.perf_counter()
     data = data_stage.load_eval_data(settings.eval)
     mapping = data_stage.map_labels(loaded.info.id2label, data)
@@ -183,7 +183,7 @@ class TextClassification(Task):
         from publisher.stages.export import export_ir
         from publisher.stages.load import load_checkpoint
 
-        loaded = load_checkpoint(settings.checkpoint, trust_pickle=settings.trust_pickle)
+        loaded = load_checkpoint(settings.checkpoint, trust_pickle=settings.trust_pickle, auto_class=self.auto_class)
         return export_ir(loaded.model, loaded.tokenizer, output, weight_format=settings.weight_format,
                          staging_dir=staging_dir)
 

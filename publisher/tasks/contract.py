@@ -417,9 +417,12 @@ class Task(abc.ABC):
         """Refuse, before any work, what this task cannot release: an architecture the installed
         optimum-intel does not export for ``optimum_task``, a weight format the task does not offer."""
         from publisher.stages.exportability import check_exportable
+        from publisher.stages.load import build_config
 
-        check_exportable(config, self.optimum_task, folder)
         self.refuse_weight_format(weight_format)
+        archs = config.get("architectures") or [None]
+        build_config(folder, archs[0])  # a config.json transformers refuses is refused now, not after loading
+        check_exportable(config, self.optimum_task, folder)
 
     def refuse_weight_format(self, weight_format: str) -> None:
         if weight_format in self.weight_formats:

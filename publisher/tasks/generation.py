@@ -346,7 +346,7 @@ class TextGeneration(Task):
         tg = report.text_generation
         ppl = tg.perplexity
         with progress.stage(f"Loading {checkpoint}"):
-            loaded = load_checkpoint(checkpoint, trust_pickle=options.trust_pickle)
+            loaded = load_checkpoint(checkpoint, trust_pickle=options.trust_pickle, auto_class=AUTO_CLASS)
         measured = measure_text_generation(
             loaded, release_dir, eval_input, window=ppl.window, stride=ppl.stride,
             max_windows=ppl.max_windows if ppl.max_windows else ppl.windows, prompts=DEFAULT_PROMPTS,

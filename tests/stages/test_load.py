@@ -54,7 +54,7 @@ def test_unsupported_architecture_is_refused(tmp_path, tiny_checkpoint):
     cfg = json.loads((ckpt / "config.json").read_text())
     cfg["architectures"] = ["BertForMaskedLM"]
     (ckpt / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(BadInputError, match="text classifiers"):
+    with pytest.raises(BadInputError, match="not a text classifier"):
         load_checkpoint(ckpt)
 
 
