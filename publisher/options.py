@@ -107,7 +107,9 @@ OPTIONS: tuple[Option, ...] = (
            commands=_MEASURE | {VERIFY},
            help_for=(("verify", 'Hub dataset id of the evaluation data, when the release names a Hub dataset'),)),
     Option("dataset_config", "str", None, "Dataset config name", commands=_MEASURE),
-    Option("split", "str", "validation", "Evaluation split", commands=_MEASURE),
+    Option("split", "str", None, "Evaluation split", commands=_MEASURE,
+           show_default="the task's: validation for a classifier (GLUE's test labels are hidden), test for a "
+           "language model (held-out text)"),
     Option("text_column", "str", None, "Text column", commands=_MEASURE,
            show_default="sentence; text for a language model"),
     Option("label_column", "str", "label", "Label column", commands=_MEASURE),

@@ -120,9 +120,10 @@ def _model_index_rows(readme: str, folder: Path, options: CheckOptions, progress
 
 def _foreign_data(result: Any, options: CheckOptions) -> Any:
     from publisher.stages.data import EvalDataSpec, load_eval_data
+    from publisher.tasks.classification import TextClassification
 
     if options.eval_file:
-        return load_eval_data(EvalDataSpec(eval_file=str(options.eval_file)))
+        return load_eval_data(EvalDataSpec(eval_file=str(options.eval_file), split=TextClassification.default_split))
     dataset = (result.dataset_type or "").lower()
     config = (result.dataset_config or result.dataset_args or "sst2") if dataset in ("glue", "nyu-mll/glue") else None
     if dataset in SST2_DATASETS and (config in (None, "sst2")) and (result.dataset_split or "validation") == "validation":

@@ -14,6 +14,7 @@ from typing import Any
 
 from publisher.digest import sha256_file
 from publisher.errors import BadInputError
+from publisher.options import default
 from publisher.results import DatasetInfo
 
 BUNDLED_SST2_SHA256 = "54a9c12c77e402fc14d6a66a506f24d999f596b0176eb777c972cccc2f9cc4b0"
@@ -29,11 +30,11 @@ class EvalDataSpec:
     eval_file: str | None = None  # local .tsv / .csv / .jsonl / .json
     dataset: str | None = None  # a Hub dataset id (needs network) or a local datasets folder
     dataset_config: str | None = None
-    split: str = "validation"
+    split: str | None = default("split")  # None: the task's (publisher.tasks: Task.default_split)
     text_column: str | None = None  # None: "sentence" (a language model's text field: "text")
-    label_column: str = "label"
+    label_column: str = default("label_column")
     max_samples: int | None = None
-    max_length: int = 128
+    max_length: int = default("max_length")
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ class TextEvalSpec:
     eval_file: Path | None = None  # .txt (used as is) or .jsonl (one JSON object per line)
     dataset: str | None = None  # datasets id, e.g. "wikitext"
     dataset_config: str | None = None  # e.g. "wikitext-2-raw-v1"
-    split: str = "test"
+    split: str | None = None  # None: the task's (publisher.tasks: Task.default_split)
     text_field: str = "text"
     max_characters: int | None = None  # evaluate on the first N characters only
 

@@ -66,7 +66,7 @@ def prepare(checkpoint: Path, settings: Any, progress: Progress, timer: StageTim
     with progress.stage(f"Loading {checkpoint}"), timer.timed("load"):
         loaded = load_checkpoint(checkpoint, trust_pickle=settings.trust_pickle, auto_class=TextClassification.auto_class)
     start = time.perf_counter()
-    data = data_stage.load_eval_data(settings.eval)
+    data = data_stage.load_eval_data(eval_spec_of(settings))
     mapping = data_stage.map_labels(loaded.info.id2label, data)
     tokenized = data_stage.tokenize(loaded.tokenizer, data.texts, max_length=settings.eval.max_length,
                                     batch_size=settings.batch_size)
@@ -215,7 +215,7 @@ class TextClassification(Task):
     def evaluation_sample(self, settings: Any) -> tuple[list[str], str]:
         from publisher.stages.data import load_eval_data
 
-        data = load_eval_data(settings.eval)
+        data = load_eval_data(eval_spec_of(settings))
         return data.texts, f"{data.info.name} {data.info.split}"
 
     def commit_message(self, report: Report) -> str:
@@ -340,6 +340,12 @@ class TextClassification(Task):
         return {"accuracy.torch": accuracy.torch, "sparsity.torch": sparsity.torch.overall,
                 "verification.argmax_agreement": verification.argmax_agreement,
                 "verification.max_abs_logit_diff": verification.max_abs_logit_diff}
+
+
+def eval_spec_of(settings: Any) -> Any:
+    """The run's evaluation data, its split the task's default when none was given."""
+    spec = settings.eval
+    return spec if spec.split else dataclasses.replace(spec, split=TextClassification.default_split)
 
 
 def eval_spec(report: Report, options: Any) -> Any:

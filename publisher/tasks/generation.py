@@ -385,7 +385,8 @@ def text_spec(settings: Any) -> Any:
 
     e = settings.eval
     return TextEvalSpec(eval_file=Path(e.eval_file) if e.eval_file else None, dataset=e.dataset,
-                        dataset_config=e.dataset_config, split=e.split, text_field=e.text_column or "text")
+                        dataset_config=e.dataset_config, split=e.split or TextGeneration.default_split,
+                        text_field=e.text_column or "text")
 
 
 def _calibration(settings: Any, eval_text: Any) -> list[str] | None:
