@@ -37,23 +37,6 @@ LINKS = {
     ),
 }
 
-# optimum-intel class that loads the IR for each pipeline tag.
-OV_MODEL_CLASSES = {
-    "text-classification": "OVModelForSequenceClassification",
-    "token-classification": "OVModelForTokenClassification",
-    "question-answering": "OVModelForQuestionAnswering",
-    "fill-mask": "OVModelForMaskedLM",
-    "feature-extraction": "OVModelForFeatureExtraction",
-    "sentence-similarity": "OVModelForFeatureExtraction",
-    "multiple-choice": "OVModelForMultipleChoice",
-    "text-generation": "OVModelForCausalLM",
-    "text2text-generation": "OVModelForSeq2SeqLM",
-    "summarization": "OVModelForSeq2SeqLM",
-    "translation": "OVModelForSeq2SeqLM",
-    "image-classification": "OVModelForImageClassification",
-    "audio-classification": "OVModelForAudioClassification",
-}
-
 WEIGHT_FORMAT_TITLES = {"int8": "INT8", "int4": "INT4", "fp16": "FP16", "fp32": "FP32"}
 
 
@@ -107,7 +90,7 @@ def _common(report: Report, ledger: ClaimsLedger) -> dict[str, Any]:
         "pipeline_tag": report.card.pipeline_tag,
         "task_name": task_display_name(report.card.pipeline_tag),
         "library_name": facts.library_name(report),
-        "ov_model_class": OV_MODEL_CLASSES.get(report.card.pipeline_tag),
+        "ov_model_class": task_of(report).ov_model_class,
         "metric": metric,
         "metric_title": facts.metric_title(metric),
         "sparsity": _sparsity(report, ledger),

@@ -259,6 +259,7 @@ def _build_report(settings: PublishSettings, checked: Checked, measured: Measure
         task=checked.task.name,
         performance=measured.performance,
         text_generation=m.text_generation,
+        task_results=m.task_results,
         compatibility=measured.compatibility,
     )
 

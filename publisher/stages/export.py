@@ -89,8 +89,13 @@ def export_ir(
     *,
     weight_format: str = "int8",
     staging_dir: Path,
+    optimum_task: str = "text-classification",
+    ov_model_class: str = "OVModelForSequenceClassification",
 ) -> ExportResult:
-    """Write ``openvino_model.xml/.bin``, ``config.json`` and the tokenizer files to ``output_dir``."""
+    """Write ``openvino_model.xml/.bin``, ``config.json`` and the tokenizer files to ``output_dir``.
+
+    An encoder of any task: ``optimum_task`` is optimum-intel's export task, ``ov_model_class`` the
+    ``optimum.intel`` class that loads (and compresses) its IR."""
     if weight_format == "int4":
         raise BadInputError(
             "--weight-format int4 is for causal language models; this checkpoint is a text "
@@ -108,12 +113,13 @@ def export_ir(
 
     start = time.perf_counter()
     with _staged(staging_dir, output_dir) as (raw, final):
-        export_from_model(model, str(raw), task="text-classification")
+        export_from_model(model, str(raw), task=optimum_task)
         final.mkdir()
         if weight_format == "int8":
-            from optimum.intel import OVModelForSequenceClassification, OVWeightQuantizationConfig
+            import optimum.intel
+            from optimum.intel import OVWeightQuantizationConfig
 
-            quantized = OVModelForSequenceClassification.from_pretrained(
+            quantized = getattr(optimum.intel, ov_model_class).from_pretrained(
                 str(raw), quantization_config=OVWeightQuantizationConfig(bits=8), compile=False
             )
             quantized.save_pretrained(str(final))
