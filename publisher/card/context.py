@@ -17,6 +17,7 @@ from publisher.card.ledger import ledger_of, value
 from publisher.card.rules import licenses, task_display_name
 from publisher.results import ClaimsLedger, Report
 from publisher.tasks import TASKS, task_of
+from publisher.tasks.contract import SPARSITY_OPENVINO, SPARSITY_TORCH
 from publisher.stages.training_metadata import command_scripts
 
 HUB = "https://huggingface.co"
@@ -147,8 +148,8 @@ def _sparsity(report: Report, ledger: ClaimsLedger) -> dict[str, Any] | None:
     return {
         "scope": report.sparsity.scope,
         # None where the card does not state them (a dense language model): the ledger has no entry.
-        "torch": value(ledger, "sparsity.torch") if ledger.get("sparsity.torch") else None,
-        "openvino": value(ledger, "sparsity.openvino") if ledger.get("sparsity.openvino") else None,
+        "torch": value(ledger, SPARSITY_TORCH) if ledger.get(SPARSITY_TORCH) else None,
+        "openvino": value(ledger, SPARSITY_OPENVINO) if ledger.get(SPARSITY_OPENVINO) else None,
         "sparse": facts.is_sparse(report),
         "layers": len(report.sparsity.openvino.layers),
     }

@@ -29,6 +29,7 @@ from publisher.recheck.ledger_checks import CheckOptions
 from publisher.stages.export import quantizer_ops
 from publisher.results import FAILS, HOLDS, PARTIAL, UNVERIFIABLE, ClaimCheck
 from publisher.tasks.common import FLIP_SAMPLES
+from publisher.tasks.contract import EVALUATION_ROWS
 
 # Hub ids under which GLUE's SST-2 is published; its validation split is bundled with publisher.
 SST2_DATASETS = {"glue", "nyu-mll/glue", "sst2", "stanfordnlp/sst2", "gpt3mix/sst2"}
@@ -205,7 +206,7 @@ def _statement_rows(body: str, first: int, sparsity: float | None, shares: dict[
             why = "" if check else "the IR's linear-layer weights are not sparse"
         elif st.claim_id == "compression.quantization_aware_training" and ops:
             measured, check = f"{ops} FakeQuantize/FakeConvert ops", True
-        elif st.claim_id == "evaluation.rows" and rows_run is not None:
+        elif st.claim_id == EVALUATION_ROWS and rows_run is not None:
             measured, check = f"{rows_run} samples", st.value == rows_run
             why = "" if check else f"the model-index data has {rows_run} rows"
         else:

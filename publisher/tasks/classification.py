@@ -30,6 +30,7 @@ from publisher.tasks.contract import (
     Fixed,
     GateSpec,
     ItsOwnValue,
+    SPARSITY_TORCH,
     RowsStatement,
     Significant,
     Task,
@@ -340,7 +341,7 @@ class TextClassification(Task):
         torch_logits = torch_pass(prepared, progress, timer)
         verification, sparsity, accuracy = measure_against_ir(
             prepared, torch_logits, ir_xml(release_dir), settings.gates, progress, timer)
-        return {"accuracy.torch": accuracy.torch, "sparsity.torch": sparsity.torch.overall,
+        return {"accuracy.torch": accuracy.torch, SPARSITY_TORCH: sparsity.torch.overall,
                 "verification.argmax_agreement": verification.argmax_agreement,
                 "verification.max_abs_logit_diff": verification.max_abs_logit_diff}
 

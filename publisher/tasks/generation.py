@@ -37,6 +37,7 @@ from publisher.tasks.contract import (
     OfCount,
     Percent,
     Relative,
+    SPARSITY_TORCH,
     RowsStatement,
     Significant,
     Task,
@@ -359,7 +360,7 @@ class TextGeneration(Task):
             "parity.max_abs_logit_diff": parity.max_abs_logit_diff,
             "parity.mean_abs_logit_diff": parity.mean_abs_logit_diff,
             "generation.exact_match_rate": gen.exact_match_rate,
-            "sparsity.torch": measured.sparsity.torch.overall,
+            SPARSITY_TORCH: measured.sparsity.torch.overall,
         }
         increase = perplexity_increase(m_ppl)
         if increase is not None and perplexity_increase(ppl) is not None:
