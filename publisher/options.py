@@ -71,7 +71,7 @@ class Option:
 
 
 WEIGHT_FORMATS = ("int8", "int4", "fp16", "fp32")
-TASKS = ("text-classification", "text-generation")
+TASKS = ("text-classification", "text-generation", "token-classification")
 BASE_MODEL_RELATIONS = ("finetune", "quantized", "adapter", "merge")
 
 OPTIONS: tuple[Option, ...] = (
@@ -100,8 +100,10 @@ OPTIONS: tuple[Option, ...] = (
            help_for=(("verify", "Let the checkpoint's pytorch_model.bin be unpickled"),)),
     # Evaluation data.
     Option("eval_file", "file", None, "Local evaluation file: .tsv/.csv/.jsonl for a classifier, "
-           ".txt/.jsonl (a text field) for a language model", commands=_MEASURE | {VERIFY},
-           show_default="the bundled GLUE SST-2 validation split, or the bundled text for a language model",
+           ".txt/.jsonl (a text field) for a language model, CoNLL-style token/tag lines or .jsonl (tokens, "
+           "ner_tags) for a token classifier", commands=_MEASURE | {VERIFY},
+           show_default="the bundled GLUE SST-2 validation split, or the bundled text for a language model; "
+           "a token classifier has no default and needs it",
            help_for=(("verify", 'The evaluation data, when the file the release names is not on this machine'),)),
     Option("dataset", "str", None, "datasets id of the evaluation data (needs network or a local copy)",
            commands=_MEASURE | {VERIFY},
@@ -129,6 +131,9 @@ OPTIONS: tuple[Option, ...] = (
            commands=_MEASURE, gate=">="),
     Option("max_logit_diff", "float", 0.5, "Gate: maximum |torch - IR| logit (classifier)",
            commands=_MEASURE, gate="<="),
+    Option("min_ir_f1", "float", 0.0, "Gate: minimum IR entity-level F1 (token classifier)", gate=">="),
+    Option("max_f1_drop", "float", 0.01, "Gate: maximum torch - IR entity-level F1 drop (token classifier)",
+           gate="<="),
     Option("max_perplexity_increase", "float", 0.10,
            "Gate: maximum relative IR perplexity increase over torch (language model)", gate="<="),
     Option("min_top1_agreement", "float", 0.80,

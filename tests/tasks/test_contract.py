@@ -21,6 +21,7 @@ from publisher.tasks import TASKS
 from tests.fixtures_hub import hub_env
 from tests.fixtures_llm import CORPUS, build_tiny_lm
 from tests.fixtures_models import build_tiny, run_cli
+from tests.fixtures_ner import build_tiny_ner, write_conll
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,10 @@ CASES = {
         eval_file=_text,
         args=("--window", "64", "--stride", "32", "--max-windows", "4", "--max-perplexity-increase", "1",
               "--min-top1-agreement", "0")),
+    "token-classification": Case(
+        build=build_tiny_ner,
+        eval_file=lambda folder: write_conll(folder / "eval.conll"),
+        args=("--max-f1-drop", "1")),
 }
 
 

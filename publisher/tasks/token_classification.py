@@ -1,0 +1,498 @@
+"""token-classification (named entities): load once, one torch pass, export, one IR pass over the same
+tokenized sentences; entity-level precision/recall/F1 (seqeval, strict IOB2) of both, the torch/IR
+parity at the scored word-start tokens, and sparsity. Its claims, card variables, summary rows and
+re-checks.
+
+The evaluation data is a local file (``--eval-file``, ``publisher.stages.token_data``): no default
+is bundled, so a token-classification release needs one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from publisher.errors import BadInputError
+from publisher.progress import Progress
+from publisher.results import Measurements, PerformanceResult, Recheck, Report
+from publisher.stages.load import CheckpointKind, check_architecture
+from publisher.stages.token_data import ALIGNMENT, LAYOUT, SCHEME, TokenDataset
+from publisher.tasks import common
+from publisher.tasks.contract import (
+    BODY,
+    BOTH,
+    CHECKPOINT,
+    DATA,
+    EVALUATION_ROWS,
+    IR,
+    FigureSpec,
+    Fixed,
+    GateSpec,
+    ItsOwnValue,
+    OfCount,
+    RowsStatement,
+    Significant,
+    Task,
+)
+from publisher.tasks.run import MeasureRequest, StageTimer, now_utc, without_tokens
+
+SUFFIX = "ForTokenClassification"
+AUTO_CLASS = "AutoModelForTokenClassification"
+FLIPS = 2  # entities (or tokens) at a decision boundary that may flip between CPUs and precisions
+
+
+# --- the task's own section of the report (Report.task_results) ------------------------------------------
+
+
+@dataclass(frozen=True)
+class TypeScores:
+    precision: float
+    recall: float
+    f1: float
+    support: int  # gold entities of the type
+
+
+@dataclass(frozen=True)
+class EntityScores:
+    """Entity-level scores of one model (seqeval, strict IOB2), overall (micro) and per type."""
+
+    precision: float
+    recall: float
+    f1: float
+    entities: int  # gold entities
+    predicted: int  # entities the model predicted
+    per_type: dict[str, TypeScores] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TokenParity:
+    """The IR's logits against torch's at every scored (word-start) token."""
+
+    compiled: bool
+    device: str
+    sentences: int
+    tokens: int
+    token_agreement: float  # share of scored tokens whose argmax label agrees
+    max_abs_logit_diff: float
+
+
+@dataclass(frozen=True)
+class TokenClassificationResults:
+    dataset: TokenDataset
+    scheme: str  # "IOB2"
+    alignment: str  # the rule, in words
+    metric_module: str  # e.g. "seqeval 1.2.2 (strict, IOB2)"
+    max_length: int
+    labels: list[str]  # the model's id2label, in id order
+    torch: EntityScores
+    openvino: EntityScores
+    parity: TokenParity
+    sentences_per_second: dict[str, float] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _results(report: Report) -> TokenClassificationResults:
+    return report.task_results
+
+
+def _entities(report: Report) -> int:
+    return int(_results(report).dataset.num_entities)
+
+
+def _tokens(report: Report) -> int:
+    return int(_results(report).parity.tokens)
+
+
+def _entity_flips(flips: int, n: int) -> str:
+    return (f"{flips} of {n} entities: a prediction at a decision boundary may flip between CPUs and "
+            "inference precisions")
+
+
+def _token_flips(flips: int, n: int) -> str:
+    return (f"{flips} of {n} scored tokens: a prediction at a decision boundary may flip between CPUs and "
+            "inference precisions")
+
+
+ENTITY_FLIPS = OfCount(flips=FLIPS, count=_entities, reason_of=_entity_flips)
+TOKEN_FLIPS = OfCount(flips=FLIPS, count=_tokens, reason_of=_token_flips)
+
+
+def _score_figure(metric: str, side: str) -> FigureSpec:
+    model = "OpenVINO IR" if side == "openvino" else "PyTorch"
+    return FigureSpec(f"{metric}.{side}", f"task_results.{side}.{metric}", f"{model} entity {metric.upper() if metric == 'f1' else metric}",
+                      Fixed(4), "entities", Recheck.IR if side == "openvino" else Recheck.CHECKPOINT, ENTITY_FLIPS,
+                      BOTH if metric == "f1" else (BODY,), card_label=rf"\bentity {metric}\b",
+                      not_label=r"weight|inference", side=side)
+
+
+CHECKPOINT_KIND = CheckpointKind(
+    AUTO_CLASS, lambda cfg, folder: check_architecture(cfg, folder, (SUFFIX,), "token classifier", AUTO_CLASS))
+
+
+# --- measuring ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Prepared:
+    loaded: Any  # publisher.stages.load.LoadedCheckpoint
+    data: Any  # publisher.stages.token_data.TokenData
+    aligned: Any  # publisher.stages.token_data.AlignedBatches
+    tokenize_seconds: float
+    max_length: int
+
+
+def eval_file_of(settings: Any) -> str:
+    spec = settings.eval
+    if spec.dataset and not spec.eval_file:
+        raise BadInputError("A token-classification release reads its evaluation data from a local file, not a "
+                            f"Hub dataset (--dataset {spec.dataset})",
+                            f"Pass --eval-file in the layout {LAYOUT}")
+    if not spec.eval_file:
+        raise BadInputError("A token-classification release needs its evaluation data: publisher bundles no "
+                            "default for named entities",
+                            f"Pass --eval-file, {LAYOUT}")
+    return str(spec.eval_file)
+
+
+def load_data(path: str | Path, id2label: dict[int, str], split: str, max_samples: int | None) -> Any:
+    from publisher.stages.token_data import check_label_scheme, load_token_data
+
+    check_label_scheme(id2label)
+    return load_token_data(path, id2label, split=split, max_samples=max_samples)
+
+
+def prepare(checkpoint: Path, settings: Any, progress: Progress, timer: StageTimer,
+            data: Any = None) -> Prepared:
+    from publisher.stages.load import load_checkpoint
+    from publisher.stages.token_data import align
+
+    with progress.stage(f"Loading {checkpoint}"), timer.timed("load"):
+        loaded = load_checkpoint(checkpoint, trust_pickle=settings.trust_pickle, auto_class=CHECKPOINT_KIND)
+    start = time.perf_counter()
+    spec = settings.eval
+    if data is None:
+        data = load_data(eval_file_of(settings), loaded.info.id2label, spec.split or TokenClassification.default_split,
+                         spec.max_samples)
+    else:
+        from publisher.stages.token_data import check_label_scheme
+
+        check_label_scheme(loaded.info.id2label)
+    aligned = align(loaded.tokenizer, data.sentences, max_length=spec.max_length, batch_size=settings.batch_size)
+    seconds = time.perf_counter() - start
+    timer.record("data", seconds)
+    return Prepared(loaded, data, aligned, seconds, spec.max_length)
+
+
+def torch_pass(p: Prepared, progress: Progress, timer: StageTimer) -> Any:
+    from publisher.stages.parity import check_finite
+    from publisher.stages.token_data import run_torch_words
+
+    with progress.bar("torch    ", p.data.info.num_samples) as advance:
+        logits = run_torch_words(p.loaded.model, p.aligned, advance)
+    timer.record("eval_torch", logits.seconds)
+    for row in logits.values:
+        check_finite("torch model", row)
+    return logits
+
+
+def _scores(raw: dict[str, Any]) -> EntityScores:
+    return EntityScores(precision=raw["precision"], recall=raw["recall"], f1=raw["f1"], entities=raw["entities"],
+                        predicted=raw["predicted"],
+                        per_type={k: TypeScores(**v) for k, v in raw["per_type"].items()})
+
+
+def ir_pass(xml: Path, aligned: Any, sentences: int, progress: Progress, timer: StageTimer | None = None) -> Any:
+    from publisher.stages.inference import compile_ir
+    from publisher.stages.token_data import run_ir_words
+
+    compiled = compile_ir(xml)
+    with progress.bar("OpenVINO ", sentences) as advance:
+        logits = run_ir_words(compiled, aligned, advance)
+    if timer is not None:
+        timer.record("eval_openvino", logits.seconds)
+    return logits
+
+
+def measure_against_ir(p: Prepared, torch_logits: Any, ir_xml: Path, progress: Progress,
+                       timer: StageTimer) -> tuple[Any, TokenClassificationResults]:
+    from publisher.stages import entities
+    from publisher.stages.inference import read_ir
+    from publisher.stages.sparsity import measure_sparsity
+
+    ir_logits = ir_pass(ir_xml, p.aligned, p.data.info.num_samples, progress, timer)
+    id2label = p.loaded.info.id2label
+    torch_scores = entities.score(p.data.tags, entities.tags_of(torch_logits.values, id2label))
+    ir_scores = entities.score(p.data.tags, entities.tags_of(ir_logits.values, id2label))
+    par = entities.parity(torch_logits.values, ir_logits.values)
+    with timer.timed("sparsity"):
+        sparsity = measure_sparsity(p.loaded.model, read_ir(ir_xml))
+    results = TokenClassificationResults(
+        dataset=p.data.info, scheme=SCHEME, alignment=ALIGNMENT, metric_module=entities.metric_module(),
+        max_length=p.max_length, labels=[id2label[i] for i in sorted(id2label)],
+        torch=_scores(torch_scores), openvino=_scores(ir_scores),
+        parity=TokenParity(compiled=True, device=ir_logits.device, sentences=p.data.info.num_samples,
+                           tokens=par["tokens"], token_agreement=par["token_agreement"],
+                           max_abs_logit_diff=par["max_abs_logit_diff"]),
+        sentences_per_second={"torch": round(torch_logits.sentences_per_second, 3),
+                              "openvino": round(ir_logits.sentences_per_second, 3)},
+        seconds={"tokenize": round(p.tokenize_seconds, 3), "torch": round(torch_logits.seconds, 3),
+                 "openvino": round(ir_logits.seconds, 3)},
+    )
+    return sparsity, results
+
+
+def _measurements(loaded: Any, sparsity: Any, results: TokenClassificationResults) -> Measurements:
+    return Measurements(created=now_utc(), checkpoint=loaded.info, training_args=without_tokens(loaded.training_args),
+                        sparsity=sparsity, task_results=results)
+
+
+class TokenClassification(Task):
+    name = "token-classification"
+    title = "token classifier"
+    architecture_suffixes = (SUFFIX,)
+    auto_class = AUTO_CLASS
+    optimum_task = "token-classification"
+    ov_model_class = "OVModelForTokenClassification"
+    template = "openvino-token-classification.md.j2"
+    evaluation = "tagged sentences (CoNLL-style token/tag lines, or .jsonl with tokens and ner_tags)"
+    default_split = "test"  # named-entity benchmarks (CoNLL-2003, WNUT-17) report their test split
+    weight_formats = ("int8", "fp16", "fp32")
+    weight_format_refusals = {
+        "int4": "INT4 weight compression is a large-language-model technique; on an encoder token classifier "
+                "it costs accuracy for a size that INT8 already makes small, and its F1 is measured here only "
+                "for INT8, FP16 and FP32",
+    }
+    metric = "f1"
+    performance_result = PerformanceResult
+    results_type = TokenClassificationResults
+    evaluation_stage = "entities"
+    card_variables = ("entities", "performance")
+    rows_phrase = r"(?P<rows>\d[\d,]*) sentences\b"
+
+    figures = (
+        _score_figure("f1", "openvino"),
+        _score_figure("f1", "torch"),
+        _score_figure("precision", "openvino"),
+        _score_figure("precision", "torch"),
+        _score_figure("recall", "openvino"),
+        _score_figure("recall", "torch"),
+        FigureSpec("parity.token_agreement", "task_results.parity.token_agreement",
+                   "Token-level label agreement with PyTorch (word-start tokens)", Fixed(4), "parity",
+                   Recheck.CHECKPOINT, TOKEN_FLIPS, (BODY,), (IR, CHECKPOINT, DATA),
+                   card_label=r"token.*agreement"),
+        FigureSpec("parity.max_abs_logit_diff", "task_results.parity.max_abs_logit_diff",
+                   "Largest absolute logit difference from PyTorch (word-start tokens)", Significant(3), "parity",
+                   Recheck.CHECKPOINT,
+                   ItsOwnValue("a worst case over all scored tokens: it moves with the CPU's inference precision"),
+                   (BODY,), (IR, CHECKPOINT, DATA), card_label=r"logit", not_label=r"\bmean\b|average"),
+        *common.sparsity_figures(),
+        *common.ENCODER_PERFORMANCE,
+    )
+
+    gates = (
+        GateSpec("min_ir_f1", lambda r: r.task_results.openvino.f1),
+        GateSpec("max_f1_drop", lambda r: r.task_results.torch.f1 - r.task_results.openvino.f1),
+        GateSpec("min_sparsity", lambda r: r.sparsity.openvino.overall if r.sparsity else None),
+    )
+
+    # --- publish -------------------------------------------------------------------------------------
+
+    def measure(self, req: MeasureRequest) -> tuple[Measurements, Any]:
+        from publisher.stages.export import IR_XML
+
+        s = req.settings
+        # Bad evaluation data, and a model whose logits are NaN, are found before the (slow) export.
+        prepared = prepare(s.checkpoint, s, req.progress, req.timer)
+        torch_logits = torch_pass(prepared, req.progress, req.timer)
+        export = req.export
+        if export is None:
+            with req.progress.stage(f"Exporting to OpenVINO IR ({s.weight_format} weights)"), \
+                    req.timer.timed("export"):
+                export = self._export(prepared.loaded, req.output, s.weight_format, req.staging_dir)
+            req.on_export(export)
+        sparsity, results = measure_against_ir(prepared, torch_logits, req.output / IR_XML, req.progress, req.timer)
+        return _measurements(prepared.loaded, sparsity, results), export
+
+    def export_only(self, settings: Any, output: Path, staging_dir: Path) -> Any:
+        from publisher.stages.load import load_checkpoint
+
+        loaded = load_checkpoint(settings.checkpoint, trust_pickle=settings.trust_pickle, auto_class=CHECKPOINT_KIND)
+        return self._export(loaded, output, settings.weight_format, staging_dir)
+
+    def _export(self, loaded: Any, output: Path, weight_format: str, staging_dir: Path) -> Any:
+        from publisher.stages.export import export_ir
+
+        return export_ir(loaded.model, loaded.tokenizer, output, weight_format=weight_format,
+                         staging_dir=staging_dir, optimum_task=self.optimum_task, ov_model_class=self.ov_model_class)
+
+    def measure_existing_ir(self, checkpoint: Path, ir_dir: Path, settings: Any, progress: Progress) -> Measurements:
+        from publisher.stages.export import IR_XML
+
+        timer = StageTimer()
+        prepared = prepare(Path(checkpoint), settings, progress, timer)
+        torch_logits = torch_pass(prepared, progress, timer)
+        sparsity, results = measure_against_ir(prepared, torch_logits, Path(ir_dir) / IR_XML, progress, timer)
+        return _measurements(prepared.loaded, sparsity, results)
+
+    def stage_result(self, stage: str, m: Measurements) -> tuple[Any, bool]:
+        results = self.retyped(m).task_results
+        if stage == "parity":
+            return results.parity, True  # judged by the gates of a publish, not by the stage
+        return results, True
+
+    def benchmark(self, ir_dir: Path) -> PerformanceResult:
+        from publisher.bench import benchmark_ir
+
+        return benchmark_ir(ir_dir)
+
+    def evaluation_sample(self, settings: Any) -> tuple[list[str], str]:
+        from publisher.stages.token_data import read_sentences
+
+        # The words only: the compatibility runs compare the IR's outputs, not its labels.
+        path = Path(eval_file_of(settings))
+        sentences = read_sentences(path, settings.eval.max_samples)
+        return [" ".join(words) for words in sentences], f"{path.name} {settings.eval.split or self.default_split}"
+
+    def commit_message(self, report: Report) -> str:
+        r = _results(report)
+        return (f"Release {report.card.model_name.split('/')[-1]}: IR entity F1 {r.openvino.f1:.4f} "
+                f"(torch {r.torch.f1:.4f}), {report.export.weight_format.upper()} weights")
+
+    # --- the report and the card -----------------------------------------------------------------------
+
+    def eval_dataset(self, report: Report) -> Any:
+        return _results(report).dataset
+
+    def data_description(self, report: Report) -> str:
+        ds = _results(report).dataset
+        return f"{ds.name} {ds.split} ({ds.num_samples} sentences, {ds.num_entities} entities)"
+
+    def rows_statement(self, report: Report) -> RowsStatement:
+        n = int(_results(report).dataset.num_samples)
+        return RowsStatement(n, f"{n} sentences", "entities", "task_results.dataset.num_samples",
+                             "the sentences re-run from the evaluation data")
+
+    def ledger_method(self, report: Report) -> dict[str, Any]:
+        r = _results(report)
+        return {"max_length": r.max_length, "scheme": r.scheme, "mode": "strict", "alignment": r.alignment,
+                "labels": list(r.labels)}
+
+    def model_index_values(self, report: Report) -> tuple[float, float]:
+        r = _results(report)
+        return r.openvino.f1, r.torch.f1
+
+    def model_index_args(self, report: Report) -> dict[str, Any] | None:
+        return {"scheme": _results(report).scheme, "mode": "strict"}
+
+    def card_context(self, report: Report, ledger: Any) -> dict[str, Any]:
+        from publisher.card.ledger import value
+        from publisher.tasks.classification import _performance
+
+        r = _results(report)
+        ds, par = r.dataset, r.parity
+        types = sorted(set(r.torch.per_type) | set(r.openvino.per_type))
+        per_type = []
+        for name in types:
+            t, o = r.torch.per_type.get(name), r.openvino.per_type.get(name)
+            per_type.append({"type": name, "support": (o or t).support,
+                             "torch": dataclasses.asdict(t) if t else None,
+                             "openvino": dataclasses.asdict(o) if o else None})
+        return {
+            "entities": {
+                "dataset": {"name": ds.name, "split": ds.split, "format": ds.format, "num_samples": int(ds.num_samples),
+                            "num_words": int(ds.num_words), "num_entities": int(ds.num_entities),
+                            "sha256": ds.sha256},
+                "scheme": r.scheme, "alignment": r.alignment, "metric_module": r.metric_module,
+                "max_length": r.max_length, "labels": list(r.labels),
+                "torch": {k: value(ledger, f"{k}.torch") for k in ("f1", "precision", "recall")},
+                "openvino": {k: value(ledger, f"{k}.openvino") for k in ("f1", "precision", "recall")},
+                "predicted": {"torch": r.torch.predicted, "openvino": r.openvino.predicted},
+                "per_type": per_type,
+                "parity": {"compiled": bool(par.compiled), "device": par.device, "sentences": int(par.sentences),
+                           "tokens": int(par.tokens),
+                           "token_agreement": value(ledger, "parity.token_agreement"),
+                           "max_abs_logit_diff": value(ledger, "parity.max_abs_logit_diff")},
+            },
+            "performance": _performance(report, ledger),
+        }
+
+    # --- the CLI -----------------------------------------------------------------------------------------
+
+    def summary_rows(self, report: Report) -> list[tuple[str, str, str]]:
+        r, s = _results(report), report.sparsity
+        ds = r.dataset
+        rows = [
+            (f"entity F1 ({ds.name} {ds.split}, n={ds.num_samples} sentences)", f"{r.torch.f1:.4f}",
+             f"{r.openvino.f1:.4f}"),
+            ("entity precision / recall", f"{r.torch.precision:.4f} / {r.torch.recall:.4f}",
+             f"{r.openvino.precision:.4f} / {r.openvino.recall:.4f}"),
+        ]
+        if s is not None:
+            rows.append((f"sparsity ({s.scope})", f"{s.torch.overall:.4f}", f"{s.openvino.overall:.4f}"))
+        rows.append(("sentences/s", f"{r.sentences_per_second.get('torch', 0.0):.1f}",
+                     f"{r.sentences_per_second.get('openvino', 0.0):.1f}"))
+        rows.append(("max |logit diff| / token agreement", "",
+                     f"{r.parity.max_abs_logit_diff:.4f} / {r.parity.token_agreement:.4f}"))
+        return rows
+
+    def key_figure(self, document: dict[str, Any]) -> str:
+        r = document.get("task_results") or {}
+        return f"entity F1 {r['openvino']['f1']:.4f} (torch {r['torch']['f1']:.4f})"
+
+    # --- publisher verify -----------------------------------------------------------------------------------
+
+    def remeasure_from_ir(self, report: Report, release_dir: Path, options: Any, progress: Progress,
+                          out: Any) -> None:
+        from publisher.recheck import ledger_checks, remeasure
+        from publisher.stages import entities
+        from publisher.stages.token_data import align
+
+        r = _results(report)
+        ds = r.dataset
+        if not options.eval_file:
+            # Verify never opens a path the repo's report names: the reader passes the file.
+            raise ledger_checks.local_data_refused(ds.source, ds.sha256, "it is needed to re-measure the IR's F1")
+        id2label = dict(report.checkpoint.id2label)
+        with progress.stage("Loading the evaluation data"):
+            data = load_data(options.eval_file, id2label, ds.split, ds.num_samples)
+        ledger_checks.check_data_sha(ds.sha256, data.info.sha256, data.info.source, options, out)
+        out.eval_input = data
+        out.sample = ledger_checks.EvaluationSample([" ".join(w) for w in data.sentences],
+                                                    f"{data.info.name} {data.info.split}")
+        if options.max_samples:
+            out.notes[EVALUATION_ROWS] = "entity-level F1 is re-measured over every sentence (--max-samples is " \
+                                         "not applied to a token classifier)"
+        try:
+            aligned = align(remeasure.tokenizer_of(release_dir), data.sentences, max_length=r.max_length,
+                            batch_size=options.batch_size)
+            logits = ir_pass(remeasure.ir_xml(release_dir), aligned, data.info.num_samples, progress)
+            scores = entities.score(data.tags, entities.tags_of(logits.values, id2label))
+        except (ledger_checks.BadInputError, RuntimeError, KeyError) as exc:
+            return ledger_checks.ir_failed(report, out, exc)
+        for metric in ("f1", "precision", "recall"):
+            claim_id = f"{metric}.openvino"
+            out.values[claim_id] = ledger_checks.Remeasurement(scores[metric], self.shown(claim_id, scores[metric]))
+        rows = data.info.num_samples
+        out.values[EVALUATION_ROWS] = ledger_checks.Remeasurement(rows, f"{rows} sentences")
+
+    def remeasure_with_checkpoint(self, report: Report, release_dir: Path, checkpoint: Path, eval_input: Any,
+                                  options: Any, progress: Progress) -> dict[str, Any]:
+        from publisher.recheck.remeasure import ir_xml
+        from publisher.settings import PublishSettings
+        from publisher.stages.data import EvalDataSpec
+
+        r = _results(report)
+        settings = PublishSettings(checkpoint=checkpoint, repo_id=None,
+                                   eval=EvalDataSpec(split=r.dataset.split, max_length=r.max_length),
+                                   batch_size=options.batch_size, trust_pickle=options.trust_pickle)
+        timer = StageTimer()
+        prepared = prepare(checkpoint, settings, progress, timer, data=eval_input)
+        torch_logits = torch_pass(prepared, progress, timer)
+        sparsity, results = measure_against_ir(prepared, torch_logits, ir_xml(release_dir), progress, timer)
+        return {"f1.torch": results.torch.f1, "precision.torch": results.torch.precision,
+                "recall.torch": results.torch.recall, "sparsity.torch": sparsity.torch.overall,
+                "parity.token_agreement": results.parity.token_agreement,
+                "parity.max_abs_logit_diff": results.parity.max_abs_logit_diff}
