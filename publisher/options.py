@@ -175,6 +175,17 @@ OPTIONS: tuple[Option, ...] = (
            "states the lowest release from which all passed", show_default="only the release publish runs", commands=frozenset({PUBLISH, VERIFY}),
            help_for=(("verify", 'Also run the IR on these OpenVINO releases (e.g. 2025.0,2025.4), each installed once into a cached environment of its own'),)),
 
+    # Signing (issue 25): the release set signed with model_signing, shipped as model.sig.
+    Option("sign_key", "file", None, "Sign the release set with this PEM elliptic-curve private key "
+           "(P-256/384/521); the signature ships as model.sig in the same commit",
+           show_default="not signed"),
+    Option("sign_key_password_env", "str", None, "Name of the environment variable holding --sign-key's "
+           "password (never the password itself)"),
+    Option("sign_key_password_file", "file", None, "File holding --sign-key's password"),
+    Option("sign", "choice", None, "How to sign: key (with --sign-key) or sigstore (keyless, needs "
+           "Sigstore's public services; refused where they cannot be reached)", choices=("key", "sigstore"),
+           show_default="key when --sign-key is given"),
+
     # publisher verify only.
     Option("accept_other_data", "bool", False, "Re-measure even on data whose sha256 differs from the one the "
            "ledger names", commands=frozenset({VERIFY}), config=False),
@@ -184,6 +195,10 @@ OPTIONS: tuple[Option, ...] = (
            flag="--repos", commands=frozenset({VERIFY}), config=False),
     Option("work_dir", "dir", "artifacts/verify", "Where releases are downloaded while they are checked",
            commands=frozenset({VERIFY}), config=False),
+    Option("public_key", "file", None, "Check the release's model.sig with this PEM public key first: a file "
+           "changed, added or removed after signing, another key or a malformed signature does not hold",
+           commands=frozenset({VERIFY}), config=False,
+           show_default="a signed release is reported as signed, not checked"),
     Option("keep", "bool", False, "Keep the downloaded release files after the check", commands=frozenset({VERIFY}),
            config=False),
 )

@@ -190,6 +190,16 @@ class HubResult:
 
 
 @dataclass(frozen=True)
+class SigningRecord:
+    """How the release set was signed (issue 25): the card states it, model.sig carries it."""
+
+    method: str  # "model_signing (OpenSSF), elliptic-curve key"
+    fingerprint: str  # sha256 of the DER public key
+    key_hint: str  # sha256 of the PEM public key, as model_signing writes it into model.sig
+    signature: str = "model.sig"
+
+
+@dataclass(frozen=True)
 class CardInputs:
     """Card-only inputs that are not measurements (flags / config file)."""
 
@@ -203,6 +213,7 @@ class CardInputs:
     repo_id: str | None = None  # where the card will live; usage snippets name it (else hub.repo_id, model_name)
     model_index_name: str | None = None  # model-index "name" (else repo_id, then model_name)
     training_details_url: str | None = None  # a page with the full training setup (script, logs)
+    signing: SigningRecord | None = None  # the release set is signed (publish --sign-key)
 
 
 @dataclass(frozen=True)
@@ -236,6 +247,8 @@ class Report:
         for key in _TASK_SECTIONS:
             if data.get(key) is None:
                 data.pop(key, None)
+        if isinstance(data.get("card"), dict) and data["card"].get("signing") is None:
+            data["card"].pop("signing", None)  # unsigned reports read as they did before signing
         return data
 
     def to_json(self) -> str:

@@ -78,6 +78,20 @@ class TextEvalOptions:
 
 
 @dataclass(frozen=True)
+class SigningOptions:
+    """How the release set is signed (issue 25); the password is read from a variable or a file."""
+
+    sign: str | None = None  # "key" | "sigstore" | None (key when ``sign_key`` is given)
+    sign_key: Path | None = None
+    sign_key_password_env: str | None = None  # the variable's name, never the password
+    sign_key_password_file: Path | None = None
+
+    @property
+    def wanted(self) -> bool:
+        return bool(self.sign or self.sign_key or self.sign_key_password_env or self.sign_key_password_file)
+
+
+@dataclass(frozen=True)
 class PublishSettings:
     checkpoint: Path
     repo_id: str | None
@@ -94,6 +108,7 @@ class PublishSettings:
     use_cache: bool = default("cache")
     bench: bool = default("bench")  # measure IR performance for the card's Performance section
     openvino: tuple[str, ...] = ()  # OpenVINO releases to run the IR on (--openvino)
+    signing: SigningOptions = field(default_factory=SigningOptions)
 
     @property
     def weight_format(self) -> str:
@@ -178,6 +193,9 @@ def settings_from_mapping(m: dict[str, Any]) -> PublishSettings:
         use_cache=bool(given.get("cache", default("cache"))),
         bench=bool(given.get("bench", default("bench"))),
         openvino=_openvino_versions(given.get("openvino")),
+        signing=SigningOptions(sign=given.get("sign"), sign_key=path("sign_key"),
+                               sign_key_password_env=given.get("sign_key_password_env"),
+                               sign_key_password_file=path("sign_key_password_file")),
     )
 
 

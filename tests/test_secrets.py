@@ -329,3 +329,38 @@ def test_a_template_cannot_include_a_symlink_that_leaves_its_folder(salted, cach
                 "--template", str(template), *RELAXED, *FAST])
     assert "SECRET-OUTSIDE" not in (cached_out / "README.md").read_text()
     assert code == EXIT_BAD_INPUT
+
+
+# --- the signing key (issue 25) ------------------------------------------------------------------
+
+SIGN_PASSWORD = "sign-password-never-shown-7f3a"
+
+
+def test_the_signing_key_and_its_password_appear_in_no_output_or_pushed_file(hub_server, cached_out, tmp_path,
+                                                                             salted, monkeypatch, capsys):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.BestAvailableEncryption(SIGN_PASSWORD.encode()))
+    key_file = tmp_path / "release-key.pem"
+    key_file.write_bytes(pem)
+    raw = key.private_numbers().private_value.to_bytes(32, "big")
+    monkeypatch.setenv("SIGN_KEY_PASSWORD", SIGN_PASSWORD)
+    repo = "secrets/signed"
+    code = run(publish_args(hub_server, salted, cached_out, repo, "--token-file",
+                            str(token_file(tmp_path, hub_server.token)), "--sign-key", str(key_file),
+                            "--sign-key-password-env", "SIGN_KEY_PASSWORD", "--json"))
+    out = capsys.readouterr()
+    assert code == EXIT_OK, out.err
+    files = set(api_for(hub_server).list_repo_files(repo))
+    assert "model.sig" in files and not [f for f in files if f.endswith(".pem")]
+    pushed = Path(api_for(hub_server).snapshot_download(repo, local_dir=str(tmp_path / "pushed")))
+    body = b"".join(pem.splitlines()[1:-1])
+    for secret in (SIGN_PASSWORD.encode(), body[:48], raw):
+        for where, data in {"stdout": out.out.encode(), "stderr": out.err.encode(),
+                            "hub log": hub_server.log_text().encode(),
+                            **{f"pushed/{k}": v for k, v in files_text(pushed).items()},
+                            **{f"out/{k}": v for k, v in files_text(cached_out).items()}}.items():
+            assert secret not in data, where

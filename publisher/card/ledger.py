@@ -34,6 +34,7 @@ from publisher.tasks.common import SPARSE_THRESHOLD
 from publisher.tasks.contract import CHECKPOINT, DATA, EVALUATION_ROWS, EXACT, IR, Fixed, Significant, Task
 
 QAT_CLAIM = "compression.quantization_aware_training"
+SIGNATURE_CLAIM = "signature.key"  # the release set is signed with the key of this fingerprint
 __all__ = ["EXACT", "build_ledger", "files_digest", "fixed", "ledger_of", "sig", "value"]
 
 
@@ -140,6 +141,13 @@ def _statements(report: Report, task: Task) -> list[Claim]:
                               "compatibility" if compat is not None else "export",
                               "compatibility" if compat is not None else "export.versions.openvino", [IR],
                               Recheck.IR, reason))
+    signing = report.card.signing
+    if signing is not None:  # known from the key before signing: the card is among the signed files
+        printed = f"sha256:{signing.fingerprint}"
+        out.append(_statement(SIGNATURE_CLAIM, f"signed ({signing.method}); public key fingerprint {printed}",
+                              signing.fingerprint, printed, "sign", "card.signing.fingerprint", [],
+                              Recheck.RECORD, f"{signing.signature} is checked over the commit's files by "
+                              "`publisher verify --public-key`; the fingerprint names a key, not its holder"))
     relation = card_claims.report_relation(report)
     if relation.value:
         out.append(_statement("lineage.base_model_relation", f"base_model_relation: {relation.value}",

@@ -37,6 +37,7 @@ _STATEMENTS: list[tuple[str, re.Pattern[str]]] = [
         r"\bregularization-based sparsity\b|\bfixed-mask sparsity\b", re.I)),
     ("compression.weights", re.compile(r"\b(?:compressed|quantized) to (?P<bits>INT8|INT4|8-bit|4-bit)\b", re.I)),
     ("compatibility.openvino", re.compile(r"\bOpenVINO (?:version )?(?P<version>\d+(?:\.\d+)+)(?P<higher> and higher)")),
+    ("signature.key", re.compile(r"\bpublic key fingerprint `?sha256:(?P<fingerprint>[0-9a-f]{64})`?")),
     (EVALUATION_ROWS, re.compile(r"\b(?:" + "|".join(f"(?:{t.rows_phrase.replace('(?P<rows>', '(?:')})"
                                                      for t in TASKS.values()) + ")")),
 ]
@@ -110,6 +111,8 @@ def _statement_value(claim_id: str, match: re.Match[str]) -> Any:
         return match.group("version"), bool(match.group("higher"))
     if claim_id == EVALUATION_ROWS:
         return _rows(match.group(0))
+    if claim_id == "signature.key":
+        return match.group("fingerprint")
     return None
 
 
@@ -133,6 +136,8 @@ def statement_matches(statement: CardStatement, claim: Claim | None) -> bool:
         return str(claim.value) == version and (not higher or claim.printed.endswith("and higher"))
     if statement.claim_id == EVALUATION_ROWS:
         return _int_or_none(claim.value) == statement.value
+    if statement.claim_id == "signature.key":
+        return str(claim.value) == statement.value
     return True
 
 

@@ -62,8 +62,16 @@ def regenerate(
     create_pr: bool = False,
     template: str | Path | None = None,
     sections_dir: Path | None = None,
+    sign_key: Any = None,
+    drop_signature: bool = False,
 ) -> RegenerateOutcome:
-    """Re-render ``repo_id``'s card with the current template; commit README.md if its meaning changed."""
+    """Re-render ``repo_id``'s card with the current template; commit README.md if its meaning changed.
+
+    A signed repo (model.sig) is re-signed in the same commit with ``sign_key``
+    (``publisher.signing.SigningKey``), or its signature dropped with ``drop_signature``; without
+    either, a changed card is refused rather than leaving a signature that no longer holds."""
+    from publisher import signing
+
     card = remote.fetch_card(client, repo_id, revision)
     if card.report is None:
         raise NoStoredReportError(
@@ -72,22 +80,44 @@ def regenerate(
             "Publish it with `publisher publish`, which stores the report next to the card",
         )
     report = _for_repo(card.report, repo_id)
+    if sign_key is not None or drop_signature:
+        report = _with_signing(report, signing.signing_record(sign_key) if sign_key is not None else None)
+    report_changed = report.card.signing != card.report.card.signing
     fresh = render_card(report, template=template, sections_dir=sections_dir)
     old = card.readme or ""
     new = merge_card(card.readme, fresh) if card.readme else fresh
     changes = semantic_changes(old, new)
-    if not changes:
+    if report_changed:
+        changes.append(f"{remote.REPORT_FILENAME}: card.signing")
+    listing = client.list_files(repo_id, card.revision)
+    signed = signing.SIGNATURE in listing
+    if not changes and not (drop_signature and signed):
         return RegenerateOutcome(repo_id, UNCHANGED, revision=card.revision, url=f"{client.endpoint}/{repo_id}")
+    if signed and sign_key is None and not drop_signature:
+        raise BadInputError(
+            f"The repo {repo_id} is signed (model.sig), and a regenerated card would leave that signature "
+            "stale; nothing was committed",
+            "Re-sign with --sign-key KEY.pem (the key the release was signed with, or a new one), or pass "
+            "--drop-signature to remove model.sig in the same commit")
     diff = unified_diff(old, new, repo_id)
     if dry_run:
         return RegenerateOutcome(repo_id, WOULD_UPDATE, revision=card.revision, changes=changes, diff=diff)
+    files = {remote.README: new.encode("utf-8")}
+    if report_changed:
+        files[remote.REPORT_FILENAME] = report.to_json().encode("utf-8")
+    delete: list[str] = []
+    if sign_key is not None:
+        files[signing.SIGNATURE] = _re_signed(client, repo_id, card.revision, listing, files, sign_key)
+    elif drop_signature and signed:
+        delete.append(signing.SIGNATURE)
     outcome = client.commit_files(
         repo_id,
-        {remote.README: new.encode("utf-8")},
+        files,
         message=f"Regenerate model card (publisher {__version__})",
         revision=revision,
         create_pr=create_pr,
         parent_commit=card.revision,
+        delete=delete,
     )
     if not outcome.changed:
         return RegenerateOutcome(repo_id, UNCHANGED, revision=card.revision, url=outcome.url)
@@ -230,6 +260,34 @@ def format_summary(outcomes: list[RegenerateOutcome]) -> str:
 def _one_line(text: str, limit: int = 100) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _with_signing(report: Report, record: Any) -> Report:
+    """The report with its signing record replaced, and the ledger rebuilt (the card states it)."""
+    from publisher.card.ledger import build_ledger
+
+    report = report.replace(card=dataclasses.replace(report.card, signing=record))
+    return report.replace(claims=build_ledger(report))
+
+
+def _re_signed(client: Any, repo_id: str, revision: str, listing: dict[str, Any], new_files: dict[str, bytes],
+               key: Any) -> bytes:
+    """model.sig over the commit's files with the new card (and report) in place of the old."""
+    import glob
+    import shutil
+    import tempfile
+
+    from publisher import signing
+
+    names = [p for p in listing if p not in signing.NOT_SIGNED]
+    with tempfile.TemporaryDirectory() as tmp:
+        download = Path(tmp) / "download"
+        client.download_files(repo_id, [glob.escape(p) for p in names], revision, download)
+        staged = signing.stage({p: download / p for p in names}, Path(tmp) / "signed")
+        for rel, data in new_files.items():
+            staged.setdefault(rel, Path(tmp) / "signed" / rel).write_bytes(data)
+        shutil.rmtree(download, ignore_errors=True)
+        return signing.sign_folder(Path(tmp) / "signed", key).read_bytes()
 
 
 def _for_repo(report: Report, repo_id: str) -> Report:

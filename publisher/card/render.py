@@ -228,8 +228,30 @@ def render_card(
 ) -> str:
     """The full README.md for ``report``: canonical YAML front matter, then the rendered body."""
     body = render_body(report, template=template, sections_dir=sections_dir)
+    body = _with_signature_section(body, report)
     _refuse_unledgered(body, report)
     return compose(build_card_metadata(report), body)
+
+
+def _with_signature_section(body: str, report: Report) -> str:
+    """A signed release's card says so, in a managed section of its own, after whatever the
+    template wrote (the card is one of the signed files, so the fingerprint comes from the key)."""
+    from publisher.card import sections
+
+    signing = report.card.signing
+    if signing is None:
+        return body
+    text = (
+        "## Signature\n\n"
+        f"The files of this commit are signed ({signing.method}): every file of the release, this card "
+        f"and report.json included, is in `{signing.signature}`. The public key fingerprint "
+        f"`sha256:{signing.fingerprint}` (sha256 of the DER public key) names the key that signed them.\n\n"
+        "A valid signature shows these bytes were signed with that key, not who holds the key: get the "
+        "public key from its owner through a channel you trust. Check it with "
+        f"`publisher verify REPO --public-key key.pub`, or with `model_signing verify key . --signature "
+        f"{signing.signature} --public_key key.pub` in a download of the repo.\n"
+    )
+    return body.rstrip("\n") + "\n\n" + sections.wrap("signature", text).strip("\n") + "\n"
 
 
 def _refuse_unledgered(body: str, report: Report) -> None:

@@ -114,9 +114,16 @@ def lint_command(target: str, report_path: Path | None, online: bool, endpoint: 
 @click.option("--create-pr", is_flag=True, help="Open a pull request instead of committing.")
 @TEMPLATE
 @SECTIONS
+@click_option(BY_KEY["sign_key"])
+@click_option(BY_KEY["sign_key_password_env"])
+@click_option(BY_KEY["sign_key_password_file"])
+@click.option("--drop-signature", is_flag=True,
+              help="Remove a signed repo's model.sig in the regenerating commit (instead of re-signing it).")
 def regenerate_command(repo_id: str | None, namespace: str | None, repos_file: str | None,
                        endpoint: str | None, token_file: str | None, revision: str, dry_run: bool,
-                       create_pr: bool, template: str | None, sections_dir: Path | None) -> None:
+                       create_pr: bool, template: str | None, sections_dir: Path | None,
+                       sign_key: str | None, sign_key_password_env: str | None,
+                       sign_key_password_file: str | None, drop_signature: bool) -> None:
     """Re-render published cards from their stored reports.
 
     Downloads README.md and report.json only. Managed sections and publisher's metadata keys are
@@ -129,11 +136,20 @@ def regenerate_command(repo_id: str | None, namespace: str | None, repos_file: s
     chosen = [x for x in (repo_id, namespace, repos_file) if x]
     if len(chosen) != 1:
         raise click.UsageError("Give exactly one of REPO_ID, --all NAMESPACE or --repos FILE.")
+    key = None
+    if sign_key and drop_signature:
+        raise click.UsageError("Give --sign-key or --drop-signature, not both.")
+    if sign_key:
+        from publisher.signing import load_signing_key
+
+        key = load_signing_key(sign_key, sign_key_password_env, sign_key_password_file)
+    elif sign_key_password_env or sign_key_password_file:
+        raise click.UsageError("A password option was given without --sign-key.")
     client, notice = open_client(endpoint, token_file)
     if notice:
         click.echo(notice, err=True)
     options = dict(revision=revision, dry_run=dry_run, create_pr=create_pr, template=template,
-                   sections_dir=sections_dir)
+                   sections_dir=sections_dir, sign_key=key, drop_signature=drop_signature)
     if repo_id:
         outcomes = [regenerate(client, repo_id, **options)]
     else:

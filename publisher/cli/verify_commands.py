@@ -58,11 +58,13 @@ def verify_command(repo_id: str | None, as_json: bool, **given: Any) -> None:
                            checkpoint=checkpoint, trust_pickle=bool(o["trust_pickle"]))
     revision, endpoint, token_file = o["revision"], o["endpoint"], o["token_file"]
     work_dir, keep = Path(o["work_dir"]), bool(o["keep"])
+    public_key = _existing(o["public_key"], "--public-key")
     progress = Progress(quiet=as_json)
 
     def request(repo: str) -> VerifyRequest:
         return VerifyRequest(repo_id=repo, revision=revision, endpoint=endpoint, token_file=token_file,
-                             options=options, openvino=versions, work_dir=work_dir, keep=keep)
+                             options=options, openvino=versions, work_dir=work_dir, keep=keep,
+                             public_key=public_key)
 
     if repo_id:
         with output.stdout_reserved_for_json(as_json):

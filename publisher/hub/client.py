@@ -462,10 +462,12 @@ class HubClient:
         create_pr: bool = False,
         parent_commit: str | None = None,
         description: str = "",
+        delete: list[str] | tuple[str, ...] = (),
     ) -> CommitOutcome:
-        from huggingface_hub import CommitOperationAdd
+        from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 
         ops = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=data) for p, data in files.items()]
+        ops += [CommitOperationDelete(path_in_repo=p) for p in delete]
         return self._commit(repo_id, ops, message, description, revision, create_pr, parent_commit)
 
     def _commit(self, repo_id, ops, message, description, revision, create_pr, parent_commit):

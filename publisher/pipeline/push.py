@@ -4,7 +4,7 @@ commit), then committed, or, for a dry run, the changes and the card's diff repo
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from publisher.hub.client import FileChanges, HubClient
 from publisher.pipeline.release_set import CARD, RELEASE_REPORT, _release_set
@@ -26,7 +26,34 @@ def push(settings: PublishSettings, checked: Checked, report: Report, progress: 
     files.update({rel: out / rel for rel in training_files(report)})
     files[CARD] = out / CARD
     files[RELEASE_REPORT] = out / CACHE_DIR / RELEASE_REPORT
-    return _push(settings, HubClient(checked.target), report, _release_set(out, files), progress)
+    files = _release_set(out, files)
+    client = HubClient(checked.target)
+    if checked.signing_key is not None:
+        files = _signed(client, settings, files, checked.signing_key, out, progress)
+    return _push(settings, client, report, files, progress)
+
+
+def _signed(client: HubClient, settings: PublishSettings, files: dict[str, Path], key: Any, out: Path,
+            progress: Progress) -> dict[str, Path]:
+    """The release set staged into a clean folder and signed there: the signature covers exactly the
+    bytes pushed. When nothing but the signature would change and the remote's model.sig already
+    holds for these files with this key, it is kept (a signature is never byte-identical twice),
+    so an unchanged re-publish still makes no commit."""
+    from publisher import signing
+
+    folder = out / CACHE_DIR / signing.SIGNED_DIR
+    staged = signing.stage(files, folder)
+    changes = client.compare(settings.repo_id, staged, settings.hub.revision)
+    if changes.parent_commit and not changes.added and not changes.changed \
+            and changes.deleted == [signing.SIGNATURE]:
+        remote = client.download_text(settings.repo_id, signing.SIGNATURE, settings.hub.revision)
+        if remote is not None:
+            (folder / signing.SIGNATURE).write_text(remote, encoding="utf-8")
+            if signing.holds_for(folder, key):
+                return {**staged, signing.SIGNATURE: folder / signing.SIGNATURE}
+    with progress.stage(f"Signing {len(staged)} files with {key.path.name} (sha256:{key.fingerprint[:16]}…)"):
+        signature = signing.sign_folder(folder, key)
+    return {**staged, signing.SIGNATURE: signature}
 
 
 def _push(settings: PublishSettings, client: HubClient, release: Report, files: dict[str, Path],

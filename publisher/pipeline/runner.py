@@ -57,6 +57,7 @@ class Checked:
     task: Task
     output: Path
     target: HubTarget | None  # None: nothing is pushed (--no-push)
+    signing_key: Any = None  # publisher.signing.SigningKey: the release set is signed before the push
 
 
 @dataclass(frozen=True)
@@ -179,12 +180,30 @@ def check(settings: PublishSettings) -> Checked:
     out = settings.output_dir
     _check_output_is_not_the_checkpoint(out, ckpt)
     _check_card_options(settings, task)
+    signing_key = _check_signing(settings)
     _prepare_output(out)
     target = resolve_target(settings.hub.endpoint, settings.hub.token) if push else None
     if target is not None and not settings.hub.dry_run:
         # A missing, refused or read-only token is found now, not after a long export.
         HubClient(target).check_write_access()
-    return Checked(task=task, output=out, target=target)
+    return Checked(task=task, output=out, target=target, signing_key=signing_key)
+
+
+def _check_signing(settings: PublishSettings) -> Any:
+    """The signing key, loaded now: a missing or unreadable key, or --sign sigstore, is refused before any
+    work and never falls back to an unsigned release."""
+    from publisher import signing
+
+    options = settings.signing
+    if not options.wanted:
+        return None
+    if options.sign == "sigstore":
+        raise signing.refuse_sigstore()
+    if options.sign_key is None:
+        raise BadInputError("Signing was asked for (--sign key or a password option) but no --sign-key was given; "
+                            "nothing was pushed", "Pass --sign-key key.pem")
+    return signing.load_signing_key(options.sign_key, options.sign_key_password_env,
+                                    options.sign_key_password_file)
 
 
 def measure(settings: PublishSettings, checked: Checked, progress: Progress, timer: StageTimer) -> Measured:
@@ -245,6 +264,11 @@ def _build_report(settings: PublishSettings, checked: Checked, measured: Measure
     """The release's report from the measurements, with the card's inputs from the settings."""
     m = measured.measurements
     training = _training_with_overrides(settings, m.checkpoint, m.training_args)
+    card = card_inputs(settings, training, checked.task)
+    if checked.signing_key is not None:
+        from publisher.signing import signing_record
+
+        card = dataclasses.replace(card, signing=signing_record(checked.signing_key))
     return Report(
         schema_version=SCHEMA_VERSION,
         tool_version=__version__,
@@ -255,7 +279,7 @@ def _build_report(settings: PublishSettings, checked: Checked, measured: Measure
         verification=m.verification,
         sparsity=m.sparsity,
         accuracy=m.accuracy,
-        card=card_inputs(settings, training, checked.task),
+        card=card,
         task=checked.task.name,
         performance=measured.performance,
         text_generation=m.text_generation,

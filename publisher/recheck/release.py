@@ -31,6 +31,7 @@ class VerifyRequest:
     openvino: list[str] = field(default_factory=list)  # OpenVINO releases to run the IR on
     work_dir: Path = Path("artifacts/verify")  # where releases are downloaded
     keep: bool = False  # keep the downloaded files after the check
+    public_key: Path | None = None  # check model.sig with this key first (issue 25)
 
 
 def _safe(path: str) -> bool:
@@ -85,6 +86,8 @@ def verify_release(request: VerifyRequest, progress: Progress | None = None, *,
     has_ledger = report is not None
     paths = release_files(listing, report)
     folder = Path(request.work_dir) / request.repo_id.replace("/", "--") / card.revision
+    # The signature first, over every file of the commit (it is hashed, never loaded).
+    signature_rows = _signature_rows(client, request, card.revision, listing, report, progress)
     try:
         with progress.stage(f"Downloading {len(paths)} release files"):
             client.download_files(request.repo_id, [glob.escape(p) for p in paths if p in listing], card.revision,
@@ -99,6 +102,7 @@ def verify_release(request: VerifyRequest, progress: Progress | None = None, *,
         else:
             checks, partial = foreign.check_foreign(card.readme, folder, request.options, progress)
             environment, sample = None, None
+        checks = signature_rows + _with_signature_verdict(checks, signature_rows)
         compatibility = None
         if request.openvino:
             compatibility, row = _compatibility(folder, request, report, sample, progress)
@@ -150,6 +154,105 @@ def _compatibility(folder: Path, request: VerifyRequest, report: Any, sample: Ev
     return result, ClaimCheck("compatibility.tested", "OpenVINO releases the IR runs on", claimed, None,
                               f"{supported} and higher" if supported else "none of those tested",
                               f"top-1 agreement >= {result.min_top1_agreement}", verdict, "; ".join(notes))
+
+
+SIGNATURE_ROW = "signature"
+
+
+def _signature_rows(client: Any, request: VerifyRequest, revision: str, listing: dict[str, Any], report: Any,
+                    progress: Progress) -> list[ClaimCheck]:
+    """One row for model.sig: checked with --public-key over the commit's files, else "signed, not
+    checked" with the card's key fingerprint compared with the signature's."""
+    from publisher import signing
+
+    signed = signing.SIGNATURE in listing
+    record = report.card.signing if report is not None else None
+    claimed = f"sha256:{record.fingerprint[:16]}…" if record else None
+    text = "the commit's files are the ones signed in model.sig"
+    if not signed:
+        if request.public_key is None and record is None:
+            return []
+        why = "the repo is not signed: the commit holds no model.sig"
+        if record is not None:
+            why += ", though its card says it is signed"
+        return [ClaimCheck(SIGNATURE_ROW, text, None, claimed, "unsigned", None, FAILS, why)]
+    folder = Path(request.work_dir) / request.repo_id.replace("/", "--") / f"{revision}-signed"
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        names = sorted(listing)
+        with progress.stage(f"Checking the signature over {len(names) - 1} files"):
+            client.download_files(request.repo_id, [glob.escape(p) for p in names], revision, folder)
+            if not any(p.startswith(".cache/") for p in names):
+                shutil.rmtree(folder / ".cache", ignore_errors=True)  # huggingface_hub's download records
+            if request.public_key is None:
+                return [_unchecked_row(folder, record, claimed, text)]
+            result = signing.check_folder(folder, request.public_key, listing=names)
+            from cryptography.hazmat.primitives import serialization
+
+            key = serialization.load_pem_public_key(request.public_key.read_bytes())
+            fingerprint = signing.key_fingerprints(key)[0]
+    finally:
+        if not request.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+    shown = f"sha256:{fingerprint[:16]}…"
+    tolerance = "identical sha256 of every file, a valid signature by this key"
+    if result.ok:
+        notes = [f"every file of the commit is as signed, by the key {request.public_key.name}"]
+        if record is not None and record.fingerprint != fingerprint:
+            return [ClaimCheck(SIGNATURE_ROW, text, None, claimed, shown, tolerance, FAILS,
+                               "the signature holds with this key, but the card names another key's fingerprint")]
+        return [ClaimCheck(SIGNATURE_ROW, text, None, claimed, shown, tolerance, HOLDS, "; ".join(notes))]
+    if result.problem == "files":
+        parts = [f"{label} after signing: {', '.join(paths)}" for label, paths in
+                 (("changed", result.changed), ("added", result.added), ("removed", result.removed)) if paths]
+        why = "; ".join(parts) or "the files differ from the signed ones"
+    elif result.problem == "wrong key":
+        why = f"wrong key: {result.detail}"
+    else:
+        why = f"malformed signature: {result.detail}"
+    return [ClaimCheck(SIGNATURE_ROW, text, None, claimed, shown, tolerance, FAILS, why)]
+
+
+def _unchecked_row(folder: Path, record: Any, claimed: str | None, text: str) -> ClaimCheck:
+    from publisher import signing
+    from publisher.errors import BadInputError as _Bad
+
+    try:
+        info = signing.read_signature(folder / signing.SIGNATURE)
+    except _Bad as exc:
+        return ClaimCheck(SIGNATURE_ROW, text, None, claimed, None, None, FAILS, f"malformed signature: {exc.problem}")
+    if record is None:
+        return ClaimCheck(SIGNATURE_ROW, text, None, None, "signed", None, UNVERIFIABLE,
+                          "signed, not checked (pass --public-key KEY.pub); the card names no key")
+    if info.key_hint != record.key_hint:
+        return ClaimCheck(SIGNATURE_ROW, text, None, claimed, "signed", None, FAILS,
+                          "signed, not checked; model.sig was made with another key than the one the card names")
+    return ClaimCheck(SIGNATURE_ROW, text, None, claimed, "signed", None, UNVERIFIABLE,
+                      "signed, not checked (pass --public-key KEY.pub); the card's key fingerprint is the "
+                      "signature's")
+
+
+def _with_signature_verdict(checks: list[ClaimCheck], signature_rows: list[ClaimCheck]) -> list[ClaimCheck]:
+    """The card's signing statement holds when the signature was checked with the key it names."""
+    import dataclasses
+
+    from publisher.card.ledger import SIGNATURE_CLAIM
+
+    if not signature_rows:
+        return checks
+    row = signature_rows[0]
+    out = []
+    for check in checks:
+        if check.claim == SIGNATURE_CLAIM and check.verdict != FAILS:
+            if row.verdict == HOLDS:
+                check = dataclasses.replace(check, verdict=HOLDS, remeasured=row.remeasured,
+                                            reason="model.sig holds with the key of this fingerprint")
+            elif row.verdict == FAILS:
+                check = dataclasses.replace(check, verdict=FAILS, reason=f"the signature does not hold: {row.reason}")
+            else:
+                check = dataclasses.replace(check, reason="signed, not checked (pass --public-key KEY.pub)")
+        out.append(check)
+    return out
 
 
 def release_failure(result: ReleaseVerification, document: dict[str, Any]) -> ClaimFailedError | None:
