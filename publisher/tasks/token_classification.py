@@ -298,6 +298,13 @@ class TokenClassification(Task):
         GateSpec("min_sparsity", lambda r: r.sparsity.openvino.overall if r.sparsity else None),
     )
 
+    def check_checkpoint(self, config: dict[str, Any], folder: Path, weight_format: str) -> None:
+        """Also refused before any work: labels that are not IOB2 tags (entity F1 could not be scored)."""
+        from publisher.stages.token_data import check_label_scheme
+
+        super().check_checkpoint(config, folder, weight_format)
+        check_label_scheme({int(k): str(v) for k, v in (config.get("id2label") or {}).items()})
+
     # --- publish -------------------------------------------------------------------------------------
 
     def measure(self, req: MeasureRequest) -> tuple[Measurements, Any]:

@@ -22,6 +22,19 @@ def test_publish_without_an_eval_file_is_refused_saying_so(tmp_path):
     assert not (tmp_path / "out" / "openvino_model.xml").exists()  # refused before the export
 
 
+def test_a_model_whose_labels_are_not_iob2_is_refused_before_any_work(tmp_path):
+    import json as _json
+
+    checkpoint = build_tiny_ner(tmp_path / "ckpt")
+    config = _json.loads((checkpoint / "config.json").read_text())
+    config["id2label"] = {str(i): name for i, name in enumerate(["O", "PER", "LOC", "ORG", "x", "y", "z"])}
+    (checkpoint / "config.json").write_text(_json.dumps(config))
+    result = run_cli("publish", str(checkpoint), "--repo-id", "t/ner", "--output", str(tmp_path / "out"),
+                     "--no-push", "--license", "apache-2.0", "--eval-file", str(write_conll(tmp_path / "e.conll")))
+    assert result.returncode != 0 and "not IOB2 tags" in result.stderr and "PER" in result.stderr
+    assert not (tmp_path / "out" / "openvino_model.xml").exists()
+
+
 def test_verify_with_the_checkpoint_holds_and_needs_the_eval_file(hub_server, tmp_path):
     checkpoint = build_tiny_ner(tmp_path / "ckpt")
     eval_file = write_conll(tmp_path / "eval.conll")
