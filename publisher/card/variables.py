@@ -22,6 +22,7 @@ from publisher.card.render import (
     template_error,
 )
 from publisher.errors import BadInputError
+from publisher.tasks import TASKS
 
 CATALOGUE: dict[str, str] = {
     "model_name": "Card title: the release's repo name (CardInputs.model_name).",
@@ -72,9 +73,11 @@ CATALOGUE: dict[str, str] = {
     "quantization": "Text generation with INT8/INT4 weights only (else None): NNCF weight compression as applied (its record in the IR): mode (e.g. int4_asym), bits, sym, group_size (-1: per channel), per_channel, ratio, backup_mode, awq, scale_estimation, gptq, lora_correction, data_aware, dataset and calibration_samples (the calibration data of data-aware options), sensitivity_metric, recorded (False: NNCF left no record, values are as requested).",
     "weight_precision": "Text generation only: the IR's MatMul weights by storage precision, read back from its constants: shares (int4, int8, float -> share of weight elements), layers (count), rows (precision, title, share, layers, elements, names: the layers when at most 4).",
     "links": "Documentation links: openvino_ir_docs, optimization_guide, nncf, optimum_intel, openvino_genai, notebooks, sparsity_notebook, weight_compression.",
-    "entities": "Token classification only (None otherwise): entity-level scores of torch and of the IR on the same sentences: dataset (name, split, format, num_samples (sentences), num_words, num_entities, sha256), scheme (IOB2), alignment (the first-sub-token rule, in words), metric_module (seqeval, strict mode), max_length, labels, torch and openvino (f1, precision, recall), predicted (entities predicted by torch, openvino), per_type (each: type, support, torch and openvino: precision, recall, f1, support), parity (compiled, device, sentences, tokens (word-start tokens scored), token_agreement, max_abs_logit_diff).",
     "default_section": "In a section file only: the text the template would have rendered for that section.",
 }
+# A task's own variables are documented by the task (publisher.tasks: Task.card_variable_docs).
+for _task in TASKS.values():
+    CATALOGUE.update(_task.card_variable_docs)
 
 # Provided by Jinja or by publisher's renderer, not by the report.
 BUILTINS = frozenset({"section", "range", "dict", "lipsum", "cycler", "joiner", "namespace", "loop", "caller"})

@@ -176,7 +176,7 @@ def check(settings: PublishSettings) -> Checked:
     ckpt = Path(settings.checkpoint)
     config = read_config(ckpt)
     task = infer_task(config, ckpt, settings.task)
-    task.check_checkpoint(config, ckpt, settings.weight_format)
+    task.check_checkpoint(config, ckpt, settings)
     out = settings.output_dir
     _check_output_is_not_the_checkpoint(out, ckpt)
     _check_card_options(settings, task)

@@ -27,7 +27,7 @@ def export_checkpoint(settings: PublishSettings, output: Path) -> ExportResult:
     ckpt = Path(settings.checkpoint)
     config = read_config(ckpt)
     task = infer_task(config, ckpt, settings.task)
-    task.check_checkpoint(config, ckpt, settings.weight_format)
+    task.check_checkpoint(config, ckpt, settings)
     _prepare_output(output)
     return task.export_only(settings, output, output / CACHE_DIR / "staging")
 

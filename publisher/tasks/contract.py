@@ -282,6 +282,9 @@ class Task(abc.ABC):
     figures: ClassVar[tuple[FigureSpec, ...]]  # every figure the card may state, in ledger order
     gates: ClassVar[tuple[GateSpec, ...]]
     card_variables: ClassVar[tuple[str, ...]]  # template variables only this task fills
+    # What each of this task's own variables holds, for `publisher card variables` (the catalogue of
+    # publisher.card.variables adds these to the variables every card has).
+    card_variable_docs: ClassVar[dict[str, str]] = {}
     rows_phrase: ClassVar[str]  # regex of the evaluation-rows statement, group "rows"
     lists_eval_dataset: ClassVar[bool] = False  # the card's `datasets` names the evaluation set
 
@@ -413,9 +416,11 @@ class Task(abc.ABC):
             return dataclasses.replace(measurements, task_results=_convert(self.results_type, raw))
         return measurements
 
-    def check_checkpoint(self, config: dict[str, Any], folder: Path, weight_format: str) -> None:
-        """Refuse, before any work, what this task cannot release: an architecture the installed
-        optimum-intel does not export for ``optimum_task``, a weight format the task does not offer."""
+    def check_checkpoint(self, config: dict[str, Any], folder: Path, settings: Any) -> None:
+        """Refuse, before any work, what this task cannot release with ``settings``: an architecture
+        the installed optimum-intel does not export for ``optimum_task``, a weight format the task does
+        not offer; a task adds its own (evaluation data it needs, labels it can score)."""
+        weight_format = settings.weight_format
         from publisher.stages.exportability import check_exportable
         from publisher.stages.load import build_config
 

@@ -270,6 +270,9 @@ class TokenClassification(Task):
     results_type = TokenClassificationResults
     evaluation_stage = "entities"
     card_variables = ("entities", "performance")
+    card_variable_docs = {
+        "entities": ("Token classification only (None otherwise): entity-level scores of torch and of the IR on the same sentences: dataset (name, split, format, num_samples (sentences), num_words, num_entities, sha256), scheme (IOB2), alignment (the first-sub-token rule, in words), metric_module (seqeval, strict mode), max_length, labels, torch and openvino (f1, precision, recall), predicted (entities predicted by torch, openvino), per_type (each: type, support, torch and openvino: precision, recall, f1, support), parity (compiled, device, sentences, tokens (word-start tokens scored), token_agreement, max_abs_logit_diff)."),
+    }
     rows_phrase = r"(?P<rows>\d[\d,]*) sentences\b"
 
     figures = (
@@ -298,12 +301,15 @@ class TokenClassification(Task):
         GateSpec("min_sparsity", lambda r: r.sparsity.openvino.overall if r.sparsity else None),
     )
 
-    def check_checkpoint(self, config: dict[str, Any], folder: Path, weight_format: str) -> None:
-        """Also refused before any work: labels that are not IOB2 tags (entity F1 could not be scored)."""
+    def check_checkpoint(self, config: dict[str, Any], folder: Path, settings: Any) -> None:
+        """Also refused before any work: labels that are not IOB2 tags (entity F1 could not be scored),
+        and no --eval-file (this task bundles no default data)."""
         from publisher.stages.token_data import check_label_scheme
 
-        super().check_checkpoint(config, folder, weight_format)
+        super().check_checkpoint(config, folder, settings)
         check_label_scheme({int(k): str(v) for k, v in (config.get("id2label") or {}).items()})
+        if getattr(settings, "eval", None) is not None:
+            eval_file_of(settings)
 
     # --- publish -------------------------------------------------------------------------------------
 
