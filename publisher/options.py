@@ -111,14 +111,14 @@ OPTIONS: tuple[Option, ...] = (
     Option("dataset_config", "str", None, "Dataset config name", commands=_MEASURE),
     Option("split", "str", None, "Evaluation split", commands=_MEASURE,
            show_default="the task's: validation for a classifier (GLUE's test labels are hidden), test for a "
-           "language model (held-out text)"),
+           "language model (held-out text) and a token classifier (NER benchmarks report test)"),
     Option("text_column", "str", None, "Text column", commands=_MEASURE,
            show_default="sentence; text for a language model"),
     Option("label_column", "str", "label", "Label column", commands=_MEASURE),
-    Option("max_samples", "int", None, "Evaluate on the first N rows only (classifier)", commands=_MEASURE | {VERIFY},
+    Option("max_samples", "int", None, "Evaluate on the first N rows only (classifier, token classifier)", commands=_MEASURE | {VERIFY},
            help_for=(("verify", 'A quick partial check: the first N rows (classifier) or windows (language model), compared one by one with the recorded ones'),)),
-    Option("max_length", "int", 128, "Tokenizer max length (classifier)", commands=_MEASURE),
-    Option("batch_size", "int", 32, "Evaluation batch size (classifier)", commands=_MEASURE),
+    Option("max_length", "int", 128, "Tokenizer max length (classifier, token classifier)", commands=_MEASURE),
+    Option("batch_size", "int", 32, "Evaluation batch size (classifier, token classifier)", commands=_MEASURE),
     Option("window", "int", 512, "Perplexity window in tokens (language model)", commands=_MEASURE),
     Option("stride", "int", 256, "Perplexity stride in tokens (language model)", commands=_MEASURE),
     Option("max_windows", "int", 32, "Perplexity: score the first N windows of the text, 0 for all of "
