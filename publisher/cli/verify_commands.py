@@ -27,6 +27,7 @@ def verify_command(repo_id: str | None, as_json: bool, **given: Any) -> None:
     report's claims ledger, re-runs the IR on the evaluation data the ledger names, re-counts
     sparsity and weight precisions, and compares every figure on the card with the ledger and
     the re-measurement. A repo publisher did not publish gets what its IR can show checked.
+    With --public-key, the release's model.sig is checked first, over every file of the commit.
     Exit 0 when every claim holds, 6 when one does not.
     """
     from publisher.card.remote import open_client
