@@ -92,8 +92,9 @@ def load_signing_key(path: str | Path, password_env: str | None = None,
         key = serialization.load_pem_private_key(data, password)
     except TypeError as exc:  # a password for an unencrypted key, or none for an encrypted one
         needs = password is None
+        state = "is encrypted and no password was given" if needs else "is not encrypted, but a password was given"
         raise BadInputError(
-            f"The signing key {path} {'is encrypted and no password was given' if needs else 'is not encrypted, but a password was given'}",
+            f"The signing key {path} {state}; nothing was pushed",
             "Pass --sign-key-password-env VAR or --sign-key-password-file FILE" if needs
             else "Drop the password option") from None
     except ValueError:

@@ -260,8 +260,8 @@ def test_an_unchanged_signed_re_publish_makes_no_commit(hub_server, signed, tiny
     assert len(api_for(hub_server).list_repo_commits(REPO)) == len(before)
 
 
-@pytest.mark.parametrize("problem", ["missing", "unreadable", "not-a-key", "sigstore"])
-def test_a_missing_or_unreadable_key_or_sigstore_is_refused_and_nothing_is_pushed(hub_server, tiny_checkpoint,
+@pytest.mark.parametrize("problem", ["missing", "unreadable", "not-a-key", "no-password", "sigstore", "no-key"])
+def test_a_missing_or_unreadable_key_or_sigstore_is_refused_and_nothing_is_pushed(hub_server, tiny_checkpoint, keys,
                                                                                    problem, tmp_path, capsys):
     from publisher.cli.main import main
 
@@ -271,13 +271,16 @@ def test_a_missing_or_unreadable_key_or_sigstore_is_refused_and_nothing_is_pushe
         key.chmod(0)
     elif problem == "not-a-key":
         key.write_text("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
-    extra = ["--sign", "sigstore"] if problem == "sigstore" else ["--sign-key", str(key)]
+    elif problem == "no-password":
+        key = keys["locked"][0]
+    extra = {"sigstore": ["--sign", "sigstore"], "no-key": ["--sign", "key"]}.get(problem, ["--sign-key", str(key)])
     repo = f"signing/refused-{problem}"
     with pytest.raises(SystemExit) as exc:  # in-process: refused by the cheap checks, before any work
         main(["publish", str(tiny_checkpoint), "--repo-id", repo, "--endpoint", hub_server.endpoint,
               "--output", str(tmp_path / "out"), *extra])
     assert exc.value.code == EXIT_BAD_INPUT
-    assert ("Sigstore" if problem == "sigstore" else "signing key") in capsys.readouterr().err
+    said = {"sigstore": "Sigstore", "no-key": "no --sign-key", "no-password": "no password was given"}
+    assert said.get(problem, "signing key") in capsys.readouterr().err
     assert not api_for(hub_server).repo_exists(repo)
     assert not (tmp_path / "out" / ".publisher" / "signed").exists()
 

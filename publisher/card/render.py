@@ -244,7 +244,7 @@ def _with_signature_section(body: str, report: Report) -> str:
     text = (
         "## Signature\n\n"
         f"The files of this commit are signed ({signing.method}): every file of the release, this card "
-        f"and report.json included, is in `{signing.signature}`. The public key fingerprint "
+        f"and report.json included, is listed with its sha256 in `{signing.signature}`. The public key fingerprint "
         f"`sha256:{signing.fingerprint}` (sha256 of the DER public key) names the key that signed them.\n\n"
         "A valid signature shows these bytes were signed with that key, not who holds the key: get the "
         "public key from its owner through a channel you trust. Check it with "

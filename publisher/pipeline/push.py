@@ -44,8 +44,8 @@ def _signed(client: HubClient, settings: PublishSettings, files: dict[str, Path]
     folder = out / CACHE_DIR / signing.SIGNED_DIR
     staged = signing.stage(files, folder)
     changes = client.compare(settings.repo_id, staged, settings.hub.revision)
-    if changes.parent_commit and not changes.added and not changes.changed \
-            and changes.deleted == [signing.SIGNATURE] and client.branch_exists(settings.repo_id, settings.hub.revision):
+    only_signature = not changes.added and not changes.changed and changes.deleted == [signing.SIGNATURE]
+    if changes.parent_commit and only_signature and client.branch_exists(settings.repo_id, settings.hub.revision):
         remote = client.download_text(settings.repo_id, signing.SIGNATURE, settings.hub.revision)
         if remote is not None:
             (folder / signing.SIGNATURE).write_text(remote, encoding="utf-8")
