@@ -259,23 +259,28 @@ def map_labels(id2label: dict[int, str], data: EvalData) -> dict[int, int]:
 
 def tokenize(tokenizer: Any, texts: list[str], *, max_length: int, batch_size: int) -> TokenizedBatches:
     """Tokenize once; sort by length so each batch pads only to its own longest sentence."""
+    enc = tokenizer(texts, truncation=True, max_length=max_length, padding=False)
+    batches, order = padded_batches(enc, tokenizer.pad_token_id or 0, batch_size)
+    return TokenizedBatches(batches=batches, order=order, num_samples=len(texts))
+
+
+def padded_batches(enc: Any, pad_id: int, batch_size: int) -> tuple[list[dict[str, Any]], list[int]]:
+    """Rows of a tokenizer's unpadded output sorted by length, in batches padded to their own longest
+    row; returns the batches and ``order`` (the row of each sorted position)."""
     import numpy as np
 
-    enc = tokenizer(texts, truncation=True, max_length=max_length, padding=False)
     lengths = [len(ids) for ids in enc["input_ids"]]
-    order = sorted(range(len(texts)), key=lambda i: (lengths[i], i))
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
     keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
-    pad_id = tokenizer.pad_token_id or 0
     batches = []
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
         width = max(lengths[i] for i in rows)
         batch = {}
         for k in keys:
-            fill = pad_id if k == "input_ids" else 0
-            arr = np.full((len(rows), width), fill, dtype=np.int64)
+            arr = np.full((len(rows), width), pad_id if k == "input_ids" else 0, dtype=np.int64)
             for r, i in enumerate(rows):
                 arr[r, : lengths[i]] = enc[k][i]
             batch[k] = arr
         batches.append(batch)
-    return TokenizedBatches(batches=batches, order=order, num_samples=len(texts))
+    return batches, order

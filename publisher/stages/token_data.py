@@ -249,7 +249,7 @@ def first_subtoken_positions(word_ids: list[int | None]) -> list[int]:
 
 
 def align(tokenizer: Any, sentences: list[list[str]], *, max_length: int, batch_size: int) -> AlignedBatches:
-    import numpy as np
+    from publisher.stages.data import padded_batches
 
     if not getattr(tokenizer, "is_fast", False):
         raise BadInputError("The checkpoint's tokenizer is not a fast tokenizer, so its sub-tokens cannot be "
@@ -273,20 +273,7 @@ def align(tokenizer: Any, sentences: list[list[str]], *, max_length: int, batch_
                 f"({', '.join(repr(w) for w in empty[:5])}): their labels could not be scored",
                 "Remove those words (control or zero-width characters) from the evaluation data")
         positions.append(found)
-    order = sorted(range(len(sentences)), key=lambda i: (lengths[i], i))
-    keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
-    pad_id = tokenizer.pad_token_id or 0
-    batches = []
-    for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
-        width = max(lengths[i] for i in rows)
-        batch = {}
-        for k in keys:
-            arr = np.full((len(rows), width), pad_id if k == "input_ids" else 0, dtype=np.int64)
-            for r, i in enumerate(rows):
-                arr[r, : lengths[i]] = enc[k][i]
-            batch[k] = arr
-        batches.append(batch)
+    batches, order = padded_batches(enc, tokenizer.pad_token_id or 0, batch_size)
     return AlignedBatches(batches, order, positions, len(sentences))
 
 
