@@ -6,7 +6,8 @@ unless a task names it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
 
 from publisher.results import Recheck
 from publisher.tasks.contract import (
@@ -24,6 +25,7 @@ from publisher.tasks.contract import (
 
 if TYPE_CHECKING:
     from publisher.results import Report
+    from publisher.tasks.contract import Task
 
 # Two samples of the evaluation set: a prediction at a decision boundary may flip between CPUs and
 # inference precisions (bf16 on CPUs with AVX512-BF16, f32 elsewhere), not more.
@@ -102,5 +104,14 @@ ENCODER_PERFORMANCE = (
                   when=_sparse_throughput),
 )
 
-__all__ = ["ENCODER_PERFORMANCE", "FLIP_SAMPLES", "SPARSE_THRESHOLD", "is_sparse", "sample_flips",
+def export_encoder(task: "Task", loaded: Any, output: Path, weight_format: str, staging_dir: Path) -> Any:
+    """The IR of an encoder task's loaded checkpoint: optimum-intel's export for the task's
+    ``optimum_task``, compressed through its ``ov_model_class`` (publisher.stages.export)."""
+    from publisher.stages.export import export_ir
+
+    return export_ir(loaded.model, loaded.tokenizer, output, weight_format=weight_format, staging_dir=staging_dir,
+                     optimum_task=task.optimum_task, ov_model_class=task.ov_model_class)
+
+
+__all__ = ["export_encoder", "ENCODER_PERFORMANCE", "FLIP_SAMPLES", "SPARSE_THRESHOLD", "is_sparse", "sample_flips",
            "sparsity_figures", "timing_figure"]

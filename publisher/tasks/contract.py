@@ -409,11 +409,11 @@ class Task(abc.ABC):
 
     def retyped(self, measurements: "Measurements") -> "Measurements":
         """Cached measurements with the task's own section typed again."""
-        from publisher.results import _convert
+        from publisher.results import from_dict
 
         raw = measurements.task_results
         if isinstance(raw, dict) and self.results_type is not None:
-            return dataclasses.replace(measurements, task_results=_convert(self.results_type, raw))
+            return dataclasses.replace(measurements, task_results=from_dict(self.results_type, raw))
         return measurements
 
     def check_checkpoint(self, config: dict[str, Any], folder: Path, settings: Any) -> None:

@@ -324,7 +324,7 @@ class TokenClassification(Task):
         if export is None:
             with req.progress.stage(f"Exporting to OpenVINO IR ({s.weight_format} weights)"), \
                     req.timer.timed("export"):
-                export = self._export(prepared.loaded, req.output, s.weight_format, req.staging_dir)
+                export = common.export_encoder(self, prepared.loaded, req.output, s.weight_format, req.staging_dir)
             req.on_export(export)
         sparsity, results = measure_against_ir(prepared, torch_logits, req.output / IR_XML, req.progress, req.timer)
         return _measurements(prepared.loaded, sparsity, results), export
@@ -333,13 +333,7 @@ class TokenClassification(Task):
         from publisher.stages.load import load_checkpoint
 
         loaded = load_checkpoint(settings.checkpoint, trust_pickle=settings.trust_pickle, auto_class=CHECKPOINT_KIND)
-        return self._export(loaded, output, settings.weight_format, staging_dir)
-
-    def _export(self, loaded: Any, output: Path, weight_format: str, staging_dir: Path) -> Any:
-        from publisher.stages.export import export_ir
-
-        return export_ir(loaded.model, loaded.tokenizer, output, weight_format=weight_format,
-                         staging_dir=staging_dir, optimum_task=self.optimum_task, ov_model_class=self.ov_model_class)
+        return common.export_encoder(self, loaded, output, settings.weight_format, staging_dir)
 
     def measure_existing_ir(self, checkpoint: Path, ir_dir: Path, settings: Any, progress: Progress) -> Measurements:
         from publisher.stages.export import IR_XML
