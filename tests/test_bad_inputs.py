@@ -605,3 +605,58 @@ def test_architecture_optimum_intel_does_not_export(cli, tmp_path):
                 "Nothing was loaded or exported", "Publish with an optimum-intel release",
                 "or release a checkpoint of an architecture", keep=(ckpt,))
     assert not cli.out.exists()  # refused before the output folder was prepared
+
+
+# --- found by the loader fuzzer (tests/test_loader_fuzz.py, issue 26) -----------------------------
+
+@pytest.mark.parametrize("field,value,phrase", [
+    ("architectures", {"a": 1}, 'architectures={"a": 1}, not a list of class names'),  # was KeyError: 0
+    ("architectures", [1], "architectures=[1], not a list of class names"),  # was AttributeError
+    ("model_type", ["bert"], 'model_type=["bert"], not a string'),
+])
+def test_config_naming_fields_of_the_wrong_type(cli, ckpt, field, value, phrase):
+    edit_config(ckpt, **{field: value})
+    cli.refused(cli.publish_args(ckpt), EXIT_BAD_INPUT, "config.json has " + phrase, "save_pretrained()",
+                keep=(ckpt,))
+
+
+def test_config_json_nested_too_deeply(cli, ckpt):
+    (ckpt / "config.json").write_text("[" * 100_000 + "]" * 100_000)  # was RecursionError (exit 1)
+    cli.refused(cli.publish_args(ckpt), EXIT_BAD_INPUT, "config.json is not valid JSON (it nests",
+                "Fix or re-save the config", keep=(ckpt,))
+
+
+@pytest.mark.parametrize("field,value,phrase", [
+    ("num_attention_heads", 0, "ZeroDivisionError"),
+    ("hidden_act", "bogus", 'unknown value in hidden_act="bogus"'),
+    ("pad_token_id", 10 ** 6, "AssertionError: Padding_idx must be within num_embeddings"),
+    ("vocab_size", -1, "negative dimension"),
+])
+def test_config_value_the_model_constructor_refuses(cli, ckpt, field, value, phrase):
+    # Each raised from the model's constructor (exit 1); now bad input naming config.json.
+    edit_config(ckpt, **{field: value})
+    cli.refused(cli.publish_args(ckpt), EXIT_BAD_INPUT, "transformers cannot build BertForSequenceClassification",
+                "config.json", phrase, keep=(ckpt,))
+    assert not any((cli.out / n).exists() for n in IR_NAMES)
+
+
+def test_chat_template_that_does_not_render_is_refused_before_the_export(cli, tiny_llama, tmp_path):
+    ckpt = Path(shutil.copytree(tiny_llama, tmp_path / "llm"))
+    (ckpt / "chat_template.jinja").write_text("{% for m in messages %}{{ m['content'] }")
+    args = ["publish", str(ckpt), "--repo-id", cli.repo, "--endpoint", cli.hub.endpoint, "--output", str(cli.out),
+            "--window", "32", "--stride", "16", "--max-windows", "2"]
+    cli.refused(args, EXIT_BAD_INPUT, "chat_template.jinja does not render a user message (TemplateSyntaxError",
+                "Fix the template", keep=(ckpt,))
+    assert not any((cli.out / n).exists() for n in IR_NAMES)  # it failed in greedy generation, after it
+
+
+def test_eval_file_edited_in_place_is_measured_again(cli, built, tiny_checkpoint, tmp_path):
+    # The measurements were cached by the file's path: an edited file re-used the old figures.
+    out = shutil.copytree(built, tmp_path / "out")  # the cached export of this checkpoint
+    rows = tmp_path / "rows.tsv"
+    rows.write_text("sentence\tlabel\n" + "".join(f"sentence {i}\t{i % 2}\n" for i in range(8)))
+    args = ["publish", str(tiny_checkpoint), "--no-push", "--output", str(out), *RELAXED, "--eval-file", str(rows)]
+    code, err = cli.run(args)
+    assert code == EXIT_OK, err
+    rows.write_text("sentence\tsentiment\nsentence 0\t0\n")
+    cli.refused(args, EXIT_BAD_INPUT, "rows.tsv has no column 'label'", "--label-column")

@@ -208,6 +208,7 @@ def _check_signing(settings: PublishSettings) -> Any:
 
 def measure(settings: PublishSettings, checked: Checked, progress: Progress, timer: StageTimer) -> Measured:
     """The task's export and measurements, from the cache when their inputs are unchanged."""
+    from publisher.digest import sha256_file
     from publisher.stages.export import library_versions
     from publisher.stages.load import digest_folder
 
@@ -216,7 +217,11 @@ def measure(settings: PublishSettings, checked: Checked, progress: Progress, tim
         digests = digest_folder(Path(settings.checkpoint))
         export_key = _key("export", [d.__dict__ for d in digests], task.name, settings.compression,
                           library_versions(), settings.trust_pickle)
-        measure_key = _key("measure", export_key, settings.eval, settings.batch_size, settings.text_eval)
+        # The evaluation file by its content, not only its path: a file edited in place is measured again.
+        eval_file = Path(settings.eval.eval_file) if settings.eval.eval_file else None
+        eval_digest = sha256_file(eval_file) if eval_file is not None and eval_file.is_file() else None
+        measure_key = _key("measure", export_key, settings.eval, eval_digest, settings.batch_size,
+                           settings.text_eval)
     cache = StageCache(out, settings.use_cache)
     export = cache.get("export", export_key, ExportResult)
     if export is not None and not _export_intact(out, export):

@@ -73,10 +73,11 @@ def load_eval_data(spec: EvalDataSpec) -> EvalData:
 
     datasets.disable_progress_bars()
     source = _read_rows(spec)
+    where = source.info["source"]
     text_column = spec.text_column or CLASSIFIER_TEXT_COLUMN
-    _check_columns(source.rows, text_column, spec.label_column)
-    ds = _selected_rows(source.rows, spec.max_samples)
-    labels, label_names, labels_are_names = _labels(ds, spec.label_column, source.label_names)
+    _check_columns(source.rows, text_column, spec.label_column, where)
+    ds = _selected_rows(source.rows, spec.max_samples, where)
+    labels, label_names, labels_are_names = _labels(ds, spec.label_column, source.label_names, where)
     texts = [str(t) if t is not None else "" for t in ds[text_column]]
     info = DatasetInfo(num_samples=len(texts), sha256=source.sha256, text_column=text_column,
                        label_column=spec.label_column, **source.info)
@@ -117,20 +118,77 @@ def _read_eval_file(spec: EvalDataSpec) -> _Source:
             f"The eval file {path} has an unknown extension {suffix!r}",
             "Use .tsv, .csv, .jsonl or .json",
         )
-    kwargs = {"delimiter": "\t"} if suffix == ".tsv" else {}
-    if path.stat().st_size == 0:
+    kwargs: dict[str, Any] = {"delimiter": "\t"} if suffix == ".tsv" else {}
+    size = path.stat().st_size
+    if size == 0:
         raise BadInputError(f"The eval file {path} is empty", "Pass a file with a header and rows")
+    if builder == "json":
+        _check_json_rows(path)
+        # One block for pyarrow's JSON reader: a column whose type changes between blocks (a number,
+        # then true, after a long line) is a segmentation fault in pyarrow 26, in one block an error
+        # datasets handles. datasets reads chunksize bytes at a time, in blocks of chunksize / 32.
+        kwargs["chunksize"] = 32 * (size + 1)
     try:
         ds = datasets.load_dataset(builder, data_files=str(path), split="train", **kwargs)
     except Exception as exc:  # datasets raises many types for a malformed file
         if _has_no_rows(path, header=builder == "csv"):
             raise BadInputError(f"The eval file {path} has no rows (only a header, or blank lines)",
                                 "Pass a file with a header and rows") from exc
-        raise BadInputError(f"The eval file {path} cannot be parsed ({exc})",
-                            "Check its format (tsv/csv with a header, or JSON lines)") from exc
+        raise BadInputError(f"The eval file {path} cannot be parsed ({_root_cause(exc)})",
+                            "Check its format (tsv/csv with a header, or JSON lines, in UTF-8)") from exc
     sha = sha256_file(path)
     info_kw = dict(name=path.stem, type=builder, config=None, split=spec.split, source=str(path))
     return _Source(rows=ds, info=info_kw, sha256=sha)
+
+
+def _check_json_rows(path: Path) -> None:
+    """Every row of a JSON eval file is a JSON object, before pyarrow's JSON reader sees the file:
+    it takes a line that is not an object (``null``) down with the whole process (a segmentation
+    fault in pyarrow 26). A .json file may also hold one array of objects, or one object."""
+    import json
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadInputError(f"The eval file {path} is not UTF-8 text ({exc})", "Save it as UTF-8") from exc
+    fix = "Write one JSON object per line (JSON lines), each with the text and label fields"
+    if path.suffix.lower() == ".json":
+        try:
+            whole = json.loads(text)
+        except RecursionError as exc:
+            raise BadInputError(f"The eval file {path} nests arrays or objects too deeply to read", fix) from exc
+        except ValueError:
+            whole = None  # not one JSON value: JSON lines, checked below
+        else:
+            if isinstance(whole, dict) or (isinstance(whole, list) and all(isinstance(r, dict) for r in whole)):
+                return
+            kind = {"NoneType": "null", "list": "array", "str": "string", "bool": "true/false"}.get(
+                type(whole).__name__, "number")
+            raise BadInputError(f"The eval file {path} holds a JSON {kind}, not rows (objects, or an array of them)",
+                                fix)
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            raise BadInputError(f"The eval file {path} line {lineno} is not valid JSON ({exc})", fix) from exc
+        except RecursionError as exc:
+            raise BadInputError(f"The eval file {path} line {lineno} nests arrays or objects too deeply to read",
+                                fix) from exc
+        if not isinstance(row, dict):
+            raise BadInputError(f"The eval file {path} line {lineno} is {line.strip()[:40]!r}, not a JSON object "
+                                "(a row)", fix)
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The error under datasets' wrappers ("An error occurred while generating the dataset"): the
+    parser's own words (a UnicodeDecodeError, pandas' "Expected 2 fields in line 3, saw 4")."""
+    seen = {id(exc)}
+    while (inner := exc.__cause__ or exc.__context__) is not None and id(inner) not in seen:
+        seen.add(id(inner))
+        exc = inner
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
 
 
 def _read_dataset(spec: EvalDataSpec) -> _Source:
@@ -163,25 +221,26 @@ def _read_bundled_sst2() -> _Source:
     return _Source(rows=ds, info=info_kw, sha256=sha, label_names=BUNDLED_SST2_LABELS)
 
 
-def _check_columns(ds: Any, text_column: str, label_column: str) -> None:
+def _check_columns(ds: Any, text_column: str, label_column: str, where: str) -> None:
     for col, flag in ((text_column, "--text-column"), (label_column, "--label-column")):
         if col not in ds.column_names:
             raise BadInputError(
-                f"The evaluation data has no column {col!r} (columns: {', '.join(ds.column_names)})",
+                f"The evaluation data in {where} has no column {col!r} (columns: {', '.join(ds.column_names)})",
                 f"Pass {flag} with one of those column names",
             )
 
 
-def _selected_rows(ds: Any, max_samples: int | None) -> Any:
+def _selected_rows(ds: Any, max_samples: int | None, where: str) -> Any:
     """The first ``max_samples`` rows (all without it); no rows is an error."""
     if max_samples:
         ds = ds.select(range(min(max_samples, len(ds))))
     if len(ds) == 0:
-        raise BadInputError("The evaluation data has no rows", "Pass a file or split with examples")
+        raise BadInputError(f"The evaluation data in {where} has no rows",
+                            "Pass a file or split with examples")
     return ds
 
 
-def _labels(ds: Any, label_column: str, given: list[str] | None
+def _labels(ds: Any, label_column: str, given: list[str] | None, where: str
             ) -> tuple[list[int], list[str] | None, bool]:
     """Each row's dataset label id, the label names (the source's own, else the column's class
     names, else the sorted names a column of strings holds; None for unnamed ids), and whether
@@ -193,16 +252,31 @@ def _labels(ds: Any, label_column: str, given: list[str] | None
     if label_names is None and isinstance(feature, datasets.ClassLabel):
         label_names = list(feature.names)
     raw_labels = list(ds[label_column])
-    if label_names is None and raw_labels and isinstance(raw_labels[0], str):
+    names = [isinstance(v, str) for v in raw_labels]
+    if any(names) and not all(names):
+        row = names.index(not names[0]) + 1
+        raise BadInputError(
+            f"The label column {label_column!r} of {where} holds both names and numbers (row 1: "
+            f"{raw_labels[0]!r}, row {row}: {raw_labels[row - 1]!r})",
+            "Use integer class ids or class names as labels, the same kind in every row")
+    if label_names is None and raw_labels and names[0]:
         label_names = sorted(set(raw_labels))
         labels = [label_names.index(v) for v in raw_labels]
     else:
-        try:
-            labels = [int(v) for v in raw_labels]
-        except (TypeError, ValueError) as exc:
-            raise BadInputError(f"The label column {label_column!r} holds non-integer values",
-                                "Use integer class ids or class names as labels") from exc
-    return labels, label_names, bool(raw_labels) and isinstance(raw_labels[0], str)
+        labels = [_class_id(v, row, label_column, where) for row, v in enumerate(raw_labels, 1)]
+    return labels, label_names, bool(raw_labels) and names[0]
+
+
+def _class_id(value: Any, row: int, label_column: str, where: str) -> int:
+    """A label read as a class id: an integer (a float only when whole: 1.0, never 0.5)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, int):  # bool too: False/True are classes 0 and 1
+        return int(value)
+    shown = "an empty value" if value is None or (isinstance(value, float) and value != value) else repr(value)[:40]
+    raise BadInputError(
+        f"The label column {label_column!r} of {where} holds non-integer values (row {row}: {shown})",
+        "Use integer class ids or class names as labels")
 
 
 def map_labels(id2label: dict[int, str], data: EvalData) -> dict[int, int]:
@@ -216,24 +290,24 @@ def map_labels(id2label: dict[int, str], data: EvalData) -> dict[int, int]:
     if bad and not data.label_names:
         raise BadInputError(
             f"The evaluation labels {bad[:5]} are outside the model's {num_labels} classes "
-            f"(0..{num_labels - 1})",
+            f"(0..{num_labels - 1}): column {data.info.label_column!r} of {data.info.source}",
             "Check --label-column, or evaluate on data made for this model",
         )
     model_generic = all(_GENERIC_LABEL.match(n) for n in id2label.values())
     if model_generic and data.labels_are_names:
         raise BadInputError(
-            f"The evaluation labels are names ({', '.join(data.label_names or [])}) but the model's "
-            "id2label is generic (LABEL_0, ...), so there is no way to tell which class is which",
+            f"The evaluation labels of {data.info.source} are names ({', '.join(data.label_names or [])}) but "
+            "the model's id2label is generic (LABEL_0, ...), so there is no way to tell which class is which",
             "Set id2label in config.json to the dataset's label names, or use integer labels",
         )
     if data.label_names is None or model_generic:
         if data.label_names is not None and len(data.label_names) != num_labels:
             raise BadInputError(
-                f"The dataset has {len(data.label_names)} classes and the model {num_labels}",
+                f"The dataset {data.info.source} has {len(data.label_names)} classes and the model {num_labels}",
                 "Evaluate on data with the model's classes",
             )
         if bad:
-            raise BadInputError(f"Labels {bad[:5]} are outside the model's classes",
+            raise BadInputError(f"Labels {bad[:5]} of {data.info.source} are outside the model's classes",
                                 "Check --label-column")
         return {i: i for i in range(num_labels)}
 
@@ -244,22 +318,29 @@ def map_labels(id2label: dict[int, str], data: EvalData) -> dict[int, int]:
         if key not in wanted:
             raise BadInputError(
                 f"The model's label {name!r} (class {cls_id}) matches none of the dataset's labels "
-                f"{data.label_names}",
+                f"{data.label_names} in {data.info.source}",
                 "Fix id2label in config.json so that its names match the dataset's label names",
             )
         mapping[cls_id] = wanted[key]
     if len(set(mapping.values())) != len(mapping):
         raise BadInputError(
             f"The model's labels {list(id2label.values())} map ambiguously onto the dataset's "
-            f"{data.label_names}",
-            "Give every class a distinct name in id2label",
+            f"{data.label_names} in {data.info.source}",
+            "Give every class a distinct name in id2label (config.json)",
         )
     return mapping
 
 
 def tokenize(tokenizer: Any, texts: list[str], *, max_length: int, batch_size: int) -> TokenizedBatches:
     """Tokenize once; sort by length so each batch pads only to its own longest sentence."""
-    enc = tokenizer(texts, truncation=True, max_length=max_length, padding=False)
+    try:
+        enc = tokenizer(texts, truncation=True, max_length=max_length, padding=False)
+    except Exception as exc:  # tokenizers raises a bare Exception (a vocabulary without [UNK])
+        raise BadInputError(
+            f"The checkpoint's tokenizer cannot encode the evaluation text ({type(exc).__name__}: "
+            f"{' '.join(str(exc).split())[:200]})",
+            "Save the tokenizer the model was trained with into the checkpoint folder "
+            "(tokenizer.save_pretrained(folder))") from exc
     batches, order = padded_batches(enc, tokenizer.pad_token_id or 0, batch_size)
     return TokenizedBatches(batches=batches, order=order, num_samples=len(texts))
 

@@ -11,8 +11,9 @@ the first index where they differ is reported per prompt.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from publisher.progress import Progress
 from publisher.results import GenerationCheck, GenerationSample
@@ -62,6 +63,23 @@ def _strip_eos(ids: list[int], eos: set[int]) -> list[int]:
     return ids[:-1] if ids and ids[-1] in eos else ids
 
 
+@contextmanager
+def _plain_greedy(model: Any, eos: set[int], pad: int) -> Iterator[None]:
+    """torch decodes with no setting of the checkpoint's generation_config.json but its tokens:
+    transformers fills every setting ``generate`` is not given from ``model.generation_config``
+    (a repetition penalty, suppressed tokens, a minimum length), and the IR side decodes with a
+    fresh openvino_genai config, so both sides must decode plainly greedy to be compared."""
+    import transformers
+
+    saved = getattr(model, "generation_config", None)
+    model.generation_config = transformers.GenerationConfig(
+        eos_token_id=sorted(eos) or None, pad_token_id=pad, bos_token_id=getattr(saved, "bos_token_id", None))
+    try:
+        yield
+    finally:
+        model.generation_config = saved
+
+
 def check_generation(model: Any, tokenizer: Any, ir_dir: str | Path, prompts: list[str], *,
                      max_new_tokens: int = 32, pipeline: Any = None,
                      inference_precision: str | None = None,
@@ -91,7 +109,7 @@ def check_generation(model: Any, tokenizer: Any, ir_dir: str | Path, prompts: li
             # would double it. A raw prompt gets the tokenizer's usual special tokens.
             hf_ids = tokenizer(text, add_special_tokens=not templated, return_tensors="pt")["input_ids"]
             t0 = time.perf_counter()
-            with torch.inference_mode():
+            with torch.inference_mode(), _plain_greedy(model, eos, pad):
                 out = model.generate(input_ids=hf_ids, attention_mask=torch.ones_like(hf_ids),
                                      do_sample=False, num_beams=1, max_new_tokens=max_new_tokens,
                                      eos_token_id=list(eos) or None, pad_token_id=pad,

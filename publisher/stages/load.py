@@ -92,13 +92,40 @@ def read_config(folder: Path) -> dict[str, Any]:
             "Save the model with model.save_pretrained(folder) (it writes config.json), or point "
             "at the folder that has it",
         )
-    try:
-        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise BadInputError(f"{cfg_path} is not valid JSON ({exc})", "Fix or re-save the config") from exc
+    cfg = read_json_file(cfg_path, "Fix or re-save the config")
     if not isinstance(cfg, dict):
         raise BadInputError(f"{cfg_path} does not hold a JSON object", "Re-save the config")
+    _check_naming_fields(cfg, cfg_path)
     return cfg
+
+
+def read_json_file(path: Path, fix: str) -> Any:
+    """The JSON value in ``path``; a file that is not UTF-8 JSON (or nests too deeply for the
+    parser) is bad input naming the file."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:  # json.JSONDecodeError and UnicodeDecodeError
+        raise BadInputError(f"{path} is not valid JSON ({exc})", fix) from exc
+    except RecursionError as exc:
+        raise BadInputError(f"{path} is not valid JSON (it nests arrays or objects too deeply to read)",
+                            fix) from exc
+
+
+def _check_naming_fields(cfg: dict[str, Any], path: Path) -> None:
+    """``architectures`` and ``model_type`` pick the task and the class before transformers reads
+    the file, so their JSON types are checked here: a list of class names and a string."""
+    archs = cfg.get("architectures")
+    if archs is not None and not (isinstance(archs, list) and all(isinstance(a, str) for a in archs)):
+        raise BadInputError(
+            f"{path} has architectures={json.dumps(archs)[:60]}, not a list of class names",
+            'Write it as save_pretrained() does, for example "architectures": ["BertForSequenceClassification"]',
+        )
+    model_type = cfg.get("model_type")
+    if model_type is not None and not isinstance(model_type, str):
+        raise BadInputError(
+            f"{path} has model_type={json.dumps(model_type)[:60]}, not a string",
+            'Write it as save_pretrained() does, for example "model_type": "bert"',
+        )
 
 
 def _is_gguf(path: Path) -> bool:
@@ -232,6 +259,9 @@ class CheckpointKind:
     architecture: Callable[[dict[str, Any], Path], str]
     requires_tokenizer: bool = False
     class_labels: bool = True
+    # A text generator: its chat template must render and its generation_config.json (the
+    # release's, and the eos tokens greedy generation stops at) is read and checked.
+    generates: bool = False
 
 
 CAUSAL_LM = "AutoModelForCausalLM"
@@ -262,7 +292,8 @@ def causal_lm_architecture(cfg: dict[str, Any], folder: Path) -> str:
 
 
 CLASSIFIER_CHECKPOINT = CheckpointKind(CLASSIFIER, check_architecture)
-CAUSAL_LM_CHECKPOINT = CheckpointKind(CAUSAL_LM, causal_lm_architecture, requires_tokenizer=True, class_labels=False)
+CAUSAL_LM_CHECKPOINT = CheckpointKind(CAUSAL_LM, causal_lm_architecture, requires_tokenizer=True, class_labels=False,
+                                      generates=True)
 _KINDS = {CLASSIFIER: CLASSIFIER_CHECKPOINT, CAUSAL_LM: CAUSAL_LM_CHECKPOINT}
 
 
@@ -298,9 +329,12 @@ def load_checkpoint(folder: str | Path, *, trust_pickle: bool = False,
     state, weights_format = read_state_dict(folder, trust_pickle)
     nncf_state = nncf_state_kinds(state)
     state, nncf_compressed = fold_nncf_state(state)
-    config, model = _build_model(folder, arch)
+    config, model = _build_model(folder, arch, state)
     model = _load_weights(model, state, folder)
-    tokenizer = _load_tokenizer(folder)
+    tokenizer = _load_tokenizer(folder, generates=kind.generates)
+    if kind.generates:
+        model.generation_config = read_generation_config(folder, getattr(model, "generation_config", None),
+                                                         int(model.get_input_embeddings().num_embeddings))
     id2label = _class_labels(config, kind)
     training, training_args = read_training_metadata(folder)
     info = CheckpointInfo(
@@ -354,6 +388,19 @@ def build_config(folder: Path, arch: str | None = None) -> Any:
         ) from exc
 
 
+def _fields_holding(cfg: Any, value: Any, prefix: str = "") -> list[str]:
+    """The (dotted) names of the config fields whose value is ``value``."""
+    if not isinstance(cfg, dict):
+        return []
+    out = []
+    for key, item in cfg.items():
+        if isinstance(item, dict):
+            out += _fields_holding(item, value, f"{prefix}{key}.")
+        elif isinstance(item, str) and item == value:
+            out.append(f"{prefix}{key}={json.dumps(item)[:40]}")
+    return out
+
+
 def _mistyped_fields(cfg: dict[str, Any]) -> list[str]:
     """Fields of config.json whose JSON type differs from the type of the model type's default."""
     import transformers
@@ -381,9 +428,24 @@ def _mistyped_fields(cfg: dict[str, Any]) -> list[str]:
     return out
 
 
-def _build_model(folder: Path, arch: str) -> tuple[Any, Any]:
-    """The folder's transformers config and an uninitialised ``arch`` model built from it."""
+class _TooLarge(Exception):
+    """Raised from inside the model's constructor when it outgrows the weights (see _build_model)."""
+
+
+def _build_model(folder: Path, arch: str, state: dict[str, Any]) -> tuple[Any, Any]:
+    """The folder's transformers config and an uninitialised ``arch`` model built from it.
+
+    The constructor runs on the user's config.json: whatever it raises is bad input naming the
+    file, and a config that describes a model far larger than the weights (a huge hidden size,
+    vocabulary or layer count) is refused while the model is being built, before it can take the
+    machine's memory. Every parameter and buffer registered counts against a budget of twice the
+    weights' size (a tied head is registered, then tied) plus 16M elements (position tables,
+    causal masks)."""
     import transformers
+    from torch.nn.modules.module import (
+        register_module_buffer_registration_hook,
+        register_module_parameter_registration_hook,
+    )
 
     from publisher.cpus import limit_torch_threads
 
@@ -399,11 +461,75 @@ def _build_model(folder: Path, arch: str) -> tuple[Any, Any]:
         ) from exc
     from transformers.initialization import no_init_weights
 
-    # Every parameter is overwritten below (a missing one is an error), so the random
-    # initialisation transformers would run is skipped: about 1 s for bert-base, minutes for 7B.
-    with no_init_weights():
-        model = model_cls(config)
+    weights = sum(int(t.numel()) for t in state.values())
+    budget = {"elements": 2 * weights + 2 ** 24, "tensors": 2 * len(state) + 256}
+
+    def count(module: Any, name: str, tensor: Any) -> None:
+        if tensor is None:
+            return
+        budget["elements"] -= int(tensor.numel())
+        budget["tensors"] -= 1
+        if budget["elements"] < 0 or budget["tensors"] < 0:
+            raise _TooLarge
+
+    hooks = [register_module_parameter_registration_hook(count), register_module_buffer_registration_hook(count)]
+    path = folder / "config.json"
+    try:
+        # Every parameter is overwritten below (a missing one is an error), so the random
+        # initialisation transformers would run is skipped: about 1 s for bert-base, minutes for 7B.
+        with no_init_weights():
+            model = model_cls(config)
+    except (_TooLarge, MemoryError) as exc:
+        raise _too_large(path, arch, weights) from exc
+    except RuntimeError as exc:
+        if "allocate" not in str(exc):
+            raise _cannot_build(folder, arch, exc) from exc
+        raise _too_large(path, arch, weights) from exc
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, AssertionError, ZeroDivisionError,
+            OverflowError) as exc:
+        # Raised by the model's own constructor from a config value: heads that do not divide the
+        # hidden size, an unknown activation or rope type, a padding id outside the vocabulary.
+        raise _cannot_build(folder, arch, exc) from exc
+    finally:
+        for hook in hooks:
+            hook.remove()
     return config, model
+
+
+def _too_large(path: Path, arch: str, weights: int) -> BadInputError:
+    return BadInputError(
+        f"{path} describes a {arch} much larger than the weights beside it ({weights:,} elements): "
+        "building it was stopped before it took the machine's memory. A size field (hidden_size, "
+        "vocab_size, num_hidden_layers, intermediate_size, ...) does not match the weights",
+        "Save the config and the weights together from the same model with save_pretrained()",
+    )
+
+
+def _cannot_build(folder: Path, arch: str, exc: Exception) -> BadInputError:
+    """What the model's constructor raised from the folder's config.json, naming the field where
+    it can (a wrong type, or the field holding an unknown name)."""
+    path = folder / "config.json"
+    detail = " ".join(str(exc).split())[:200]
+    cfg = read_config(folder)
+    fields = _mistyped_fields(cfg)
+    which = f" (wrong type: {', '.join(fields)})" if fields else ""
+    if isinstance(exc, KeyError) and exc.args and not which:
+        named = _fields_holding(cfg, exc.args[0])
+        which = f" (unknown value in {', '.join(named)})" if named else ""
+    return BadInputError(
+        f"transformers cannot build {arch} from {path}{which}: {type(exc).__name__}: {detail}",
+        "Fix the config.json field that the error names or implies (a config written by "
+        "model.config.save_pretrained for these weights builds)",
+    )
+
+
+_BUFFER_KEY = re.compile(r"(^|\.)(position_ids|token_type_ids|inv_freq|masked_bias|attn\.bias|num_batches_tracked)$")
+
+
+def _not_a_weight(key: str) -> bool:
+    """A state-dict key that is not a model weight: a buffer older transformers versions saved
+    (position ids, rotary frequencies, GPT-2's causal mask) or NNCF quantizer state."""
+    return bool(_BUFFER_KEY.search(key) or _QUANTIZER_KEY.search(key))
 
 
 def _load_weights(model: Any, state: dict[str, Any], folder: Path) -> Any:
@@ -419,8 +545,15 @@ def _load_weights(model: Any, state: dict[str, Any], folder: Path) -> Any:
     tied = _tied_aliases(model)
     missing = [k for k in expected
                if k not in state and not k.endswith("position_ids") and not (tied.get(k, set()) & state.keys())]
-    if mismatched or missing:
-        detail = "; ".join((mismatched + [f"{k} missing" for k in missing])[:3])
+    # Weights the model has no place for would be dropped without a word: a config.json with fewer
+    # layers than the weights (num_hidden_layers 1 for a 2-layer checkpoint) would release a
+    # truncated model. Buffers older transformers saved, and NNCF quantizer state, are not weights.
+    ignored = [re.compile(p) for p in (getattr(model, "_keys_to_ignore_on_load_unexpected", None) or [])]
+    unexpected = [k for k in state if k not in expected and not _not_a_weight(k)
+                  and not any(p.search(k) for p in ignored)]
+    if mismatched or missing or unexpected:
+        detail = "; ".join((mismatched + [f"{k} missing" for k in missing]
+                            + [f"{k} in the weights but not in the model" for k in unexpected])[:3])
         raise BadInputError(
             f"The weights in {folder} do not match its config.json ({detail})",
             "Save the config and the weights together from the same model with save_pretrained()",
@@ -431,16 +564,181 @@ def _load_weights(model: Any, state: dict[str, Any], folder: Path) -> Any:
     return model.float().eval()
 
 
-def _load_tokenizer(folder: Path) -> Any:
+def _load_tokenizer(folder: Path, *, generates: bool = False) -> Any:
     import transformers
 
     try:
-        return transformers.AutoTokenizer.from_pretrained(str(folder))
+        tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder))
+    except RecursionError as exc:
+        raise BadInputError(
+            f"No usable tokenizer in {folder} (a tokenizer file nests arrays or objects too deeply to read)",
+            "Save the tokenizer into the checkpoint folder with tokenizer.save_pretrained(folder)",
+        ) from exc
     except Exception as exc:  # tokenizers raises a bare Exception for a malformed tokenizer.json
         raise BadInputError(
             f"No usable tokenizer in {folder} ({exc})",
             "Save the tokenizer into the checkpoint folder with tokenizer.save_pretrained(folder)",
         ) from exc
+    max_length = getattr(tokenizer, "model_max_length", None)
+    if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, (int, float))
+                                   or max_length != max_length or max_length < 1):
+        raise BadInputError(
+            f"{folder / 'tokenizer_config.json'} has model_max_length={json.dumps(max_length)[:40]}, "
+            "not a positive number of tokens",
+            "Fix model_max_length (or re-save the tokenizer with tokenizer.save_pretrained(folder))",
+        )
+    try:  # some broken vocabularies load and fail on the first text (a WordPiece vocab without its [UNK])
+        tokenizer(["Hello, world: a short test of the tokenizer."])
+    except Exception as exc:
+        raise BadInputError(
+            f"The tokenizer in {folder} loads but cannot encode text ({type(exc).__name__}: "
+            f"{' '.join(str(exc).split())[:200]})",
+            "Save the tokenizer it was trained with into the folder (tokenizer.save_pretrained(folder))",
+        ) from exc
+    template = getattr(tokenizer, "chat_template", None)
+    named = isinstance(template, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in template.items())
+    if template is not None and not (isinstance(template, str) or named):
+        raise BadInputError(
+            f"The chat template in {_chat_template_file(folder)} is {json.dumps(template)[:60]}, not a "
+            "template (a string of Jinja, or named strings of Jinja)",
+            "Fix chat_template, or remove it (tokenizer.save_pretrained(folder) writes it as chat_template.jinja)",
+        )
+    if generates:
+        _check_chat_template(tokenizer, folder)
+    return tokenizer
+
+
+def _chat_template_file(folder: Path) -> Path:
+    """The file a tokenizer's chat template was read from (transformers 5 writes the first)."""
+    for name in ("chat_template.jinja", "chat_template.json"):
+        if (folder / name).is_file():
+            return folder / name
+    return folder / "tokenizer_config.json"
+
+
+def _check_chat_template(tokenizer: Any, folder: Path) -> None:
+    """A chat template must render a user turn (as greedy generation renders its prompts, and
+    openvino_genai renders chats): a broken one is found now, not after the export."""
+    if not getattr(tokenizer, "chat_template", None):
+        return
+    try:
+        text = tokenizer.apply_chat_template([{"role": "user", "content": "Hello"}],
+                                             add_generation_prompt=True, tokenize=False)
+    except Exception as exc:  # jinja2's TemplateSyntaxError, UndefinedError, the template's raise_exception
+        detail = " ".join(str(exc).split())[:200]
+        raise BadInputError(
+            f"The chat template in {_chat_template_file(folder)} does not render a user message "
+            f"({type(exc).__name__}: {detail})",
+            "Fix the template (it is Jinja, given messages and add_generation_prompt), or remove it "
+            "and publish the model without a chat template",
+        ) from exc
+    if not isinstance(text, str):
+        raise BadInputError(
+            f"The chat template in {_chat_template_file(folder)} renders a {type(text).__name__}, not text",
+            "Fix the template so that it renders the conversation as a string",
+        )
+
+
+_TOKEN_ID_FIELDS = ("bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id")
+
+
+def read_generation_config(folder: Path, derived: Any, vocab_size: int) -> Any:
+    """The generation config the release ships and greedy generation stops by: the checkpoint's
+    generation_config.json when it has one (else ``derived``, transformers' from config.json),
+    checked: what transformers refuses, and token ids that are not ids of the ``vocab_size``
+    vocabulary (greedy generation and openvino_genai take them as they are)."""
+    path = folder / "generation_config.json"
+    config = derived
+    if path.is_file():
+        import transformers
+
+        raw = read_json_file(path, "Fix it, or re-save it with model.generation_config.save_pretrained(folder)")
+        if not isinstance(raw, dict):
+            raise BadInputError(f"{path} does not hold a JSON object",
+                                "Re-save it with model.generation_config.save_pretrained(folder)")
+        _check_token_ids(raw, path, vocab_size)
+        _check_generation_fields(raw, path)
+        try:
+            config = transformers.GenerationConfig.from_pretrained(str(folder))
+            config.validate(strict=True)  # what save_pretrained() checks when the export writes it
+        except Exception as exc:  # transformers raises ValueError, TypeError, OSError, AttributeError here
+            detail = " ".join(str(exc).split())[:300]
+            raise BadInputError(
+                f"transformers refuses {path}: {type(exc).__name__}: {detail}",
+                "Fix the field it names, or re-save the file with model.generation_config.save_pretrained(folder)",
+            ) from exc
+    elif config is not None:  # from config.json: its eos ids are what generation stops at
+        _check_token_ids({"eos_token_id": getattr(config, "eos_token_id", None)}, folder / "config.json", vocab_size,
+                         ("eos_token_id",))
+    return config
+
+
+# The JSON types of generation_config.json's fields (transformers 5 gives none of them a typed
+# default, and keeps whatever it is given; openvino_genai's C++ JSON reader stops on a wrong one).
+_GENERATION_NUMBERS = (
+    "max_length", "max_new_tokens", "min_length", "min_new_tokens", "max_time", "num_beams", "num_beam_groups",
+    "num_return_sequences", "temperature", "top_k", "top_p", "min_p", "top_h", "typical_p", "epsilon_cutoff",
+    "eta_cutoff", "repetition_penalty", "encoder_repetition_penalty", "length_penalty", "no_repeat_ngram_size",
+    "encoder_no_repeat_ngram_size", "guidance_scale", "diversity_penalty", "penalty_alpha", "num_assistant_tokens",
+    "assistant_confidence_threshold", "prompt_lookup_num_tokens", "max_matching_ngram_size", "prefill_chunk_size",
+    "presence_penalty", "frequency_penalty")
+_GENERATION_FLAGS = (
+    "do_sample", "use_cache", "renormalize_logits", "remove_invalid_values", "output_attentions",
+    "output_hidden_states", "output_scores", "output_logits", "return_dict_in_generate", "token_healing",
+    "low_memory", "disable_compile", "is_assistant", "ignore_eos", "echo")
+_GENERATION_STRINGS = ("cache_implementation", "transformers_version", "num_assistant_tokens_schedule")
+
+
+def _check_generation_fields(raw: dict[str, Any], path: Path) -> None:
+    """Each field of generation_config.json of its JSON type (a number, finite and within 64 bits;
+    true/false; a string), and no NaN or Infinity anywhere (not JSON, though Python writes them)."""
+    import math
+
+    for key, value in raw.items():
+        if key in _TOKEN_ID_FIELDS or value is None:
+            continue
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if key in _GENERATION_NUMBERS and not (number and abs(value) < 2 ** 63 and math.isfinite(value)):
+            want = "a finite number of 64 bits"
+        elif key in _GENERATION_FLAGS and not isinstance(value, bool):
+            want = "true or false"
+        elif key in _GENERATION_STRINGS and not isinstance(value, str):
+            want = "a string"
+        elif _non_finite(value):
+            want = "valid JSON (no NaN or Infinity)"
+        else:
+            continue
+        raise BadInputError(
+            f"{path} has {key}={json.dumps(value)[:60]}, not {want}",
+            f"Fix {key}, or re-save the file with model.generation_config.save_pretrained(folder)",
+        )
+
+
+def _non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return value != value or value in (float("inf"), float("-inf"))
+    if isinstance(value, dict):
+        return any(_non_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_non_finite(v) for v in value)
+    return False
+
+
+def _check_token_ids(fields: dict[str, Any], path: Path, vocab_size: int,
+                     names: tuple[str, ...] = _TOKEN_ID_FIELDS) -> None:
+    """Token ids are integers of the vocabulary; a pad id may also be negative (-1 is a common "none")."""
+    for field in names:
+        value = fields.get(field)
+        ids = value if isinstance(value, list) else [value]
+        low = -(2 ** 63) if field == "pad_token_id" else 0
+        if value is not None and not all(isinstance(i, int) and not isinstance(i, bool) and low <= i < vocab_size
+                                         for i in ids):
+            raise BadInputError(
+                f"{path} has {field}={json.dumps(value)[:60]}, not a token id of the model's "
+                f"{vocab_size:,}-token vocabulary (an integer 0..{vocab_size - 1}) or a list of them",
+                f"Fix {field} (the tokenizer's ids are in tokenizer.json), or re-save the file with "
+                "save_pretrained(folder)",
+            )
 
 
 def _class_labels(config: Any, kind: CheckpointKind) -> dict[int, str]:

@@ -43,7 +43,8 @@ def tokenize(tokenizer: Any, text: str) -> list[int]:
     return list(tokenizer(text, return_attention_mask=False)["input_ids"])
 
 
-def make_windows(num_tokens: int, window: int, stride: int, max_windows: int | None = None) -> list[Window]:
+def make_windows(num_tokens: int, window: int, stride: int, max_windows: int | None = None,
+                 source: str | None = None) -> list[Window]:
     if window < 2:
         raise BadInputError(f"The perplexity window is {window} tokens", "Use a window of at least 2 tokens")
     if not 0 < stride <= window:
@@ -51,7 +52,8 @@ def make_windows(num_tokens: int, window: int, stride: int, max_windows: int | N
                             "Pass a stride of at most the window, e.g. half of it")
     if num_tokens < window:
         raise BadInputError(
-            f"The evaluation text has {num_tokens} tokens, fewer than one perplexity window of "
+            f"The evaluation text{f' from {source}' if source else ''} has {num_tokens} tokens, fewer "
+            "than one perplexity window of "
             f"{window} tokens",
             f"Pass a longer text (at least {window} tokens with this tokenizer) or a smaller window")
     out: list[Window] = []
@@ -150,7 +152,7 @@ def perplexity_and_parity(
     import torch
 
     progress = progress or Progress(quiet=True)
-    windows = make_windows(len(token_ids), window, stride, max_windows)
+    windows = make_windows(len(token_ids), window, stride, max_windows, dataset.source)
     ids_all = torch.tensor(token_ids, dtype=torch.long)
     nll = {"torch": 0.0, "openvino": 0.0}
     secs = {"torch": 0.0, "openvino": 0.0}

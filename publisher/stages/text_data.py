@@ -59,10 +59,20 @@ def _read_jsonl(path: Path, field: str) -> str:
         except ValueError as exc:
             raise BadInputError(f"{path} line {lineno} is not valid JSON ({exc})",
                                 "Write one JSON object per line, each with a text field") from exc
+        except RecursionError as exc:
+            raise BadInputError(f"{path} line {lineno} is not valid JSON (it nests arrays or objects too "
+                                "deeply to read)", "Write one JSON object per line, each with a text field") from exc
         if not isinstance(row, dict) or not isinstance(row.get(field), str):
             raise BadInputError(
                 f"{path} line {lineno} has no string field {field!r}",
                 f"Give every line a {field!r} field holding the text (or name the field to read)")
+        try:
+            row[field].encode("utf-8")
+        except UnicodeEncodeError as exc:  # a lone surrogate escape ("\ud800"): no UTF-8 form, no tokens
+            raise BadInputError(
+                f"{path} line {lineno}: the {field!r} field is not text (a lone surrogate escape at character "
+                f"{exc.start}, which has no UTF-8 form)",
+                "Write the text as UTF-8 (json.dumps of a str read from UTF-8 never writes a lone surrogate)") from exc
         parts.append(row[field])
     # Documents are separated by a blank line, as the usual wikitext perplexity recipe joins them.
     return "\n\n".join(parts)

@@ -34,15 +34,19 @@ def read_training_metadata(folder: Path) -> tuple[TrainingMetadata, dict[str, An
         fields["nncf_config"], sources["nncf_config"] = nncf, "nncf_config.json"
     cmd_file = folder / "training_command.txt"
     if cmd_file.is_file():
-        fields["training_command"] = cmd_file.read_text(encoding="utf-8").strip()
+        try:
+            fields["training_command"] = cmd_file.read_text(encoding="utf-8").strip()
+        except UnicodeDecodeError as exc:
+            raise BadInputError(f"{cmd_file} is not UTF-8 text ({exc})",
+                                "Save the training command as UTF-8, or remove training_command.txt") from exc
         sources["training_command"] = "training_command.txt"
-    meta = _load_json(folder, "training_metadata.json") or {}
-    if not isinstance(meta, dict):
+    meta = _load_json(folder, "training_metadata.json") if (folder / "training_metadata.json").is_file() else {}
+    if not isinstance(meta, dict):  # null and [] too: the file is there, and says nothing readable
         raise BadInputError(f"{folder / 'training_metadata.json'} does not hold a JSON object",
                             "Write training_metadata.json as an object of fields")
     for key in _METADATA_KEYS:
         if meta.get(key) is not None:
-            value = meta[key]
+            value = _checked(meta[key], key, folder / "training_metadata.json")
             fields[key] = [value] if key == "language" and isinstance(value, str) else value
             sources[key] = "training_metadata.json"
     dataset = _dataset_name(meta.get("dataset"))
@@ -55,8 +59,12 @@ def read_training_metadata(folder: Path) -> tuple[TrainingMetadata, dict[str, An
     if isinstance(log, list):
         fields["eval_log"], sources["eval_log"] = log, "eval_log.json"
     training_args = _load_json(folder, "training_args.json")
-    if isinstance(training_args, dict) and training_args.get("seed") is not None:
-        fields.setdefault("seed", training_args["seed"])
+    if (folder / "training_args.json").is_file() and not isinstance(training_args, dict):
+        raise BadInputError(f"{folder / 'training_args.json'} does not hold a JSON object",
+                            "Write the trainer's arguments as an object (TrainingArguments.to_json_string()), "
+                            "or remove training_args.json")
+    if training_args is not None and training_args.get("seed") is not None:
+        fields.setdefault("seed", _checked(training_args["seed"], "seed", folder / "training_args.json"))
         sources.setdefault("seed", "training_args.json")
     files = find_training_files(folder, fields.get("training_command"))
     if isinstance(record, dict):
@@ -66,14 +74,41 @@ def read_training_metadata(folder: Path) -> tuple[TrainingMetadata, dict[str, An
     return TrainingMetadata(sources=sources, **fields), training_args
 
 
+# The type each card field read from a file must have (publisher.results.TrainingMetadata):
+# anything else would reach the card renderer, or the Hub's metadata, as it is.
+_STRING_KEYS = ("base_model", "teacher_model", "license", "model_creator", "base_model_relation")
+
+
+def _checked(value: Any, key: str, path: Path) -> Any:
+    """``value`` of ``key`` as read from ``path``, refused unless it has the field's type: a
+    non-empty string, a language code or a list of them, an integer seed."""
+    if key in _STRING_KEYS:
+        ok, want = isinstance(value, str) and bool(value.strip()), "a non-empty string"
+    elif key == "language":
+        items = value if isinstance(value, list) else [value]
+        ok, want = bool(items) and all(isinstance(v, str) and v.strip() for v in items), \
+            'a language code or a list of them ("en", ["en", "fr"])'
+    elif key == "seed":
+        ok, want = isinstance(value, int) and not isinstance(value, bool), "an integer"
+    else:
+        return value
+    if not ok:
+        raise BadInputError(f"{path} has {key}={json.dumps(value)[:60]}, not {want}",
+                            f"Fix {key} in {path.name}, or remove it")
+    return value
+
+
 def _load_json(folder: Path, name: str) -> Any:
     p = folder / name
     if not p.is_file():
         return None
     try:
         return json.loads(p.read_text(encoding="utf-8"))
-    except ValueError as exc:
+    except ValueError as exc:  # json.JSONDecodeError and UnicodeDecodeError
         raise BadInputError(f"{p} is not valid JSON ({exc})", f"Fix or remove {name}") from exc
+    except RecursionError as exc:
+        raise BadInputError(f"{p} is not valid JSON (it nests arrays or objects too deeply to read)",
+                            f"Fix or remove {name}") from exc
 
 
 def _dataset_name(value: Any) -> str | None:

@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -156,3 +157,138 @@ def test_read_config_does_not_check_the_architecture(tmp_path):
 
     folder = build_tiny_lm(tmp_path / "lm", "gpt2")
     assert read_config(folder)["architectures"] == ["GPT2LMHeadModel"]
+
+
+# --- found by the loader fuzzer (tests/test_loader_fuzz.py, issue 26) -----------------------------
+
+
+def _copy(src, tmp_path, name="c"):
+    return Path(shutil.copytree(src, tmp_path / name))
+
+
+def _edit(folder, name, **changes):
+    data = json.loads((folder / name).read_text()) if (folder / name).exists() else {}
+    data.update(changes)
+    (folder / name).write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize("field", ["num_hidden_layers", "hidden_size", "vocab_size"])
+def test_config_far_larger_than_the_weights_is_refused_while_building(tmp_path, tiny_checkpoint, field):
+    # A billion layers would have been built one by one until the machine ran out of memory; a
+    # 2**40 hidden size or vocabulary failed in the allocator (exit 1).
+    ckpt = _copy(tiny_checkpoint, tmp_path)
+    _edit(ckpt, "config.json", **{field: 10 ** 9 if field == "num_hidden_layers" else 2 ** 40})
+    with pytest.raises(BadInputError, match=r"config\.json describes a BertForSequenceClassification much "
+                                            r"larger than the weights.*save_pretrained"):
+        load_checkpoint(ckpt)
+
+
+def test_config_with_fewer_layers_than_the_weights_is_refused(tmp_path, tiny_checkpoint):
+    # num_hidden_layers 1 for a 2-layer checkpoint silently released a truncated model.
+    ckpt = _copy(tiny_checkpoint, tmp_path)
+    _edit(ckpt, "config.json", num_hidden_layers=1)
+    with pytest.raises(BadInputError, match=r"do not match its config\.json \(bert\.encoder\.layer\.1\..* in the "
+                                            r"weights but not in the model"):
+        load_checkpoint(ckpt)
+
+
+def test_wordpiece_vocabulary_without_unk_is_refused_at_load(tmp_path, tiny_checkpoint):
+    # It loaded, then every tokenization raised a bare Exception (exit 1).
+    ckpt = _copy(tiny_checkpoint, tmp_path)
+    (ckpt / "tokenizer.json").unlink()
+    (ckpt / "vocab.txt").write_text("[PAD]\nthe\n")
+    with pytest.raises(BadInputError, match=r"tokenizer in .* loads but cannot encode text.*\[UNK\]"):
+        load_checkpoint(ckpt)
+
+
+@pytest.mark.parametrize("value", [{"": None}, 301, True])
+def test_chat_template_that_is_not_a_template_is_refused(tmp_path, tiny_checkpoint, value):
+    # {"": null} failed in save_pretrained during the export (TypeError, exit 1).
+    ckpt = _copy(tiny_checkpoint, tmp_path)
+    _edit(ckpt, "tokenizer_config.json", chat_template=value)
+    with pytest.raises(BadInputError, match=r"chat template in .*tokenizer_config\.json is .*not a template"):
+        load_checkpoint(ckpt)
+
+
+def test_model_max_length_that_is_not_a_number_is_refused(tmp_path, tiny_checkpoint):
+    # A language model's failed in openvino-tokenizers after the export, naming no file.
+    ckpt = _copy(tiny_checkpoint, tmp_path)
+    _edit(ckpt, "tokenizer_config.json", model_max_length="x")
+    with pytest.raises(BadInputError, match=r"tokenizer_config\.json has model_max_length=\"x\""):
+        load_checkpoint(ckpt)
+
+
+@pytest.mark.parametrize("template,error", [("{% if %}", "TemplateSyntaxError"),
+                                            ("{{ nothing.here }}", "UndefinedError"),
+                                            ("{{ raise_exception('no system turn') }}", "no system turn")])
+def test_chat_template_that_does_not_render_is_refused_at_load(tmp_path, tiny_llama, template, error):
+    # It failed in greedy generation, after the export (exit 1).
+    ckpt = _copy(tiny_llama, tmp_path)
+    (ckpt / "chat_template.jinja").write_text(template)
+    with pytest.raises(BadInputError, match=rf"chat template in .*chat_template\.jinja does not render a user "
+                                            rf"message \(.*{error}"):
+        load_checkpoint(ckpt, auto_class="AutoModelForCausalLM")
+
+
+def test_generation_config_is_read_and_shipped_as_the_checkpoint_has_it(tmp_path, tiny_llama):
+    # It was ignored: the release's generation_config.json was rebuilt from config.json.
+    ckpt = _copy(tiny_llama, tmp_path)
+    _edit(ckpt, "generation_config.json", eos_token_id=[2, 0], max_new_tokens=77)
+    config = load_checkpoint(ckpt, auto_class="AutoModelForCausalLM").model.generation_config
+    assert (config.eos_token_id, config.max_new_tokens) == ([2, 0], 77)
+
+
+@pytest.mark.parametrize("content,message", [
+    ('{"eos_token_id": 2, "bos', r"generation_config\.json is not valid JSON"),
+    ("[1, 2]", r"generation_config\.json does not hold a JSON object"),
+    ('{"eos_token_id": 9223372036854775808}', r"eos_token_id=9223372036854775808, not a token id of the "
+                                              r"model's 400-token vocabulary"),
+    ('{"eos_token_id": "x"}', r'eos_token_id="x", not a token id'),
+    ('{"pad_token_id": 400}', r"pad_token_id=400, not a token id"),
+    ('{"max_length": {}}', r"max_length=\{\}, not a finite number"),
+    ('{"num_beams": 1e400}', r"num_beams=Infinity, not a finite number"),
+    ('{"do_sample": "yes"}', r'do_sample="yes", not true or false'),
+    ('{"max_new_tokens": -5}', r"transformers refuses .*generation_config\.json: ValueError"),
+])
+def test_broken_generation_config_is_refused_at_load(tmp_path, tiny_llama, content, message):
+    # Each failed after the export (openvino_genai's JSON reader, an overflow in generation: exit 1),
+    # or was silently ignored.
+    ckpt = _copy(tiny_llama, tmp_path)
+    (ckpt / "generation_config.json").write_text(content)
+    with pytest.raises(BadInputError, match=message):
+        load_checkpoint(ckpt, auto_class="AutoModelForCausalLM")
+
+
+def test_greedy_generation_ignores_the_checkpoints_sampling_settings(tiny_llama):
+    # torch and openvino_genai must decode alike: transformers fills what generate() is not given
+    # from model.generation_config (a repetition penalty), the IR side uses a fresh config.
+    from publisher.stages.generation import _plain_greedy
+
+    model = load_checkpoint(tiny_llama, auto_class="AutoModelForCausalLM").model
+    model.generation_config.repetition_penalty = 1.3
+    saved = model.generation_config
+    with _plain_greedy(model, {2}, 2):
+        assert model.generation_config.repetition_penalty is None
+        assert model.generation_config.eos_token_id == [2]
+    assert model.generation_config is saved
+
+
+@pytest.mark.parametrize("name,content,message", [
+    ("training_command.txt", b"python train.py \xff", r"training_command\.txt is not UTF-8 text"),
+    ("training_metadata.json", b"[" * 100_000, r"training_metadata\.json is not valid JSON \(it nests"),
+    ("training_metadata.json", b"null", r"training_metadata\.json does not hold a JSON object"),
+    ("training_metadata.json", b'{"base_model": 5}', r"base_model=5, not a non-empty string"),
+    ("training_metadata.json", b'{"language": 5}', r"language=5, not a language code"),
+    ("training_metadata.json", b'{"license": {"a": 1}}', r'license=\{"a": 1\}, not a non-empty string'),
+    ("training_metadata.json", b'{"seed": "abc"}', r'seed="abc", not an integer'),
+    ("training_args.json", b"[1]", r"training_args\.json does not hold a JSON object"),
+    ("training_args.json", b'{"seed": [1]}', r"training_args\.json has seed=\[1\], not an integer"),
+])
+def test_training_records_of_the_wrong_shape_are_refused(tmp_path, name, content, message):
+    # Each raised UnicodeDecodeError, RecursionError or a TypeError in the card renderer (exit 1,
+    # after the export), or put a wrong value on the card.
+    from publisher.stages.training_metadata import read_training_metadata
+
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(BadInputError, match=message):
+        read_training_metadata(tmp_path)

@@ -333,6 +333,24 @@ def test_txt_and_jsonl_files(tmp_path):
         load_eval_text(TextEvalSpec(eval_file=tmp_path / "d.csv"))
 
 
+@pytest.mark.parametrize("line,message", [
+    ("[" * 100_000, r"b\.jsonl line 2 is not valid JSON \(it nests arrays or objects too deeply"),
+    ('{"text": "\\ud800 lone"}', r"b\.jsonl line 2: the 'text' field is not text \(a lone surrogate"),
+])
+def test_jsonl_lines_the_parser_or_utf8_cannot_take_are_refused(tmp_path, line, message):
+    # RecursionError and UnicodeEncodeError (hashing the text) were exit 1 (the loader fuzzer, issue 26).
+    (tmp_path / "b.jsonl").write_text('{"text": "first"}\n' + line + "\n", encoding="utf-8")
+    with pytest.raises(BadInputError, match=message):
+        load_eval_text(TextEvalSpec(eval_file=tmp_path / "b.jsonl"))
+
+
+def test_text_too_short_names_its_source():
+    from publisher.stages.perplexity import make_windows
+
+    with pytest.raises(BadInputError, match=r"evaluation text from /data/e\.txt has 2 tokens, fewer than one"):
+        make_windows(2, 32, 16, source="/data/e.txt")
+
+
 # --- benchmark --------------------------------------------------------------------------------
 
 
