@@ -63,10 +63,11 @@ def _throughput(core: Any, model: Any, seq_len: int, seconds: float, config: dic
     return {"samples_per_second": round(done[0] / elapsed, 2), "batch": batch, "streams": streams}
 
 
-def benchmark_ir(ir_dir: str | Path, *, seq_len: int = 128, seconds: float = 10.0) -> PerformanceResult:
+def benchmark_ir(ir_dir: str | Path, *, seq_len: int = 128, seconds: float = 10.0,
+                 xml_name: str = "openvino_model.xml") -> PerformanceResult:
     import openvino as ov
 
-    xml = Path(ir_dir) / "openvino_model.xml"
+    xml = Path(ir_dir) / xml_name
     if not xml.is_file() or not xml.with_suffix(".bin").is_file():
         raise BadInputError(f"{ir_dir} holds no complete OpenVINO IR (openvino_model.xml + .bin)",
                             "Pass the output folder of `publisher export` or `publisher publish`")

@@ -71,7 +71,7 @@ class Option:
 
 
 WEIGHT_FORMATS = ("int8", "int4", "fp16", "fp32")
-TASKS = ("text-classification", "text-generation", "token-classification")
+TASKS = ("text-classification", "text-generation", "token-classification", "feature-extraction")
 BASE_MODEL_RELATIONS = ("finetune", "quantized", "adapter", "merge")
 
 OPTIONS: tuple[Option, ...] = (
@@ -123,6 +123,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("stride", "int", 256, "Perplexity stride in tokens (language model)", commands=_MEASURE),
     Option("max_windows", "int", 32, "Perplexity: score the first N windows of the text, 0 for all of "
            "it (language model; 32 windows of 512 every 256 score 8,448 tokens)", commands=_MEASURE),
+    Option("pooling", "choice", None, "Sentence embeddings of a bare encoder (*Model): how token embeddings "
+           "are pooled (a sentence-transformers folder says it itself)", choices=("mean", "cls", "max"),
+           commands=_MEASURE | {EXPORT}, show_default="mean"),
+    Option("normalize", "bool", None, "Sentence embeddings of a bare encoder: L2-normalize each embedding",
+           commands=_MEASURE | {EXPORT}, negatable=True),
     # Quality gates: None switches a gate off.
     Option("min_ir_accuracy", "float", 0.0, "Gate: minimum IR accuracy (classifier)", gate=">="),
     Option("max_accuracy_drop", "float", 0.01, "Gate: maximum torch - IR accuracy drop (classifier)", gate="<="),
@@ -134,6 +139,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("min_ir_f1", "float", 0.0, "Gate: minimum IR entity-level F1 (token classifier)", gate=">="),
     Option("max_f1_drop", "float", 0.01, "Gate: maximum torch - IR entity-level F1 drop (token classifier)",
            gate="<="),
+    Option("min_cosine", "float", 0.99, "Gate: minimum mean cosine similarity of IR and torch sentence "
+           "embeddings (embedding model)", gate=">="),
+    Option("min_p1_cosine", "float", 0.95, "Gate: minimum 1st percentile of the per-sentence IR/torch cosine "
+           "similarity (embedding model)", gate=">="),
+    Option("max_spearman_drop", "float", 0.01, "Gate: maximum torch - IR Spearman correlation drop on the "
+           "sentence pairs, as a fraction (embedding model)", gate="<="),
     Option("max_perplexity_increase", "float", 0.10,
            "Gate: maximum relative IR perplexity increase over torch (language model)", gate="<="),
     Option("min_top1_agreement", "float", 0.80,

@@ -78,6 +78,15 @@ class TextEvalOptions:
 
 
 @dataclass(frozen=True)
+class EmbeddingOptions:
+    """How a bare encoder's token embeddings become a sentence embedding (a sentence-transformers
+    folder says it itself; these are then refused)."""
+
+    pooling: str | None = None  # "mean" | "cls" | "max"; None: the folder's own, else mean
+    normalize: bool | None = None  # None: the folder's own, else not normalized
+
+
+@dataclass(frozen=True)
 class SigningOptions:
     """How the release set is signed (issue 25); the password is read from a variable or a file."""
 
@@ -101,6 +110,7 @@ class PublishSettings:
     trust_pickle: bool = default("trust_pickle")
     eval: EvalDataSpec = field(default_factory=EvalDataSpec)
     text_eval: TextEvalOptions = field(default_factory=TextEvalOptions)
+    embedding: EmbeddingOptions = field(default_factory=EmbeddingOptions)
     batch_size: int = default("batch_size")
     gates: Gates = field(default_factory=Gates)
     card: CardOptions = field(default_factory=CardOptions)
@@ -178,6 +188,7 @@ def settings_from_mapping(m: dict[str, Any]) -> PublishSettings:
         eval=pick(EvalDataSpec, ("eval_file", "dataset", "dataset_config", "split", "text_column",
                                  "label_column", "max_samples", "max_length")),
         text_eval=pick(TextEvalOptions, ("window", "stride", "max_windows")),
+        embedding=pick(EmbeddingOptions, ("pooling", "normalize")),
         batch_size=given.get("batch_size", default("batch_size")),
         gates=pick(Gates, tuple(o.key for o in GATES)),
         card=CardOptions(

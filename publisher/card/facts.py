@@ -121,14 +121,8 @@ def figures(report: Report) -> list[Figure]:
     """The results measured on the evaluation dataset, in model-index order: the IR (the released
     artifact) first. Only these go into model-index; sparsity, weight precision and torch/IR parity
     describe the weights, not a dataset, and stay in the card body and report.json."""
-    task = task_of(report)
-    name = task.metric
-    title = metric_title(name)
-    ir_value, torch_value = task.model_index_values(report)
-    return [
-        Figure(f"{name}.openvino", name, title, "openvino", round(float(ir_value), METRIC_DECIMALS)),
-        Figure(f"{name}.torch", name, f"{title} (PyTorch)", "torch", round(float(torch_value), METRIC_DECIMALS)),
-    ]
+    return [Figure(f"{mtype}.{config}", mtype, name, config, round(float(value), METRIC_DECIMALS))
+            for mtype, name, config, value in task_of(report).model_index_metrics(report)]
 
 
 def and_higher(report: Report) -> bool:

@@ -59,10 +59,11 @@ def build_eval_results(report: Report) -> list[Any]:
     # How the figure was measured, when it depends on it (a language model's windows), travels
     # with it as model-index metric.args.
     args = task_of(report).model_index_args(report)
+    task_type, task_name = task_of(report).model_index_task(report) or (task, task_display_name(task))
     return [
         EvalResult(
-            task_type=task,
-            task_name=task_display_name(task),
+            task_type=task_type,
+            task_name=task_name,
             dataset_type=ds.type,
             dataset_name=ds.name,
             dataset_config=ds.config,

@@ -22,7 +22,8 @@ def card_inputs(settings: PublishSettings, training: TrainingMetadata, task: Tas
         license=settings.card.license or training.license,
         language=language,
         tags=list(settings.card.tags),
-        pipeline_tag=task.name,
+        pipeline_tag=task.pipeline_tag(settings.checkpoint),
+        **({"library_name": lib} if (lib := task.library_name(settings.checkpoint)) else {}),
     )
 
 

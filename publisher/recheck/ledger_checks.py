@@ -105,9 +105,10 @@ class ReleaseCheck:
 
 
 def check_release(report: Report, readme: str, release_dir: Path, options: CheckOptions,
-                  progress: Progress) -> ReleaseCheck:
+                  progress: Progress, remote_sha256: dict[str, str] | None = None) -> ReleaseCheck:
+    """``remote_sha256``: the Hub's sha256 of files verify does not download (PyTorch weights)."""
     ledger = report.claims
-    rows = _file_rows(report, release_dir)
+    rows = _file_rows(report, release_dir, remote_sha256 or {})
     rebuilt = ledger_module.build_ledger(report, ledger.environment)
     prints, stray = _card_prints(readme, ledger)
     remeasured = _remeasure(report, release_dir, options, progress)
@@ -124,12 +125,13 @@ def check_release(report: Report, readme: str, release_dir: Path, options: Check
 # --- files ----------------------------------------------------------------------------------------
 
 
-def _file_rows(report: Report, release_dir: Path) -> list[ClaimCheck]:
-    """One row per file that differs, and one for all those that are as measured."""
+def _file_rows(report: Report, release_dir: Path, remote_sha256: dict[str, str]) -> list[ClaimCheck]:
+    """One row per file that differs, and one for all those that are as measured. A file verify never
+    downloads (weights it would not load) is compared by the sha256 the Hub lists for it."""
     rows, same = [], []
     for f in report.export.files:
         path = release_dir / f.path
-        actual = sha256_file(path) if path.is_file() else None
+        actual = sha256_file(path) if path.is_file() else remote_sha256.get(f.path)
         if actual == f.sha256:
             same.append(f.path)
             continue

@@ -93,7 +93,8 @@ def verify_release(request: VerifyRequest, progress: Progress | None = None, *,
             client.download_files(request.repo_id, [glob.escape(p) for p in paths if p in listing], card.revision,
                                   folder)
         if report is not None:
-            checked = check_release(report, card.readme, folder, request.options, progress)
+            remote_sha256 = {p: f.sha256 for p, f in listing.items() if p not in paths and f.sha256}
+            checked = check_release(report, card.readme, folder, request.options, progress, remote_sha256)
             checks, partial, sample = checked.rows, checked.partial, checked.sample
             if rebuilt_note:
                 checks.insert(0, ClaimCheck("ledger", "the claims ledger", None, "rebuilt", None, None,

@@ -30,10 +30,11 @@ class NotAnOpenVINORelease(BadInputError):
 
 
 def ir_xml(release_dir: Path) -> Path:
-    xml = release_dir / IR_XML
-    if xml.is_file():
-        return xml
-    found = sorted(release_dir.glob("*.xml"))
+    # At the root (publisher's layout), or under openvino/ (the layout sentence-transformers loads).
+    for xml in (release_dir / IR_XML, release_dir / "openvino" / IR_XML):
+        if xml.is_file():
+            return xml
+    found = sorted(release_dir.glob("*.xml")) or sorted((release_dir / "openvino").glob("openvino*.xml"))
     if not found:
         raise NotAnOpenVINORelease("The repo holds no OpenVINO IR (an .xml with its .bin)",
                                    "Check the repo id and revision: verify checks OpenVINO releases")

@@ -15,11 +15,13 @@ from publisher.errors import BadInputError
 from publisher.results import TASK_SECTION_TYPES
 from publisher.tasks.classification import TextClassification
 from publisher.tasks.contract import Task
+from publisher.tasks.embeddings import FeatureExtraction
 from publisher.tasks.generation import TextGeneration
 from publisher.tasks.token_classification import TokenClassification
 
 # The registry, in the order a checkpoint's architecture is matched against.
-TASKS: dict[str, Task] = {t.name: t for t in (TextClassification(), TextGeneration(), TokenClassification())}
+TASKS: dict[str, Task] = {t.name: t for t in (TextClassification(), TextGeneration(), TokenClassification(),
+                                               FeatureExtraction())}
 for _task in TASKS.values():
     TASK_SECTION_TYPES[_task.name] = _task.section_types()
 

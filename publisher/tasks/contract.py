@@ -37,6 +37,7 @@ EVALUATION_ROWS = "evaluation.rows"
 SPARSITY_OPENVINO, SPARSITY_TORCH = "sparsity.openvino", "sparsity.torch"
 
 EXACT = 1e-9
+IR_XML_NAME = "openvino_model.xml"  # publisher.stages.export.IR_XML, named here without importing a stage
 MODEL_INDEX, BODY = Where.MODEL_INDEX, Where.BODY
 BOTH = (Where.MODEL_INDEX, Where.BODY)
 
@@ -361,6 +362,33 @@ class Task(abc.ABC):
 
     def model_index_args(self, report: "Report") -> dict[str, Any] | None:
         """model-index metric.args: how the figure was measured, when it depends on it."""
+        return None
+
+    def model_index_metrics(self, report: "Report") -> list[tuple[str, str, str, float]]:
+        """The model-index results, IR first: (metric type, metric name, config, value); the ledger
+        holds each as the claim ``{type}.{config}``. By default ``metric`` for the IR and torch."""
+        ir_value, torch_value = self.model_index_values(report)
+        title = {"f1": "F1", "accuracy": "Accuracy", "perplexity": "Perplexity"}.get(
+            self.metric, self.metric.replace("_", " ").title())
+        return [(self.metric, title, "openvino", float(ir_value)),
+                (self.metric, f"{title} (PyTorch)", "torch", float(torch_value))]
+
+    def model_index_task(self, report: "Report") -> tuple[str, str] | None:
+        """model-index task (type, name), when it is not the pipeline tag (MTEB's "STS")."""
+        return None
+
+    # --- the release's layout and Hub metadata -----------------------------------------------------------
+
+    def ir_relpath(self, weight_format: str) -> str:
+        """Where the IR's .xml lies in a release of this task (its .bin beside it)."""
+        return IR_XML_NAME
+
+    def pipeline_tag(self, checkpoint: Path) -> str:
+        """The Hub pipeline tag of a release of ``checkpoint``."""
+        return self.name
+
+    def library_name(self, checkpoint: Path) -> str | None:
+        """The Hub library that loads the release as pushed (None: publisher's default, openvino)."""
         return None
 
     @abc.abstractmethod

@@ -18,6 +18,7 @@ import pytest
 
 from publisher.errors import EXIT_CLAIM_FAILED
 from publisher.tasks import TASKS
+from tests.fixtures_embeddings import build_tiny_sentence_transformer, write_pairs
 from tests.fixtures_hub import hub_env
 from tests.fixtures_llm import CORPUS, build_tiny_lm
 from tests.fixtures_models import build_tiny, run_cli
@@ -52,6 +53,10 @@ CASES = {
         build=build_tiny_ner,
         eval_file=lambda folder: write_conll(folder / "eval.conll"),
         args=("--max-f1-drop", "1")),
+    "feature-extraction": Case(
+        build=build_tiny_sentence_transformer,
+        eval_file=lambda folder: write_pairs(folder / "pairs.csv"),
+        args=()),
 }
 
 
@@ -145,8 +150,14 @@ def test_model_index_holds_the_tasks_metric_for_the_ir_and_torch(published):
     results = {(r.metric_type, r.metric_config): r.metric_value for r in card.data.eval_results}
     report = _report(published.document)
     ir, torch = task.model_index_values(report)
-    assert results == {(task.metric, "openvino"): round(ir, 5), (task.metric, "torch"): round(torch, 5)}
-    assert all(r.task_type == task.name for r in card.data.eval_results)
+    # The task's metric for both models, and every other result the task declares, each a ledger claim.
+    assert results[(task.metric, "openvino")] == round(ir, 5) and results[(task.metric, "torch")] == round(torch, 5)
+    assert results == {(m, config): round(v, 5) for m, _, config, v in task.model_index_metrics(report)}
+    for (metric, config), value in results.items():
+        claim = report.claims.get(f"{metric}.{config}")
+        assert claim is not None and "model-index" in claim.where and abs(claim.value - value) < 1e-4
+    task_type = (task.model_index_task(report) or (task.name, ""))[0]
+    assert all(r.task_type == task_type for r in card.data.eval_results)
 
 
 def test_json_and_the_summary_table_carry_the_tasks_figures(published):
