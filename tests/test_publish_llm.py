@@ -179,3 +179,23 @@ def test_publisher_verify_re_measures_the_pushed_release(released, hub_server, e
     document = json.loads(partial.stdout)
     assert document["partial"].startswith("2 of ")
     assert {c["claim"]: c for c in document["checks"]}["perplexity.openvino"]["verdict"] == "holds (partial)"
+
+
+def test_the_default_text_is_the_bundled_wikitext2_and_the_card_says_how_much_of_it_was_scored(tiny_llama, tmp_path):
+    """No --eval-file: WikiText-2 raw test (bundled), the first --max-windows windows; the card names
+    the text, its sha256 and the share of its tokens the windows covered."""
+    from publisher.stages.text_data import WIKITEXT2_TEST
+
+    out = tmp_path / "out"
+    result = run_cli("publish", str(tiny_llama), "--no-push", "--output", str(out), "--json",
+                     "--max-windows", "4", *FAST)
+    assert result.returncode == 0, result.stderr
+    ppl = json.loads(result.stdout)["text_generation"]["perplexity"]
+    ds = ppl["dataset"]
+    assert (ds["source"], ds["sha256"], ds["split"]) == ("bundled:wikitext-2-raw-test", WIKITEXT2_TEST.sha256, "test")
+    assert ppl["windows"] == ppl["max_windows"] == 4 and ppl["tokens_scored"] == 64 - 1 + 3 * 32
+    card = (out / "README.md").read_text()
+    assert "Perplexity on [WikiText-2 (raw)](https://huggingface.co/datasets/Salesforce/wikitext) (test split)" in card
+    assert (f"The windows cover the first 160 of the text's {ds['num_tokens']} tokens (with the checkpoint's "
+            "tokenizer): publisher scored the first 4 windows") in card
+    assert f"is 1294336 characters with sha256 `{WIKITEXT2_TEST.sha256}`" in card

@@ -1,5 +1,7 @@
-"""Evaluation text for causal language models: a local .txt/.jsonl file, a ``datasets`` id, or the
-bundled default (GLUE SST-2 validation sentences, one per line; see ``publisher/data/text/PROVENANCE.md``).
+"""Evaluation text for causal language models: a local .txt/.jsonl file, a ``datasets`` id, or a
+bundled text: by default WikiText-2 (raw), test split (``publisher/data/text/wikitext2_test.txt``;
+provenance and licence in ``publisher/data/text/``). The GLUE SST-2 validation sentences, the
+default before it, stay bundled so that releases measured on them can be re-checked.
 
 The text is read once into one string; perplexity windows are cut from its tokenization. The sha256
 recorded is that of the text actually evaluated (after any ``max_characters`` cut), so two reports
@@ -17,10 +19,43 @@ from pathlib import Path
 from publisher.errors import BadInputError
 from publisher.results import TextDatasetInfo
 
-BUNDLED_NAME = "GLUE SST-2 validation sentences"
-BUNDLED_SOURCE = "bundled:glue-sst2-validation-text"
-BUNDLED_SHA256 = "99ca2be130ecd547e1abf871686b96a646aadfe16c863e066e97aca05ee5c50c"
-BUNDLED_LICENSE = "other (GLUE SST-2; research use)"
+
+@dataclass(frozen=True)
+class BundledText:
+    """A text shipped in ``publisher/data/text/``; a report names it as ``bundled:<key>``."""
+
+    key: str
+    file: str
+    sha256: str  # of the file's text (UTF-8), checked whenever it is read
+    name: str  # as the card names it
+    type: str  # model-index dataset.type: the Hub id of the dataset it is a copy of
+    config: str | None
+    split: str
+    license: str
+
+    @property
+    def source(self) -> str:
+        return f"bundled:{self.key}"
+
+
+WIKITEXT2_TEST = BundledText(
+    key="wikitext-2-raw-test", file="wikitext2_test.txt",
+    sha256="696cca6b65a171b0a358a4be6732cdfdf2dd6164a32e20fd70e3c13fc4dfae83",
+    name="WikiText-2 (raw)", type="Salesforce/wikitext", config="wikitext-2-raw-v1", split="test",
+    license="cc-by-sa-3.0")
+SST2_TEXT = BundledText(
+    key="glue-sst2-validation-text", file="sst2_validation.txt",
+    sha256="99ca2be130ecd547e1abf871686b96a646aadfe16c863e066e97aca05ee5c50c",
+    name="GLUE SST-2 validation sentences", type="txt", config="sst2", split="validation",
+    license="other (GLUE SST-2; research use)")
+BUNDLED_TEXTS = {t.key: t for t in (WIKITEXT2_TEST, SST2_TEXT)}
+DEFAULT_TEXT = WIKITEXT2_TEST  # a language model's evaluation text when none is named
+
+# The default text, as names other modules use.
+BUNDLED_NAME = DEFAULT_TEXT.name
+BUNDLED_SOURCE = DEFAULT_TEXT.source
+BUNDLED_SHA256 = DEFAULT_TEXT.sha256
+BUNDLED_LICENSE = DEFAULT_TEXT.license
 
 
 @dataclass(frozen=True)
@@ -33,6 +68,7 @@ class TextEvalSpec:
     split: str | None = None  # None: the task's (publisher.tasks: Task.default_split)
     text_field: str = "text"
     max_characters: int | None = None  # evaluate on the first N characters only
+    bundled: str | None = None  # a bundled text's key (BUNDLED_TEXTS); None: DEFAULT_TEXT
 
 
 @dataclass(frozen=True)
@@ -41,8 +77,22 @@ class EvalText:
     text: str
 
 
-def bundled_text_path() -> Path:
-    return Path(str(resources.files("publisher") / "data" / "text" / "sst2_validation.txt"))
+def bundled_text_path(text: BundledText = SST2_TEXT) -> Path:
+    """The file of a bundled text; with no argument the SST-2 sentences, whose lines the
+    compatibility check and the benchmarks use as short inputs (not the LM default: DEFAULT_TEXT)."""
+    return Path(str(resources.files("publisher") / "data" / "text" / text.file))
+
+
+def bundled_text(key: str | None = None) -> BundledText:
+    """The bundled text a key names (a report's ``bundled:<key>`` source), DEFAULT_TEXT for None."""
+    if key is None:
+        return DEFAULT_TEXT
+    if key not in BUNDLED_TEXTS:
+        raise BadInputError(
+            f"The evaluation text bundled:{key} is not bundled with this publisher (it has "
+            f"{', '.join('bundled:' + k for k in BUNDLED_TEXTS)})",
+            "Pass the text with --eval-file, or use the publisher release that measured it")
+    return BUNDLED_TEXTS[key]
 
 
 def _sha(text: str) -> str:
@@ -130,14 +180,15 @@ def load_eval_text(spec: TextEvalSpec | None = None) -> EvalText:
         info = dict(name=spec.dataset, type=spec.dataset, config=spec.dataset_config,
                     split=spec.split, source=f"hub:{spec.dataset}")
     else:
-        path = bundled_text_path()
+        bundled = bundled_text(spec.bundled)
+        path = bundled_text_path(bundled)
         text = path.read_text(encoding="utf-8")
-        if _sha(text) != BUNDLED_SHA256:
+        if _sha(text) != bundled.sha256:
             raise BadInputError(f"The bundled evaluation text {path} is modified (sha256 {_sha(text)})",
                                 "Reinstall publisher")
-        info = dict(name=BUNDLED_NAME, type="txt", config="sst2", split="validation",
-                    source=BUNDLED_SOURCE)
-        license_ = BUNDLED_LICENSE
+        info = dict(name=bundled.name, type=bundled.type, config=bundled.config, split=bundled.split,
+                    source=bundled.source)
+        license_ = bundled.license
     if spec.max_characters is not None:
         if spec.max_characters <= 0:
             raise BadInputError(f"max_characters is {spec.max_characters}", "Pass a positive number")

@@ -119,6 +119,14 @@ class TextGeneration(Task):
     card_variables = ("perplexity", "parity", "generation", "sample", "quantization", "weight_precision",
                       "performance")
     rows_phrase = r"(?P<rows>\d[\d,]*) tokens scored in \d+ windows"
+    card_variable_docs = {
+        "perplexity": "Text generation only (None for a classifier): perplexity of torch and of the IR on the same "
+                      "token windows: dataset (name, type, config, split, source, license, bundled, num_characters, "
+                      "num_tokens, sha256 (of the text evaluated), url), window, stride, windows, max_windows (the "
+                      "cap the windows were chosen with, None: the whole text), tokens_covered (tokens from the "
+                      "start of the text the windows span), whole_text, tokens_scored, torch, openvino, increase "
+                      "(IR over torch, relative), method (in words), inference_precision (the IR's on CPU).",
+    }
 
     figures = (
         FigureSpec("perplexity.openvino", "text_generation.perplexity.openvino", "OpenVINO IR perplexity", Fixed(2),
@@ -450,11 +458,21 @@ def recheck_text_spec(report: Report, options: Any) -> Any:
     if options.eval_file:
         return TextEvalSpec(eval_file=Path(options.eval_file))
     if ds.source.startswith("bundled:"):
-        return TextEvalSpec()
+        # The text the report names (WikiText-2 now, SST-2 sentences in older reports), not today's default.
+        return TextEvalSpec(bundled=ds.source.removeprefix("bundled:"))
     if ds.source.startswith("hub:"):
         return TextEvalSpec(dataset=options.dataset or ds.type, dataset_config=ds.config,
                             split=ds.split or TextGeneration.default_split)
     raise local_data_refused(ds.source, ds.sha256, "the text is needed to re-measure the IR's perplexity")
+
+
+def tokens_covered(ppl: Any) -> int | None:
+    """How many tokens from the start of the text the windows span (the last window's end), or
+    None for a report that does not record the text's token count."""
+    num_tokens = ppl.dataset.num_tokens
+    if num_tokens is None or not ppl.windows:
+        return None
+    return min(int(num_tokens), (int(ppl.windows) - 1) * int(ppl.stride) + int(ppl.window))
 
 
 # Storage precisions of the IR's weights, in the order a card lists them.
@@ -471,6 +489,7 @@ def _card_context(report: Report, ledger: Any) -> dict[str, Any]:
     ds = ppl.dataset
     hub_ds = facts.hub_dataset(report)
     samples = [_sample(s) for s in gen.samples]
+    covered = tokens_covered(ppl)
     return {
         "perplexity": {
             "dataset": {
@@ -483,11 +502,15 @@ def _card_context(report: Report, ledger: Any) -> dict[str, Any]:
                 "bundled": ds.source.startswith("bundled:"),
                 "num_characters": int(ds.num_characters),
                 "num_tokens": int(ds.num_tokens) if ds.num_tokens is not None else None,
+                "sha256": ds.sha256,
                 "url": f"{HUB}/datasets/{hub_ds}" if hub_ds else None,
             },
             "window": int(ppl.window),
             "stride": int(ppl.stride),
             "windows": int(ppl.windows),
+            "max_windows": int(ppl.max_windows) if ppl.max_windows else None,
+            "tokens_covered": covered,
+            "whole_text": covered is not None and covered == ds.num_tokens,
             "tokens_scored": int(ppl.tokens_scored),
             "torch": value(ledger, "perplexity.torch"),
             "openvino": value(ledger, "perplexity.openvino"),

@@ -311,11 +311,39 @@ def test_int4_on_a_classifier_is_refused_with_a_reason(tiny_checkpoint, tmp_path
 
 
 def test_bundled_text_is_checked_and_described():
-    from publisher.stages.text_data import BUNDLED_SHA256
+    import hashlib
 
-    full = load_eval_text()
-    assert full.info.sha256 == BUNDLED_SHA256 and full.info.num_characters == 92294
-    assert full.info.license and full.text.count("\n") == 872
+    from publisher.stages.text_data import BUNDLED_SHA256, SST2_TEXT, WIKITEXT2_TEST, bundled_text_path
+
+    full = load_eval_text()  # the default: WikiText-2 raw test, the whole file as it is
+    assert full.info.sha256 == BUNDLED_SHA256 == WIKITEXT2_TEST.sha256
+    assert hashlib.sha256(bundled_text_path(WIKITEXT2_TEST).read_bytes()).hexdigest() == BUNDLED_SHA256
+    assert (full.info.name, full.info.type, full.info.config, full.info.split, full.info.source) == (
+        "WikiText-2 (raw)", "Salesforce/wikitext", "wikitext-2-raw-v1", "test", "bundled:wikitext-2-raw-test")
+    assert full.info.license == "cc-by-sa-3.0" and full.info.num_characters == 1_294_336
+    assert full.text.count("\n") == 11_605 and full.text.startswith("\n\n = Robert Boulter = \n")
+    folder = bundled_text_path(WIKITEXT2_TEST).parent
+    assert "Attribution-ShareAlike 3.0 Unported" in (folder / "LICENSE-wikitext2-CC-BY-SA-3.0.txt").read_text()
+    assert WIKITEXT2_TEST.sha256 in (folder / "PROVENANCE.md").read_text()
+    # The SST-2 sentences, the default before, stay bundled so that older releases can be re-checked.
+    old = load_eval_text(TextEvalSpec(bundled=SST2_TEXT.key))
+    assert old.info.sha256 == SST2_TEXT.sha256 and old.info.num_characters == 92294
+    assert old.info.license and old.text.count("\n") == 872 and old.info.source == "bundled:glue-sst2-validation-text"
+    with pytest.raises(BadInputError, match="bundled:nope is not bundled"):
+        load_eval_text(TextEvalSpec(bundled="nope"))
+
+
+def test_a_re_check_reads_the_bundled_text_the_report_names():
+    from types import SimpleNamespace
+
+    from publisher.tasks.generation import recheck_text_spec
+
+    options = SimpleNamespace(eval_file=None, dataset=None)
+    for source in ("bundled:wikitext-2-raw-test", "bundled:glue-sst2-validation-text"):
+        ds = SimpleNamespace(source=source)
+        report = SimpleNamespace(text_generation=SimpleNamespace(perplexity=SimpleNamespace(dataset=ds)))
+        spec = recheck_text_spec(report, options)
+        assert load_eval_text(spec).info.source == source
 
 
 def test_txt_and_jsonl_files(tmp_path):
