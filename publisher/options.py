@@ -141,7 +141,7 @@ OPTIONS: tuple[Option, ...] = (
            gate="<="),
     Option("min_cosine", "float", 0.99, "Gate: minimum mean cosine similarity of IR and torch sentence "
            "embeddings (embedding model)", gate=">="),
-    Option("min_p1_cosine", "float", 0.95, "Gate: minimum 1st percentile of the per-sentence IR/torch cosine "
+    Option("min_p1_cosine", "float", 0.98, "Gate: minimum 1st percentile of the per-sentence IR/torch cosine "
            "similarity (embedding model)", gate=">="),
     Option("max_spearman_drop", "float", 0.01, "Gate: maximum torch - IR Spearman correlation drop on the "
            "sentence pairs, as a fraction (embedding model)", gate="<="),

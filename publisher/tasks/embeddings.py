@@ -373,10 +373,11 @@ class FeatureExtraction(Task):
 
     def library_name(self, checkpoint: Path) -> str | None:
         # The release ships the torch weights and the sentence-transformers files beside the IR: the
-        # Hub's sentence-transformers snippet loads it as pushed, and backend="openvino" runs the IR.
+        # Hub's sentence-transformers snippet loads it as pushed, and backend="openvino" runs the IR. A bare
+        # encoder's release is publisher's default, an openvino one.
         from publisher.stages.embeddings import MODULES
 
-        return "sentence-transformers" if (Path(checkpoint) / MODULES).is_file() else "transformers"
+        return "sentence-transformers" if (Path(checkpoint) / MODULES).is_file() else None
 
     # --- publish -------------------------------------------------------------------------------------
 
