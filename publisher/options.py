@@ -95,6 +95,10 @@ OPTIONS: tuple[Option, ...] = (
            commands=frozenset({PUBLISH, EXPORT})),
     Option("scale_estimation", "bool", False, "INT4: data-aware scale estimation on the evaluation text",
            commands=frozenset({PUBLISH, EXPORT})),
+    Option("static_int8", "bool", False, "Embedding model: static INT8, weights and activations quantized by NNCF "
+           "post-training quantization calibrated on the first 300 evaluation sentences (the IR is "
+           "openvino/openvino_model_qint8_quantized.xml, sentence-transformers' name)",
+           commands=frozenset({PUBLISH, EXPORT})),
     Option("trust_pickle", "bool", False, "Allow loading pytorch_model.bin (pickle)",
            commands=frozenset({PUBLISH, EXPORT, INSPECT, PARITY, ACCURACY, SPARSITY, VERIFY}),
            help_for=(("verify", "Let the checkpoint's pytorch_model.bin be unpickled"),)),

@@ -77,6 +77,10 @@ class ExportResult:
     # FakeQuantize / FakeConvert ops in the IR: quantizers trained with the weights (QAT) survive
     # export as these. Empty in reports written before publisher counted them.
     quantizer_ops: dict[str, int] = field(default_factory=dict)
+    # Static INT8 (post-training quantization of weights and activations, calibrated on data): how it was
+    # calibrated and the FakeQuantize ops NNCF inserted; None for weight-only compression. ``quantizer_ops``
+    # stays the count before it, so trained quantizers (QAT) are never confused with calibrated ones.
+    static_quantization: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -322,23 +326,72 @@ def _convert(tp: Any, value: Any) -> Any:
         except ValueError:
             return value
     if dataclasses.is_dataclass(tp):
+        _expect(value, dict, tp)
         hints = typing.get_type_hints(tp)
         kwargs = {}
         for f in dataclasses.fields(tp):
             if f.name in value:
-                kwargs[f.name] = _convert(hints[f.name], value[f.name])
+                kwargs[f.name] = _within(f.name, _convert, hints[f.name], value[f.name])
+        missing = [f.name for f in dataclasses.fields(tp) if f.name not in kwargs
+                   and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+        if missing:
+            raise FieldError(missing[0], "missing")
         return tp(**kwargs)
     if origin is list:
+        _expect(value, list, tp)
         (item,) = typing.get_args(tp) or (Any,)
-        return [_convert(item, v) for v in value]
+        return [_within(f"[{i}]", _convert, item, v) for i, v in enumerate(value)]
     if origin is dict:
+        _expect(value, dict, tp)
         key_t, val_t = typing.get_args(tp) or (Any, Any)
-        return {_convert(key_t, k): _convert(val_t, v) for k, v in value.items()}
-    if tp is int and isinstance(value, str):
-        return int(value)
-    if tp is float and isinstance(value, int):
-        return float(value)
+        return {_within(str(k), _convert, key_t, k): _within(str(k), _convert, val_t, v) for k, v in value.items()}
+    # A report.json comes from whoever could push to a repo: a field of another type is refused
+    # here (TypeError), not met later as a crash in whatever reads it.
+    if tp is bool:
+        _expect(value, bool, tp)
+    elif tp is int:
+        if isinstance(value, str):
+            return int(value)
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        _expect(value, int, tp)
+    elif tp is float:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        _expect(value, float, tp)
+    elif tp is str:
+        _expect(value, str, tp)
     return value
+
+
+class FieldError(TypeError):
+    """A field of JSON data that ``from_dict`` cannot type: ``path`` says which (``export.files[1].path``)."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path, self.problem = path, problem
+        super().__init__(f"{path}: {problem}" if path else problem)
+
+
+def _within(name: str, convert: Any, tp: Any, value: Any) -> Any:
+    """``convert(tp, value)``, a failure named by the path to the field (``name`` first)."""
+    try:
+        return convert(tp, value)
+    except FieldError as exc:
+        inner = exc.path if exc.path.startswith("[") or not exc.path else "." + exc.path
+        raise FieldError(name + inner, exc.problem) from None
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise FieldError(name, str(exc)) from None
+
+
+def _expect(value: Any, kind: type, tp: Any) -> None:
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        name = getattr(tp, "__name__", None) or str(tp)
+        raise TypeError(f"expected {name}, found {type(value).__name__} {_short(value)}")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # --- text generation (causal LM) results: issue 12 ------------------------------------------------

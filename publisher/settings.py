@@ -62,6 +62,7 @@ class CompressionOptions:
     sym: bool = default("sym")
     awq: bool = default("awq")
     scale_estimation: bool = default("scale_estimation")
+    static_int8: bool = default("static_int8")  # weights and activations, calibrated (embedding models)
 
     @property
     def data_aware(self) -> bool:
@@ -183,7 +184,7 @@ def settings_from_mapping(m: dict[str, Any]) -> PublishSettings:
         output=path("output"),
         task=given.get("task"),
         compression=pick(CompressionOptions, ("weight_format", "group_size", "ratio", "sym", "awq",
-                                              "scale_estimation")),
+                                              "scale_estimation", "static_int8")),
         trust_pickle=bool(given.get("trust_pickle", default("trust_pickle"))),
         eval=pick(EvalDataSpec, ("eval_file", "dataset", "dataset_config", "split", "text_column",
                                  "label_column", "max_samples", "max_length")),

@@ -62,7 +62,7 @@ def _compatibility(settings: PublishSettings, task: Task, out: Path, export_key:
         with progress.stage(f"Running the IR on OpenVINO {', '.join(settings.openvino)}"), \
                 timer.timed("compatibility"):
             result = compat.check_versions(
-                out / task.ir_relpath(settings.weight_format), rows, list(settings.openvino), cache_dir=compat.default_cache_dir(),
+                out / task.ir_relpath(settings), rows, list(settings.openvino), cache_dir=compat.default_cache_dir(),
                 inputs_description=description, progress=progress.note)
         cache.put("compatibility", key, result)
     for run in result.runs:

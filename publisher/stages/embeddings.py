@@ -324,10 +324,46 @@ def check_json_files(folder: Path, names: list[str]) -> None:
 # --- the release's layout --------------------------------------------------------------------------------
 
 IR_SUBFOLDER = "openvino"
+IR_NAME = "openvino_model.xml"
+# sentence-transformers' own name for a static-INT8 IR (export_static_quantized_openvino_model's file_suffix).
+STATIC_IR_NAME = "openvino_model_qint8_quantized.xml"
+# As optimum-intel's OVQuantizationConfig and sentence-transformers' static export: 300 calibration samples.
+CALIBRATION_SENTENCES = 300
+
+
+def ir_name(static: bool) -> str:
+    return STATIC_IR_NAME if static else IR_NAME
+
+
+def calibration_batches(tokenizer: Any, sentences: list[str], recipe: EmbeddingRecipe) -> SentenceBatches:
+    """The first ``CALIBRATION_SENTENCES`` sentences, one per batch, tokenized as they are measured."""
+    return tokenize_sentences(tokenizer, sentences[:CALIBRATION_SENTENCES], recipe, batch_size=1)
+
+
+def quantize_static(ir_dir: Path, batches: SentenceBatches) -> dict[str, Any]:
+    """Quantize weights and activations of ``ir_dir``'s fp32 IR to INT8 with NNCF post-training
+    quantization (transformer preset), calibrated on ``batches``; writes the static IR beside it under
+    sentence-transformers' name and removes the fp32 one."""
+    import nncf
+    import openvino as ov
+
+    from publisher.stages.export import quantizer_ops
+
+    fp32 = ir_dir / IR_NAME
+    model = ov.Core().read_model(str(fp32))
+    names = {i.get_any_name() for i in model.inputs}
+    items = [{k: v for k, v in batch.items() if k in names} for batch in batches.batches]
+    quantized = nncf.quantize(model, nncf.Dataset(items), model_type=nncf.ModelType.TRANSFORMER,
+                              subset_size=len(items))
+    ov.save_model(quantized, str(ir_dir / STATIC_IR_NAME))
+    fp32.unlink()
+    fp32.with_suffix(".bin").unlink()
+    return {"method": f"NNCF {nncf.__version__} post-training quantization (nncf.quantize, ModelType.TRANSFORMER)",
+            "calibration_sentences": len(items), "fake_quantize_ops": sum(quantizer_ops(ir_dir / STATIC_IR_NAME).values())}
 
 
 def export_embedding(loaded: Any, checkpoint: Path, recipe: EmbeddingRecipe, output: Path, weight_format: str,
-                     staging_dir: Path) -> Any:
+                     staging_dir: Path, *, calibration: tuple[SentenceBatches, str] | None = None) -> Any:
     """The release folder sentence-transformers loads with ``backend="openvino"``: the IR (optimum-intel's
     feature-extraction export) under ``openvino/`` with its config and tokenizer, and at the root the
     model as measured (safetensors, config.json, tokenizer) with the sentence-transformers files, so
@@ -339,9 +375,22 @@ def export_embedding(loaded: Any, checkpoint: Path, recipe: EmbeddingRecipe, out
     from publisher.results import FileDigest
     from publisher.stages.export import _disk_error, export_ir
 
-    ir = export_ir(loaded.model, loaded.tokenizer, output / IR_SUBFOLDER, weight_format=weight_format,
+    # Static INT8 starts from the fp32 IR; its weight format is INT8 (the weights are), and how the
+    # activations were calibrated is recorded beside it.
+    ir = export_ir(loaded.model, loaded.tokenizer, output / IR_SUBFOLDER,
+                   weight_format="fp32" if calibration is not None else weight_format,
                    staging_dir=staging_dir, optimum_task="feature-extraction",
                    ov_model_class="OVModelForFeatureExtraction")
+    if calibration is not None:
+        from publisher.stages.export import IR_BIN
+
+        batches, data_name = calibration
+        record = quantize_static(output / IR_SUBFOLDER, batches)
+        record["calibration_data"] = data_name
+        static = output / IR_SUBFOLDER / STATIC_IR_NAME
+        files = [f for f in ir.files if f.path not in (IR_NAME, IR_BIN)]
+        files += [FileDigest(p.name, sha256_file(p), p.stat().st_size) for p in (static, static.with_suffix(".bin"))]
+        ir = dataclasses.replace(ir, weight_format="int8", files=files, static_quantization=record)
     root = staging_dir.with_name(staging_dir.name + "-root")
     shutil.rmtree(root, ignore_errors=True)
     try:

@@ -288,6 +288,7 @@ class Task(abc.ABC):
     card_variable_docs: ClassVar[dict[str, str]] = {}
     rows_phrase: ClassVar[str]  # regex of the evaluation-rows statement, group "rows"
     lists_eval_dataset: ClassVar[bool] = False  # the card's `datasets` names the evaluation set
+    offers_static_int8: ClassVar[bool] = False  # --static-int8: activations calibrated too
 
     # --- which checkpoints ---------------------------------------------------------------------------
 
@@ -379,8 +380,8 @@ class Task(abc.ABC):
 
     # --- the release's layout and Hub metadata -----------------------------------------------------------
 
-    def ir_relpath(self, weight_format: str) -> str:
-        """Where the IR's .xml lies in a release of this task (its .bin beside it)."""
+    def ir_relpath(self, settings: Any) -> str:
+        """Where the IR's .xml lies in a release of this task made with ``settings`` (its .bin beside it)."""
         return IR_XML_NAME
 
     def pipeline_tag(self, checkpoint: Path) -> str:
@@ -453,6 +454,11 @@ class Task(abc.ABC):
         from publisher.stages.load import build_config
 
         self.refuse_weight_format(weight_format)
+        if getattr(settings, "compression", None) is not None and settings.compression.static_int8 \
+                and not self.offers_static_int8:
+            raise BadInputError(f"--static-int8 is not offered for a {self.title}: publisher calibrates static "
+                                "INT8 only for sentence-embedding models",
+                                "Leave --static-int8 out (INT8 weight compression is the default)")
         archs = config.get("architectures") or [None]
         build_config(folder, archs[0])  # a config.json transformers refuses is refused now, not after loading
         check_exportable(config, self.optimum_task, folder)

@@ -31,6 +31,8 @@ from publisher.tasks.contract import (
     IR,
     MODEL_INDEX,
     Absolute,
+    AsIs,
+    Exact,
     FigureSpec,
     Fixed,
     GateSpec,
@@ -42,7 +44,7 @@ from publisher.tasks.contract import (
 from publisher.tasks.run import MeasureRequest, StageTimer, now_utc, without_tokens
 
 AUTO_CLASS = "AutoModel"
-IR_PATH = "openvino/openvino_model.xml"
+IR_DIR = "openvino"
 ST_TAG, BARE_TAG = "sentence-similarity", "feature-extraction"
 
 
@@ -263,6 +265,22 @@ def measure_against_ir(p: Prepared, torch_run: Any, ir_xml: Path, progress: Prog
     return sparsity, results
 
 
+def ir_path(static: bool) -> str:
+    from publisher.stages.embeddings import ir_name
+
+    return f"{IR_DIR}/{ir_name(static)}"
+
+
+def _calibration(p: Prepared, settings: Any) -> tuple[Any, str] | None:
+    """Static INT8's calibration sentences: the first ones of the evaluation pairs, tokenized as measured."""
+    from publisher.stages.embeddings import calibration_batches
+
+    if not settings.compression.static_int8:
+        return None
+    return calibration_batches(p.loaded.tokenizer, p.data.sentences, p.recipe), \
+        f"{p.data.info.name} {p.data.info.split}"
+
+
 def _measurements(loaded: Any, sparsity: Any, results: EmbeddingResults) -> Measurements:
     return Measurements(created=now_utc(), checkpoint=loaded.info, training_args=without_tokens(loaded.training_args),
                         sparsity=sparsity, task_results=results)
@@ -284,6 +302,7 @@ class FeatureExtraction(Task):
                 "embedding quality for a size that INT8 already makes small",
     }
     metric = "cosine_spearman"
+    offers_static_int8 = True
     performance_result = PerformanceResult
     results_type = EmbeddingResults
     evaluation_stage = "similarity"
@@ -322,6 +341,11 @@ class FeatureExtraction(Task):
                    Recheck.CHECKPOINT,
                    ItsOwnValue("a worst case over all components: it moves with the CPU's inference precision"),
                    (BODY,), (IR, CHECKPOINT, DATA), card_label=r"absolute difference"),
+        FigureSpec("quantization.activations", "export.static_quantization.fake_quantize_ops",
+                   "FakeQuantize operations NNCF inserted to quantize activations to INT8 (static INT8)", AsIs(),
+                   "export", Recheck.IR, Exact("exact: a count of the IR's FakeQuantize operations"), (BODY,), (IR,),
+                   card_label=r"fakequantize", when=lambda r: r.export.static_quantization is not None,
+                   read=lambda r: (r.export.static_quantization or {}).get("fake_quantize_ops")),
         FigureSpec("neighbours.overlap", "task_results.parity.neighbour_overlap",
                    "Mean overlap of each sentence's 10 nearest neighbours under the IR and under PyTorch", Fixed(4),
                    "similarity", Recheck.IR, OVERLAP_TOLERANCE, (BODY,), card_label=r"nearest neighbours"),
@@ -357,14 +381,18 @@ class FeatureExtraction(Task):
         """Also refused before any work: a sentence-transformers folder whose modules publisher cannot
         apply, --pooling/--normalize given for a folder that defines its own, bad pair data."""
         super().check_checkpoint(config, folder, settings)
+        if settings.compression.static_int8 and settings.weight_format != "int8":
+            raise BadInputError(f"--static-int8 quantizes weights and activations to INT8; it cannot be combined "
+                                f"with --weight-format {settings.weight_format}",
+                                "Leave --weight-format out (int8) with --static-int8, or leave --static-int8 out")
         if getattr(settings, "eval", None) is not None:
             _recipe_of(folder, settings, _hidden_size(config, folder))
             load_data(settings)
 
     # --- the release's layout and metadata --------------------------------------------------------------
 
-    def ir_relpath(self, weight_format: str) -> str:
-        return IR_PATH
+    def ir_relpath(self, settings: Any) -> str:
+        return ir_path(bool(settings.compression.static_int8))
 
     def pipeline_tag(self, checkpoint: Path) -> str:
         from publisher.stages.embeddings import MODULES
@@ -389,27 +417,31 @@ class FeatureExtraction(Task):
         torch_run = torch_pass(prepared, req.progress, req.timer)
         export = req.export
         if export is None:
-            with req.progress.stage(f"Exporting to OpenVINO IR ({s.weight_format} weights)"), \
-                    req.timer.timed("export"):
+            what = "static INT8: weights and activations" if s.compression.static_int8 else f"{s.weight_format} weights"
+            with req.progress.stage(f"Exporting to OpenVINO IR ({what})"), req.timer.timed("export"):
                 export = export_embedding(prepared.loaded, prepared.checkpoint, prepared.recipe, req.output,
-                                          s.weight_format, req.staging_dir)
+                                          s.weight_format, req.staging_dir, calibration=_calibration(prepared, s))
             req.on_export(export)
-        sparsity, results = measure_against_ir(prepared, torch_run, req.output / IR_PATH, req.progress, req.timer)
+        sparsity, results = measure_against_ir(prepared, torch_run, req.output / self.ir_relpath(s), req.progress,
+                                               req.timer)
         return _measurements(prepared.loaded, sparsity, results), export
 
     def export_only(self, settings: Any, output: Path, staging_dir: Path) -> Any:
         from publisher.stages.embeddings import export_embedding
         from publisher.stages.load import load_checkpoint
 
-        loaded = load_checkpoint(settings.checkpoint, trust_pickle=settings.trust_pickle, auto_class=CHECKPOINT_KIND)
-        recipe = _recipe_of(Path(settings.checkpoint), settings, int(loaded.config.hidden_size))
-        return export_embedding(loaded, Path(settings.checkpoint), recipe, output, settings.weight_format, staging_dir)
+        timer = StageTimer()
+        prepared = prepare(Path(settings.checkpoint), settings, Progress(quiet=True), timer)
+        return export_embedding(prepared.loaded, prepared.checkpoint, prepared.recipe, output, settings.weight_format,
+                                staging_dir, calibration=_calibration(prepared, settings))
 
     def measure_existing_ir(self, checkpoint: Path, ir_dir: Path, settings: Any, progress: Progress) -> Measurements:
         timer = StageTimer()
         prepared = prepare(Path(checkpoint), settings, progress, timer)
         torch_run = torch_pass(prepared, progress, timer)
-        xml = Path(ir_dir) / IR_PATH if (Path(ir_dir) / IR_PATH).is_file() else Path(ir_dir) / "openvino_model.xml"
+        from publisher.recheck.remeasure import ir_xml
+
+        xml = ir_xml(Path(ir_dir))
         sparsity, results = measure_against_ir(prepared, torch_run, xml, progress, timer)
         return _measurements(prepared.loaded, sparsity, results)
 
@@ -422,7 +454,10 @@ class FeatureExtraction(Task):
     def benchmark(self, ir_dir: Path) -> PerformanceResult:
         from publisher.bench import benchmark_ir
 
-        return benchmark_ir(Path(ir_dir) / Path(IR_PATH).parent, xml_name=Path(IR_PATH).name)
+        from publisher.recheck.remeasure import ir_xml
+
+        xml = ir_xml(Path(ir_dir))
+        return benchmark_ir(xml.parent, xml_name=xml.name)
 
     def evaluation_sample(self, settings: Any) -> tuple[list[str], str]:
         data = load_data(settings)
@@ -432,7 +467,8 @@ class FeatureExtraction(Task):
         r = _results(report)
         return (f"Release {report.card.model_name.split('/')[-1]}: IR STS Spearman {100 * r.openvino.spearman:.2f} "
                 f"(torch {100 * r.torch.spearman:.2f}), cosine to torch {r.parity.mean_cosine:.4f}, "
-                f"{report.export.weight_format.upper()} weights")
+                + ("static INT8" if report.export.static_quantization else
+                   f"{report.export.weight_format.upper()} weights"))
 
     # --- the report and the card -----------------------------------------------------------------------
 
@@ -497,7 +533,8 @@ class FeatureExtraction(Task):
                            "max_abs_diff": value(ledger, "parity.max_abs_diff"),
                            "neighbours": int(par.neighbours),
                            "neighbour_overlap": value(ledger, "neighbours.overlap")},
-                "ir_path": IR_PATH,
+                "ir_path": ir_path(report.export.static_quantization is not None),
+                "static": report.export.static_quantization,
                 "library_name": report.card.library_name,
             },
             "performance": _performance(report, ledger),
@@ -573,6 +610,11 @@ class FeatureExtraction(Task):
                                                                            self.shown("neighbours.overlap", overlap))
         rows = data.info.num_samples
         out.values[EVALUATION_ROWS] = ledger_checks.Remeasurement(rows, f"{rows} sentence pairs")
+        if report.export.static_quantization is not None:
+            from publisher.stages.export import quantizer_ops
+
+            ops = sum(quantizer_ops(remeasure.ir_xml(release_dir)).values())
+            out.values["quantization.activations"] = ledger_checks.Remeasurement(ops, str(ops))
 
     def remeasure_with_checkpoint(self, report: Report, release_dir: Path, checkpoint: Path, eval_input: Any,
                                   options: Any, progress: Progress) -> dict[str, Any]:
