@@ -176,6 +176,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("revision", "str", "main", "Branch to commit to", commands=frozenset({PUBLISH, VERIFY}),
            help_for=(("verify", 'Branch, tag or commit to check'),)),
     Option("create_pr", "bool", False, "Open a pull request instead of committing", negatable=True),
+    Option("add_to", "str", None, "Embedding model: open a pull request adding the IR (openvino/) and an OpenVINO "
+           "section of the card to this existing model repo, whose model.safetensors must be the checkpoint's; "
+           "nothing else in it changes"),
     Option("tag", "str", None, "Hub tag to create on the new commit (e.g. v1.0)"),
     Option("private", "bool", None, "Visibility when the repo is created", negatable=True,
            off_flag="--public"),

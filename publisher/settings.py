@@ -45,6 +45,7 @@ class HubOptions:
     token: str | None = field(default=None, repr=False)
     revision: str = default("revision")
     create_pr: bool = default("create_pr")
+    add_to: str | None = None  # an existing model repo to add the IR to, by pull request
     tag: str | None = None
     private: bool | None = None
     commit_message: str | None = None
@@ -180,7 +181,7 @@ def settings_from_mapping(m: dict[str, Any]) -> PublishSettings:
     token = given.get("token") or (_read_token(given["token_file"]) if given.get("token_file") else None)
     return PublishSettings(
         checkpoint=Path(given["checkpoint"]),
-        repo_id=given.get("repo_id"),
+        repo_id=given.get("repo_id") or given.get("add_to"),
         output=path("output"),
         task=given.get("task"),
         compression=pick(CompressionOptions, ("weight_format", "group_size", "ratio", "sym", "awq",
@@ -200,7 +201,7 @@ def settings_from_mapping(m: dict[str, Any]) -> PublishSettings:
             training_command=path("training_command"), template=path("template"),
             sections_dir=path("sections_dir"),
         ),
-        hub=pick(HubOptions, ("endpoint", "revision", "create_pr", "tag", "private", "commit_message",
+        hub=pick(HubOptions, ("endpoint", "revision", "create_pr", "add_to", "tag", "private", "commit_message",
                               "push", "dry_run"), token=token),
         use_cache=bool(given.get("cache", default("cache"))),
         bench=bool(given.get("bench", default("bench"))),

@@ -22,6 +22,10 @@ def push(settings: PublishSettings, checked: Checked, report: Report, progress: 
     from publisher.stages.training_metadata import training_files
 
     out = checked.output
+    if settings.hub.add_to:
+        from publisher.pipeline.add_to import push_addition
+
+        return push_addition(settings, HubClient(checked.target), report, out, progress)
     files = {f.path: out / f.path for f in report.export.files}
     files.update({rel: out / rel for rel in training_files(report)})
     files[CARD] = out / CARD

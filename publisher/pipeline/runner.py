@@ -177,6 +177,10 @@ def check(settings: PublishSettings) -> Checked:
     config = read_config(ckpt)
     task = infer_task(config, ckpt, settings.task)
     task.check_checkpoint(config, ckpt, settings)
+    if settings.hub.add_to:
+        from publisher.pipeline.add_to import refuse_with
+
+        refuse_with(settings, task)
     out = settings.output_dir
     _check_output_is_not_the_checkpoint(out, ckpt)
     _check_card_options(settings, task)
@@ -186,6 +190,10 @@ def check(settings: PublishSettings) -> Checked:
     if target is not None and not settings.hub.dry_run:
         # A missing, refused or read-only token is found now, not after a long export.
         HubClient(target).check_write_access()
+    if target is not None and settings.hub.add_to:
+        from publisher.pipeline.add_to import check_target
+
+        check_target(HubClient(target), settings, ckpt)
     return Checked(task=task, output=out, target=target, signing_key=signing_key)
 
 

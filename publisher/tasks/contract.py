@@ -289,6 +289,7 @@ class Task(abc.ABC):
     rows_phrase: ClassVar[str]  # regex of the evaluation-rows statement, group "rows"
     lists_eval_dataset: ClassVar[bool] = False  # the card's `datasets` names the evaluation set
     offers_static_int8: ClassVar[bool] = False  # --static-int8: activations calibrated too
+    adds_to_repos: ClassVar[bool] = False  # --add-to: its IR can be added to the model's own repo
 
     # --- which checkpoints ---------------------------------------------------------------------------
 

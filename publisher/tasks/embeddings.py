@@ -303,6 +303,7 @@ class FeatureExtraction(Task):
     }
     metric = "cosine_spearman"
     offers_static_int8 = True
+    adds_to_repos = True  # the IR goes to openvino/, beside the repo's own files (sentence-transformers' layout)
     performance_result = PerformanceResult
     results_type = EmbeddingResults
     evaluation_stage = "similarity"
