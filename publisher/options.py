@@ -71,7 +71,7 @@ class Option:
 
 
 WEIGHT_FORMATS = ("int8", "int4", "fp16", "fp32")
-TASKS = ("text-classification", "text-generation", "token-classification", "feature-extraction")
+TASKS = ("text-classification", "text-generation", "token-classification", "feature-extraction", "text-ranking")
 BASE_MODEL_RELATIONS = ("finetune", "quantized", "adapter", "merge")
 
 OPTIONS: tuple[Option, ...] = (
@@ -149,6 +149,9 @@ OPTIONS: tuple[Option, ...] = (
            "similarity (embedding model)", gate=">="),
     Option("max_spearman_drop", "float", 0.01, "Gate: maximum torch - IR Spearman correlation drop on the "
            "sentence pairs, as a fraction (embedding model)", gate="<="),
+    Option("min_rank_agreement", "float", 0.95, "Gate: minimum share of queries whose best passage is the same "
+           "under the IR and torch (reranker)", gate=">="),
+    Option("max_ndcg_drop", "float", 0.01, "Gate: maximum torch - IR NDCG@10 drop (reranker)", gate="<="),
     Option("max_perplexity_increase", "float", 0.10,
            "Gate: maximum relative IR perplexity increase over torch (language model)", gate="<="),
     Option("min_top1_agreement", "float", 0.80,

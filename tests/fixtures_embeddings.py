@@ -69,3 +69,41 @@ def build_tiny_sentence_transformer(folder: Path, *, seed: int = 5, pooling: str
          "pooling_mode_mean_sqrt_len_tokens": False}, indent=2))
     (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 64, "do_lower_case": False}))
     return folder
+
+
+# Queries with relevant (positive) and irrelevant (negative) passages, in CrossEncoderRerankingEvaluator's layout.
+QUERIES = [
+    {"query": "how do I run a model on a CPU", "positive": ["OpenVINO runs neural networks on Intel CPUs."],
+     "negative": ["Paris is the capital of France.", "The cat sleeps on the sofa.", "A plane is taking off."]},
+    {"query": "capital of France", "positive": ["Paris is the capital of France."],
+     "negative": ["OpenVINO runs neural networks on Intel CPUs.", "Rain falls on the city."]},
+    {"query": "what do cats do all day", "positive": ["The cat sleeps on the sofa.", "Cats sleep most of the day."],
+     "negative": ["A man is playing a guitar.", "The stock market fell sharply today."]},
+    {"query": "music", "positive": ["A man is playing a guitar."],
+     "negative": ["A dog runs in the park.", "Someone is frying eggs in a pan.", "The sun sets over the ocean."]},
+]
+
+
+def write_queries(path: Path, queries=QUERIES) -> Path:
+    path.write_text("\n".join(json.dumps(q) for q in queries) + "\n", encoding="utf-8")
+    return path
+
+
+def build_tiny_cross_encoder(folder: Path, *, seed: int = 3) -> Path:
+    """A tiny random cross-encoder saved by sentence-transformers' CrossEncoder (one output score)."""
+    import torch
+    from sentence_transformers import CrossEncoder
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from tests.fixtures_models import minilm_tokenizer_dir
+
+    torch.manual_seed(seed)
+    raw = folder.with_name(folder.name + "-raw")
+    # initializer_range 0.2: at the default 0.02 a random model scores every pair alike (spread 2e-5), and
+    # INT8 rounding reorders them all; at 0.2 the scores spread by about 0.4.
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, num_labels=1, initializer_range=0.2)
+    BertForSequenceClassification(config).eval().save_pretrained(raw)
+    AutoTokenizer.from_pretrained(str(minilm_tokenizer_dir())).save_pretrained(raw)
+    CrossEncoder(str(raw), device="cpu").save_pretrained(str(folder))
+    return folder

@@ -368,6 +368,16 @@ def export_embedding(loaded: Any, checkpoint: Path, recipe: EmbeddingRecipe, out
     feature-extraction export) under ``openvino/`` with its config and tokenizer, and at the root the
     model as measured (safetensors, config.json, tokenizer) with the sentence-transformers files, so
     that ``SentenceTransformer(repo_id)`` (PyTorch) and the Hub's snippets work too."""
+    return export_st_layout(loaded, checkpoint, st_root_files(checkpoint, recipe), output, weight_format,
+                            staging_dir, optimum_task="feature-extraction",
+                            ov_model_class="OVModelForFeatureExtraction", calibration=calibration)
+
+
+def export_st_layout(loaded: Any, checkpoint: Path, extra: list[str], output: Path, weight_format: str,
+                     staging_dir: Path, *, optimum_task: str, ov_model_class: str,
+                     calibration: tuple[SentenceBatches, str] | None = None) -> Any:
+    """sentence-transformers' layout for any of its model kinds (SentenceTransformer, CrossEncoder): the
+    IR under ``openvino/``, the model as measured and ``extra`` (files of ``checkpoint``) at the root."""
     import dataclasses
     import shutil
 
@@ -379,8 +389,7 @@ def export_embedding(loaded: Any, checkpoint: Path, recipe: EmbeddingRecipe, out
     # activations were calibrated is recorded beside it.
     ir = export_ir(loaded.model, loaded.tokenizer, output / IR_SUBFOLDER,
                    weight_format="fp32" if calibration is not None else weight_format,
-                   staging_dir=staging_dir, optimum_task="feature-extraction",
-                   ov_model_class="OVModelForFeatureExtraction")
+                   staging_dir=staging_dir, optimum_task=optimum_task, ov_model_class=ov_model_class)
     if calibration is not None:
         from publisher.stages.export import IR_BIN
 
@@ -398,7 +407,6 @@ def export_embedding(loaded: Any, checkpoint: Path, recipe: EmbeddingRecipe, out
         # The torch weights as measured (NNCF masks already folded in by the loader), never a pickle.
         loaded.model.save_pretrained(str(root), safe_serialization=True)
         loaded.tokenizer.save_pretrained(str(root))
-        extra = st_root_files(checkpoint, recipe)
         check_json_files(checkpoint, extra)
         for rel in extra:
             (root / rel).parent.mkdir(parents=True, exist_ok=True)

@@ -532,10 +532,24 @@ def _not_a_weight(key: str) -> bool:
     return bool(_BUFFER_KEY.search(key) or _QUANTIZER_KEY.search(key))
 
 
+def _legacy_norm_names(state: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any]:
+    """LayerNorm ``gamma``/``beta`` (TensorFlow-era BERT names, which transformers still renames on load and
+    sentence-transformers' CrossEncoder writes again) as the ``weight``/``bias`` the model expects."""
+    renamed = {}
+    for key, value in state.items():
+        for old, new in ((".gamma", ".weight"), (".beta", ".bias")):
+            if key.endswith(old) and key not in expected and key[: -len(old)] + new in expected:
+                key = key[: -len(old)] + new
+                break
+        renamed[key] = value
+    return renamed
+
+
 def _load_weights(model: Any, state: dict[str, Any], folder: Path) -> Any:
     """``state`` loaded into ``model`` (every parameter present, with its config's shape), tied
     weights tied; the model in float32 and eval mode."""
     expected = model.state_dict()
+    state = _legacy_norm_names(state, expected)
     mismatched = [
         f"{k} {tuple(v.shape)} vs config {tuple(expected[k].shape)}"
         for k, v in state.items()

@@ -17,11 +17,13 @@ from publisher.tasks.classification import TextClassification
 from publisher.tasks.contract import Task
 from publisher.tasks.embeddings import FeatureExtraction
 from publisher.tasks.generation import TextGeneration
+from publisher.tasks.ranking import TextRanking
 from publisher.tasks.token_classification import TokenClassification
 
 # The registry, in the order a checkpoint's architecture is matched against.
-TASKS: dict[str, Task] = {t.name: t for t in (TextClassification(), TextGeneration(), TokenClassification(),
-                                               FeatureExtraction())}
+# A reranker (one output score) is a *ForSequenceClassification too: it is matched before the classifier.
+TASKS: dict[str, Task] = {t.name: t for t in (TextRanking(), TextClassification(), TextGeneration(),
+                                               TokenClassification(), FeatureExtraction())}
 for _task in TASKS.values():
     TASK_SECTION_TYPES[_task.name] = _task.section_types()
 
@@ -70,7 +72,7 @@ def infer_task(cfg: dict[str, Any], folder: Path, forced: str | None = None) -> 
                                 "Re-save it with save_pretrained (it writes architectures)")
         return task
     for task in TASKS.values():
-        if task.accepts(arch):
+        if task.accepts_checkpoint(cfg):
             return task
     raise BadInputError(
         f"The checkpoint in {folder} is a {arch or 'model without an architecture'} (model_type "

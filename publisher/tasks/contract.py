@@ -296,6 +296,11 @@ class Task(abc.ABC):
     def accepts(self, architecture: str | None) -> bool:
         return bool(architecture) and architecture.endswith(self.architecture_suffixes)
 
+    def accepts_checkpoint(self, config: dict[str, Any]) -> bool:
+        """Whether a checkpoint with this config.json is this task's (inferred, not forced with --task)."""
+        archs = config.get("architectures") or []
+        return self.accepts(archs[0] if archs else None)
+
     # --- publish --------------------------------------------------------------------------------------
 
     @abc.abstractmethod

@@ -292,3 +292,23 @@ def test_training_records_of_the_wrong_shape_are_refused(tmp_path, name, content
     (tmp_path / name).write_bytes(content)
     with pytest.raises(BadInputError, match=message):
         read_training_metadata(tmp_path)
+
+
+def test_legacy_layernorm_gamma_beta_names_load_as_weight_and_bias(tmp_path):
+    """TensorFlow-era BERT names (sentence-transformers' CrossEncoder writes them again): renamed as
+    transformers renames them, so the model is the one saved."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from publisher.stages.load import load_checkpoint
+    from tests.fixtures_models import build_tiny
+
+    folder = build_tiny(tmp_path / "ckpt")
+    state = load_file(str(folder / "model.safetensors"))
+    renamed = {k.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta"): v
+               for k, v in state.items()}
+    assert renamed.keys() != state.keys()
+    save_file(renamed, str(folder / "model.safetensors"))
+    loaded = load_checkpoint(folder)
+    ours = loaded.model.state_dict()
+    assert all(torch.equal(ours[k], v) for k, v in state.items() if k in ours)

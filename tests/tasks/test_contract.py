@@ -18,7 +18,7 @@ import pytest
 
 from publisher.errors import EXIT_CLAIM_FAILED
 from publisher.tasks import TASKS
-from tests.fixtures_embeddings import build_tiny_sentence_transformer, write_pairs
+from tests.fixtures_embeddings import build_tiny_cross_encoder, build_tiny_sentence_transformer, write_pairs, write_queries
 from tests.fixtures_hub import hub_env
 from tests.fixtures_llm import CORPUS, build_tiny_lm
 from tests.fixtures_models import build_tiny, run_cli
@@ -57,6 +57,10 @@ CASES = {
         build=build_tiny_sentence_transformer,
         eval_file=lambda folder: write_pairs(folder / "pairs.csv"),
         args=()),
+    "text-ranking": Case(
+        build=build_tiny_cross_encoder,
+        eval_file=lambda folder: write_queries(folder / "queries.jsonl"),
+        args=("--min-rank-agreement", "0", "--max-ndcg-drop", "1")),
 }
 
 
