@@ -105,9 +105,12 @@ OPTIONS: tuple[Option, ...] = (
     # Evaluation data.
     Option("eval_file", "file", None, "Local evaluation file: .tsv/.csv/.jsonl for a classifier, "
            ".txt/.jsonl (a text field) for a language model, CoNLL-style token/tag lines or .jsonl (tokens, "
-           "ner_tags) for a token classifier", commands=_MEASURE | {VERIFY},
-           show_default="the bundled GLUE SST-2 validation split, or the bundled text for a language model; "
-           "a token classifier has no default and needs it",
+           "ner_tags) for a token classifier, .csv/.tsv/.jsonl sentence pairs with a score (sentence1, "
+           "sentence2, score) for an embedding model, .jsonl queries (query, positive, negative) for a reranker",
+           commands=_MEASURE | {VERIFY},
+           show_default="the bundled GLUE SST-2 validation split, the bundled text for a language model, the "
+           "bundled STS Benchmark test split for an embedding model; a token classifier and a reranker have no "
+           "default and need it",
            help_for=(("verify", 'The evaluation data, when the file the release names is not on this machine'),)),
     Option("dataset", "str", None, "datasets id of the evaluation data (needs network or a local copy)",
            commands=_MEASURE | {VERIFY},
@@ -119,7 +122,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("text_column", "str", None, "Text column", commands=_MEASURE,
            show_default="sentence; text for a language model"),
     Option("label_column", "str", "label", "Label column", commands=_MEASURE),
-    Option("max_samples", "int", None, "Evaluate on the first N rows only (classifier, token classifier)", commands=_MEASURE | {VERIFY},
+    Option("max_samples", "int", None, "Evaluate on the first N rows only (classifier, token classifier; pairs "
+           "for an embedding model, queries for a reranker)", commands=_MEASURE | {VERIFY},
            help_for=(("verify", 'A quick partial check: the first N rows (classifier) or windows (language model), compared one by one with the recorded ones'),)),
     Option("max_length", "int", 128, "Tokenizer max length (classifier, token classifier)", commands=_MEASURE),
     Option("batch_size", "int", 32, "Evaluation batch size (classifier, token classifier)", commands=_MEASURE),
