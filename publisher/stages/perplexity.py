@@ -6,11 +6,14 @@ window scores all its next-token predictions, each later window only its last ``
 which then see at least ``window - stride`` tokens of context; the last window ends at the text's
 end. Perplexity is ``exp(sum NLL / tokens scored)``, the NLL summed in float64.
 
-Both models see exactly the same windows, one window at a time: torch first, then the IR through
-``OVModelForCausalLM`` called without ``past_key_values`` (a stateful IR then starts from a fresh
-state and returns logits for every position). Only the scored positions' logits of one window are
-held at once (vocabulary x positions is large), and the parity figures (top-1 agreement, max and
-mean absolute logit difference) come from the same two passes, so the IR runs once.
+Both models see exactly the same windows. torch scores consecutive windows of the same shape
+several at a time (one forward pass over a batch of equal-length windows: no padding, so each
+window's logits are what it gets alone, up to float rounding; ``TORCH_BATCH_LOGIT_BYTES`` bounds the scored logits a batch
+holds), then the IR scores each of them through ``OVModelForCausalLM`` called without
+``past_key_values`` (a stateful IR then starts from a fresh state and returns logits for every
+position). Only scored positions' logits are kept (vocabulary x positions is large), and the parity
+figures (top-1 agreement, max and mean absolute logit difference) come from the same two passes, so
+the IR runs once.
 """
 
 from __future__ import annotations
@@ -29,6 +32,12 @@ METHOD = ("exp(mean next-token NLL) over strided windows: each window is {window
           "start every {stride} tokens, the first window scores all its predictions and later "
           "windows their last {stride} tokens; the same token windows for torch and the IR (IR: "
           "OVModelForCausalLM forward without past, fresh state per window)")
+
+
+# The scored float32 logits one torch batch may hold (windows x scored positions x vocabulary):
+# 256 MiB is 5 windows of 512/256 for a 49k vocabulary (SmolLM2), 1 for a vocabulary over 250k.
+TORCH_BATCH_LOGIT_BYTES = 256 << 20
+TORCH_MAX_BATCH = 8
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,8 @@ def make_windows(num_tokens: int, window: int, stride: int, max_windows: int | N
 
 
 def _scored_logits_torch(model: Any, ids: Any, first: int) -> Any:
+    """The scored logits of a batch of equal-length windows (``ids``: batch x tokens), all scored
+    from position ``first``: batch x scored positions x vocabulary, float32."""
     import torch
 
     # Position p predicts token p + 1: the predictions of tokens first..end-1 come from positions
@@ -78,10 +89,40 @@ def _scored_logits_torch(model: Any, ids: Any, first: int) -> Any:
     keep = ids.shape[1] - first + 1
     with torch.inference_mode():
         try:
-            logits = model(input_ids=ids, logits_to_keep=keep).logits[0]
+            logits = model(input_ids=ids, logits_to_keep=keep).logits
         except TypeError:  # a model class without logits_to_keep
-            logits = model(input_ids=ids).logits[0, first - 1:]
-    return logits[:-1].float()
+            logits = model(input_ids=ids).logits[:, first - 1:]
+    return logits[:, :-1].float()
+
+
+def _vocabulary(model: Any) -> int:
+    config = getattr(model, "config", None)
+    size = getattr(config, "vocab_size", None) or getattr(getattr(config, "text_config", None), "vocab_size", None)
+    return int(size) if isinstance(size, int) and size > 0 else 1 << 18
+
+
+def torch_batches(windows: list[Window], vocabulary: int, *, max_batch: int = TORCH_MAX_BATCH,
+                  logit_bytes: int = TORCH_BATCH_LOGIT_BYTES) -> list[list[Window]]:
+    """Consecutive windows grouped for one torch forward pass each: the same length and the same
+    first scored position (so no padding and one ``logits_to_keep``), at most ``max_batch`` of them
+    and at most ``logit_bytes`` of scored float32 logits (always at least one window)."""
+    out: list[list[Window]] = []
+    for w in windows:
+        group = out[-1] if out else None
+        if group and len(group) < max_batch and (group[0].end - group[0].begin, group[0].first_scored) == (
+                w.end - w.begin, w.first_scored) and \
+                (len(group) + 1) * (w.end - w.begin - w.first_scored) * vocabulary * 4 <= logit_bytes:
+            group.append(w)
+        else:
+            out.append([w])
+    return out
+
+
+def _torch_batch(model: Any, ids_all: Any, group: list[Window]) -> Any:
+    import torch
+
+    ids = torch.stack([ids_all[w.begin:w.end] for w in group])
+    return _scored_logits_torch(model, ids, group[0].first_scored)
 
 
 def _scored_logits_ir(ov_model: Any, ids: Any, first: int) -> Any:
@@ -162,33 +203,35 @@ def perplexity_and_parity(
     window_nll: list[float] = []
     window_tokens: list[int] = []
     with progress.bar("perplexity windows (torch + IR)", len(windows)) as advance:
-        for w in windows:
-            ids = ids_all[w.begin:w.end].unsqueeze(0)
-            targets = ids_all[w.begin + w.first_scored:w.end]
+        for group in torch_batches(windows, _vocabulary(model)):
             t0 = time.perf_counter()
-            a = _scored_logits_torch(model, ids, w.first_scored)
-            t1 = time.perf_counter()
-            b = _scored_logits_ir(ov_model, ids, w.first_scored)
-            t2 = time.perf_counter()
-            secs["torch"] += t1 - t0
-            secs["openvino"] += t2 - t1
-            if not (torch.isfinite(a).all() and torch.isfinite(b).all()):
-                which = "torch model" if not torch.isfinite(a).all() else "OpenVINO IR"
-                raise BadInputError(
-                    f"The {which} produced NaN or infinite logits on the evaluation text; its "
-                    "perplexity would be meaningless",
-                    "Check the checkpoint's weights (a diverged training run, or a broken conversion)")
-            nll["torch"] += _nll(a, targets)
-            window_nll.append(_nll(b, targets))
-            window_tokens.append(len(targets))
-            nll["openvino"] += window_nll[-1]
-            agree += int((a.argmax(-1) == b.argmax(-1)).sum())
-            diff = (a - b).abs_()
-            max_diff = max(max_diff, float(diff.max()))
-            abs_sum += float(diff.sum(dim=-1, dtype=torch.float64).sum()) / diff.shape[-1]
-            scored += len(targets)
-            del a, b, diff
-            advance(1)
+            batch = _torch_batch(model, ids_all, group)
+            secs["torch"] += time.perf_counter() - t0
+            for k, w in enumerate(group):
+                ids = ids_all[w.begin:w.end].unsqueeze(0)
+                targets = ids_all[w.begin + w.first_scored:w.end]
+                a = batch[k]
+                t1 = time.perf_counter()
+                b = _scored_logits_ir(ov_model, ids, w.first_scored)
+                secs["openvino"] += time.perf_counter() - t1
+                if not (torch.isfinite(a).all() and torch.isfinite(b).all()):
+                    which = "torch model" if not torch.isfinite(a).all() else "OpenVINO IR"
+                    raise BadInputError(
+                        f"The {which} produced NaN or infinite logits on the evaluation text; its "
+                        "perplexity would be meaningless",
+                        "Check the checkpoint's weights (a diverged training run, or a broken conversion)")
+                nll["torch"] += _nll(a, targets)
+                window_nll.append(_nll(b, targets))
+                window_tokens.append(len(targets))
+                nll["openvino"] += window_nll[-1]
+                agree += int((a.argmax(-1) == b.argmax(-1)).sum())
+                diff = (a - b).abs_()
+                max_diff = max(max_diff, float(diff.max()))
+                abs_sum += float(diff.sum(dim=-1, dtype=torch.float64).sum()) / diff.shape[-1]
+                scored += len(targets)
+                del a, b, diff
+                advance(1)
+            del batch
     result = PerplexityResult(
         dataset=dataclasses.replace(dataset, num_tokens=len(token_ids)),
         window=window,
@@ -217,12 +260,15 @@ def torch_perplexity(model: Any, token_ids: list[int], *, window: int, stride: i
 
     ids_all = torch.tensor(token_ids, dtype=torch.long)
     total, n = 0.0, 0
-    for w in make_windows(len(token_ids), window, stride, max_windows):
-        targets = ids_all[w.begin + w.first_scored:w.end]
-        total += _nll(_scored_logits_torch(model, ids_all[w.begin:w.end].unsqueeze(0), w.first_scored), targets)
-        n += len(targets)
-        if advance:
-            advance(1)
+    windows = make_windows(len(token_ids), window, stride, max_windows)
+    for group in torch_batches(windows, _vocabulary(model)):
+        batch = _torch_batch(model, ids_all, group)
+        for k, w in enumerate(group):
+            targets = ids_all[w.begin + w.first_scored:w.end]
+            total += _nll(batch[k], targets)
+            n += len(targets)
+            if advance:
+                advance(1)
     return math.exp(total / n), n
 
 

@@ -217,6 +217,37 @@ def test_windows_cover_the_text_once():
     assert all(w.end - w.begin <= 40 for w in ws)
 
 
+def test_torch_batches_hold_consecutive_windows_of_one_shape_within_the_logit_budget():
+    from publisher.stages.perplexity import make_windows, torch_batches
+
+    ws = make_windows(1000, 64, 32)  # the first (scores all), 29 alike, a short last one
+    groups = torch_batches(ws, 400, max_batch=8)
+    assert [w for g in groups for w in g] == ws
+    assert [len(g) for g in groups] == [1, 8, 8, 8, 5, 1]
+    assert all(len({(w.end - w.begin, w.first_scored) for w in g}) == 1 for g in groups)
+    # 32 scored positions x 1,000 entries x 4 bytes = 128 kB a window: 3 fit in 400 kB.
+    assert {len(g) for g in torch_batches(ws[1:-1], 1000, logit_bytes=400_000)} == {3, 2}
+    assert all(len(g) == 1 for g in torch_batches(ws, 10**9, logit_bytes=1))
+
+
+@pytest.mark.parametrize("family", ["llama", "gpt2"])
+def test_batched_torch_windows_score_what_single_windows_score(family, tiny_llama, tiny_gpt2, eval_text):
+    import torch
+
+    from publisher.stages.perplexity import _scored_logits_torch, _torch_batch, make_windows, tokenize, torch_batches
+
+    loaded = load_checkpoint(tiny_llama if family == "llama" else tiny_gpt2, auto_class=CAUSAL)
+    ids = torch.tensor(tokenize(loaded.tokenizer, eval_text.text))
+    ws = make_windows(len(ids), WINDOW, STRIDE)
+    groups = torch_batches(ws, len(loaded.tokenizer))
+    assert max(len(g) for g in groups) > 1
+    for group in groups:
+        batch = _torch_batch(loaded.model, ids, group)
+        for k, w in enumerate(group):
+            alone = _scored_logits_torch(loaded.model, ids[w.begin:w.end].unsqueeze(0), w.first_scored)[0]
+            assert torch.allclose(batch[k], alone, rtol=0, atol=1e-4)
+
+
 # --- generation -------------------------------------------------------------------------------
 
 
