@@ -83,3 +83,16 @@ def test_add_to_is_refused_for_a_classifier_and_for_a_missing_repo(hub_server, t
     result = run_cli("publish", str(st), "--add-to", "tests/no-such-repo", "--endpoint", hub_server.endpoint,
                      "--output", str(tmp_path / "o2"), env=hub_env(hub_server))
     assert result.returncode == EXIT_BAD_INPUT and "does not exist" in result.stderr, result.stderr
+
+
+def test_add_to_with_a_token_that_cannot_write_is_refused_before_any_work(base_repo, hub_server, tmp_path):
+    from publisher.errors import EXIT_AUTH
+
+    repo, folder = base_repo
+    out = tmp_path / "out"
+    env = {**hub_env(hub_server), "HF_TOKEN": hub_server.read_token}
+    result = run_cli("publish", str(folder), "--add-to", repo, "--endpoint", hub_server.endpoint, "--output",
+                     str(out), "--eval-file", str(write_pairs(tmp_path / "pairs.csv")), env=env)
+    assert result.returncode == EXIT_AUTH and "read-only" in result.stderr, result.stderr
+    assert hub_server.read_token not in result.stderr + result.stdout
+    assert not (out / "openvino").exists()  # refused before the export
