@@ -313,9 +313,12 @@ def from_dict(cls: Any, data: Any) -> Any:
 
 
 def _convert(tp: Any, value: Any) -> Any:
-    if value is None:
-        return None
     origin = typing.get_origin(tp)
+    if value is None:
+        if origin in (typing.Union, types.UnionType) or tp is Any or not isinstance(tp, type) and origin is None:
+            return None
+        # A section or field that may not be missing (the annotation is not Optional).
+        raise FieldError("", f"expected {getattr(tp, '__name__', None) or tp}, found null")
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         return _convert(args[0], value) if len(args) == 1 else value

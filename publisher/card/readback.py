@@ -6,6 +6,7 @@ Render (which refuses a card that shows what the ledger does not stand behind), 
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -193,6 +194,8 @@ def printed_matches(printed: str, value: float, percent: bool = False, ledger_pr
     if not isinstance(exponent, int):
         return False
     tolerance = Decimal(5) * Decimal(10) ** (exponent - 1)
+    if not math.isfinite(value):  # a hand-edited ledger's NaN or infinity: no printed number is it
+        return False
     target = Decimal(repr(float(value))) * (100 if percent else 1)
     return abs(shown - target) <= tolerance + Decimal("1e-12")
 

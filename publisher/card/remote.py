@@ -29,10 +29,21 @@ class RemoteCard:
 def fetch_card(client: Any, repo_id: str, revision: str = "main", *, need_report: bool = True) -> RemoteCard:
     """README.md and the stored report of ``repo_id`` at one commit of ``revision``."""
     sha = client.revision_sha(repo_id, revision)
-    readme = client.download_text(repo_id, README, revision=sha)
-    report_text = client.download_text(repo_id, REPORT_FILENAME, revision=sha) if need_report else None
+    readme = _text(client, repo_id, README, sha)
+    report_text = _text(client, repo_id, REPORT_FILENAME, sha) if need_report else None
     report = parse_report(report_text, f"{repo_id}/{REPORT_FILENAME}") if report_text else None
     return RemoteCard(repo_id, sha, readme, report)
+
+
+def _text(client: Any, repo_id: str, filename: str, sha: str) -> str | None:
+    """A card file of the repo as text; whoever can push may have pushed bytes that are not UTF-8."""
+    try:
+        return client.download_text(repo_id, filename, revision=sha)
+    except UnicodeDecodeError as exc:
+        raise BadInputError(
+            f"{filename} of {repo_id} (commit {sha[:12]}) is not UTF-8 text (byte {exc.start}: {exc.reason})",
+            f"Re-publish the release, or push a UTF-8 {filename}",
+        ) from exc
 
 
 def parse_report(text: str, where: str) -> Report:
@@ -40,11 +51,21 @@ def parse_report(text: str, where: str) -> Report:
     try:
         data = json.loads(text)
         version = int(data.get("schema_version", 0))
-    except (ValueError, AttributeError, TypeError) as exc:
+    except (ValueError, AttributeError, TypeError, OverflowError, RecursionError) as exc:
         raise BadInputError(
             f"The report {where} is not a JSON object ({exc})",
             "Point at a report.json written by publisher",
         ) from exc
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:  # "\ud800" in the JSON: text no output can print
+        raise BadInputError(
+            f"The report {where} holds text with no UTF-8 form (an escaped lone surrogate, "
+            f"{exc.object[exc.start:exc.end]!r})",
+            "Re-create it with `publisher publish`",
+        ) from None
+    except (ValueError, RecursionError):
+        pass  # NaN and the like: the fields' types are checked below
     if version > SCHEMA_VERSION:
         raise BadInputError(
             f"The report {where} has schema version {version}, newer than this publisher "
@@ -53,7 +74,7 @@ def parse_report(text: str, where: str) -> Report:
         )
     try:
         return Report.from_dict(data)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError) as exc:
         raise BadInputError(
             f"The report {where} is missing fields or has wrong types ({type(exc).__name__}: {exc})",
             "Re-create it with `publisher publish` (or `publisher card render` from a fresh report)",

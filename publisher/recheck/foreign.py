@@ -45,7 +45,9 @@ def _tolerance_of(printed: str) -> float:
         exponent = Decimal(printed).as_tuple().exponent
     except InvalidOperation:
         return 0.0
-    return 0.5 * 10 ** exponent if isinstance(exponent, int) else 0.0
+    if not isinstance(exponent, int) or exponent > 300:  # "1e999" on a hand-written card: no slack
+        return 0.0
+    return 0.5 * 10 ** exponent
 
 
 def check_foreign(readme: str, folder: Path, options: CheckOptions,
@@ -104,7 +106,7 @@ def _model_index_rows(readme: str, folder: Path, options: CheckOptions, progress
             n = len(data.texts)
         flip = ACCURACY_FLIP_SAMPLES / max(n, 1)
         tolerance = _tolerance_of(card) + flip
-        value = float(result.metric_value) if isinstance(result.metric_value, (int, float)) else None
+        value = readback._number(result.metric_value)  # None for text, a boolean, or an int past float's range
         if value is not None and value > 1:  # written as a percentage (91.3), as many cards do
             value, tolerance = value / 100, tolerance / 100 + flip
         ok = value is not None and abs(measured - value) <= tolerance

@@ -19,6 +19,7 @@ Claims only the training checkpoint can re-measure are "not re-checkable" withou
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,7 +131,14 @@ def _file_rows(report: Report, release_dir: Path, remote_sha256: dict[str, str])
     downloads (weights it would not load) is compared by the sha256 the Hub lists for it."""
     rows, same = [], []
     for f in report.export.files:
-        path = release_dir / f.path
+        path = inside(release_dir, f.path)
+        if path is None:  # never opened: report.json is the repo's, and may name any file
+            rows.append(ClaimCheck(
+                claim=f"file {f.path}", text="a release file the figures were measured on", card=None,
+                ledger=f.sha256[:12], remeasured="not opened", tolerance="identical sha256", verdict=FAILS,
+                reason="report.json names a file outside the release (an absolute path, or one with '..'); "
+                       "verify opens only the repo's own files"))
+            continue
         actual = sha256_file(path) if path.is_file() else remote_sha256.get(f.path)
         if actual == f.sha256:
             same.append(f.path)
@@ -154,6 +162,22 @@ def _file_rows(report: Report, release_dir: Path, remote_sha256: dict[str, str])
         verdict=HOLDS if ok else FAILS,
         reason="" if ok else "the ledger's digest of the model files does not match report.json's file list"))
     return rows
+
+
+def inside(release_dir: Path, name: str) -> Path | None:
+    """``release_dir / name`` when ``name`` is a path inside the release folder, else None (an
+    absolute path, a '..' step, a NUL, or a link out of the folder)."""
+    from pathlib import PurePosixPath
+
+    if not name or "\x00" in name or "\\" in name or PurePosixPath(name).is_absolute() or \
+            ".." in PurePosixPath(name).parts:
+        return None
+    path = release_dir / name
+    try:
+        resolved, root = path.resolve(), release_dir.resolve()
+    except (OSError, RuntimeError, ValueError):
+        return None
+    return path if root in resolved.parents else None
 
 
 # --- the card ---------------------------------------------------------------------------------------
@@ -236,8 +260,8 @@ def _model_index_prints(readme: str, ledger: ClaimsLedger, prints: dict[str, lis
                 reason="a model-index result that no entry of the claims ledger stands behind"))
             continue
         value = result.metric_value
-        ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
-              and abs(float(value) - float(claim.value)) <= INDEX_TOLERANCE)
+        shown, recorded = readback._number(value), readback._number(claim.value)  # None: not a number
+        ok = shown is not None and recorded is not None and abs(shown - recorded) <= INDEX_TOLERANCE
         prints.setdefault(claim.id, []).append(_Print("model-index", str(value), ok))
 
 
@@ -247,11 +271,35 @@ def _model_index_prints(readme: str, ledger: ClaimsLedger, prints: dict[str, lis
 def _remeasure(report: Report, release_dir: Path, options: CheckOptions, progress: Progress) -> Remeasured:
     out = Remeasured()
     task = task_of(report)
+    if not options.eval_file and not options.dataset:
+        _refuse_local_dataset(getattr(task.eval_dataset(report), "source", None))
     task.remeasure_from_ir(report, release_dir, options, progress, out)
     _remeasure_weights(report, release_dir, out, progress)
     if options.checkpoint is not None and out.eval_input is not None:
         _remeasure_with_checkpoint(report, task, release_dir, options, progress, out)
     return out
+
+
+# Names ``datasets.load_dataset`` reads as a builder of local files (from the working folder when no
+# file is given), not as a Hub dataset.
+_PACKAGED_BUILDERS = {"csv", "json", "text", "parquet", "arrow", "pandas", "xml", "sql", "generator", "cache",
+                      "imagefolder", "audiofolder", "videofolder", "pdffolder", "webdataset", "hdf5", "spark"}
+_HUB_DATASET_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(?:/[\w.-]+)?$")
+
+
+def _refuse_local_dataset(source: Any) -> None:
+    """A report's "hub:NAME" is loaded by name: NAME must be a Hub dataset id, never a path (a folder
+    ``datasets`` would read) nor a builder of local files, as the repo's report.json says it."""
+    if not isinstance(source, str) or not source.startswith("hub:"):
+        return
+    name = source[4:]
+    if len(name) <= 200 and _HUB_DATASET_ID.match(name) and ".." not in name \
+            and name.lower() not in _PACKAGED_BUILDERS and not Path(name).exists():
+        return
+    raise BadInputError(
+        f"The release names its evaluation data {source[:200]!r}, which is not a Hub dataset id (a path or a "
+        "builder of local files); verify does not open paths a repo names",
+        "Pass --dataset with the Hub dataset id of the data, or --eval-file with its rows")
 
 
 def ir_failed(report: Report, out: Remeasured, exc: Exception) -> None:
@@ -412,7 +460,10 @@ def _ledger_problems(claim: Claim, rebuilt: Claim | None) -> list[str]:
 
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
-        return math.isclose(float(a), float(b), rel_tol=1e-12, abs_tol=1e-15)
+        x, y = readback._number(a), readback._number(b)  # None: an int past float's range
+        if x is None or y is None:
+            return a == b
+        return math.isclose(x, y, rel_tol=1e-12, abs_tol=1e-15)
     return a == b
 
 
@@ -425,7 +476,9 @@ def _within(claim: Claim, measured: Remeasurement) -> tuple[bool, str]:
         return value is not None, f"the IR does not show it ({claim.tolerance_reason})"
     if value is None:
         return False, "the IR does not record it"
-    reference = measured.recorded_subset if measured.recorded_subset is not None else float(claim.value)
+    reference = measured.recorded_subset if measured.recorded_subset is not None else readback._number(claim.value)
+    if reference is None:  # a stored entry whose value is text (no rebuilt claim stands in for it)
+        return False, f"the ledger's value {str(claim.value)[:40]!r} is not a number"
     tolerance = measured.tolerance if measured.tolerance is not None else (claim.tolerance or 0.0)
     diff = abs(float(value) - reference)
     ok = diff <= tolerance + 1e-12

@@ -38,7 +38,8 @@ def _safe(path: str) -> bool:
     """Never a pickle, PyTorch or safetensors weights, or a file outside the repo's model files."""
     name = path.rsplit("/", 1)[-1]
     return (name not in _NEVER and not name.endswith((".safetensors", ".pt", ".pth", ".pkl", ".ckpt"))
-            and not path.startswith(("training/", ".")) and ".." not in path.split("/"))
+            and not path.startswith(("training/", ".", "/")) and ".." not in path.split("/")
+            and "\\" not in path and "\x00" not in path)
 
 
 def release_files(listing: dict[str, Any], report: Any | None) -> list[str]:
@@ -73,6 +74,7 @@ def verify_release(request: VerifyRequest, progress: Progress | None = None, *,
     if card.readme is None:
         raise BadInputError(f"The repo {request.repo_id} has no README.md, so it makes no claims to check",
                             "Check the repo id and revision")
+    check_front_matter(request.repo_id, card.readme)
     report = card.report
     rebuilt_note = None
     if report is not None and report.claims is None:
@@ -115,6 +117,45 @@ def verify_release(request: VerifyRequest, progress: Progress | None = None, *,
         repo_id=request.repo_id, revision=card.revision, endpoint=client.endpoint, ledger=has_ledger,
         partial=partial, environment=environment, checks=checks, compatibility=compatibility,
         seconds=round(time.perf_counter() - start, 2))
+
+
+FRONT_MATTER_NODES = 100_000  # YAML aliases can make a few lines stand for billions of values
+
+
+def check_front_matter(repo_id: str, readme: str) -> None:
+    """Refuse front matter whose values no reader can use: text with no UTF-8 form (YAML's
+    "\\ud800" escape) that no table could print, or aliases that expand beyond any card's size.
+    Front matter that is not YAML at all is left to the checks (nothing on it is then compared)."""
+    import yaml
+
+    from publisher.card.schema import split_front_matter
+
+    block, _ = split_front_matter(readme)
+    if block is None:
+        return
+    try:
+        data = yaml.safe_load(block)
+    except (yaml.YAMLError, RecursionError, ValueError):
+        return
+    fix = "Fix README.md's front matter (`publisher card lint` says what is wrong), or re-publish the release"
+    stack, seen = [data], 0
+    while stack:
+        node = stack.pop()
+        seen += 1
+        if seen > FRONT_MATTER_NODES:
+            raise BadInputError(f"README.md of {repo_id} has front matter that expands to more than "
+                                f"{FRONT_MATTER_NODES} values (YAML aliases)", fix)
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, (list, tuple)):
+            stack.extend(node)
+        elif isinstance(node, str):
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError:
+                raise BadInputError(f"README.md of {repo_id} has front matter holding text with no UTF-8 form "
+                                    f"(an escaped lone surrogate in {node[:40]!r})", fix) from None
 
 
 def _compatibility(folder: Path, request: VerifyRequest, report: Any, sample: EvaluationSample | None,
@@ -186,7 +227,7 @@ def _signature_rows(client: Any, request: VerifyRequest, revision: str, listing:
             if not any(p.startswith(".cache/") for p in names):
                 shutil.rmtree(folder / ".cache", ignore_errors=True)  # huggingface_hub's download records
             if request.public_key is None:
-                return [_unchecked_row(folder, record, claimed, text)]
+                return [_unchecked_row(folder, record, claimed, text, listing)]
             result = signing.check_folder(folder, request.public_key, listing=names)
             from cryptography.hazmat.primitives import serialization
 
@@ -214,7 +255,8 @@ def _signature_rows(client: Any, request: VerifyRequest, revision: str, listing:
     return [ClaimCheck(SIGNATURE_ROW, text, None, claimed, shown, tolerance, FAILS, why)]
 
 
-def _unchecked_row(folder: Path, record: Any, claimed: str | None, text: str) -> ClaimCheck:
+def _unchecked_row(folder: Path, record: Any, claimed: str | None, text: str,
+                   listing: dict[str, Any] | None = None) -> ClaimCheck:
     from publisher import signing
     from publisher.errors import BadInputError as _Bad
 
@@ -222,6 +264,13 @@ def _unchecked_row(folder: Path, record: Any, claimed: str | None, text: str) ->
         info = signing.read_signature(folder / signing.SIGNATURE)
     except _Bad as exc:
         return ClaimCheck(SIGNATURE_ROW, text, None, claimed, None, None, FAILS, f"malformed signature: {exc.problem}")
+    differences = _unsigned_differences(info, listing) if listing is not None else []
+    if differences:
+        # Without the key the signature proves nothing, but a commit whose files are not even those its
+        # own model.sig lists was changed after signing.
+        return ClaimCheck(SIGNATURE_ROW, text, None, claimed, "signed", "the files model.sig lists", FAILS,
+                          "signed, not checked; the commit's files are not those model.sig lists: "
+                          + "; ".join(differences))
     if record is None:
         return ClaimCheck(SIGNATURE_ROW, text, None, None, "signed", None, UNVERIFIABLE,
                           "signed, not checked (pass --public-key KEY.pub); the card names no key")
@@ -231,6 +280,20 @@ def _unchecked_row(folder: Path, record: Any, claimed: str | None, text: str) ->
     return ClaimCheck(SIGNATURE_ROW, text, None, claimed, "signed", None, UNVERIFIABLE,
                       "signed, not checked (pass --public-key KEY.pub); the card's key fingerprint is the "
                       "signature's")
+
+
+def _unsigned_differences(info: Any, listing: dict[str, Any]) -> list[str]:
+    """How the commit's files differ from model.sig's manifest: by name, and by the sha256 the Hub
+    lists for its LFS files (nothing is hashed here)."""
+    from publisher import signing
+
+    signed = info.files
+    added = sorted(p for p in listing if p not in signed and p not in signing.NOT_SIGNED)
+    removed = sorted(p for p in signed if p not in listing)
+    changed = sorted(p for p in signed if p in listing and getattr(listing[p], "sha256", None)
+                     and str(signed[p]) != listing[p].sha256)
+    return [f"{label} after signing: {', '.join(paths)}" for label, paths in
+            (("changed", changed), ("added", added), ("removed", removed)) if paths]
 
 
 def _with_signature_verdict(checks: list[ClaimCheck], signature_rows: list[ClaimCheck]) -> list[ClaimCheck]:
@@ -256,11 +319,20 @@ def _with_signature_verdict(checks: list[ClaimCheck], signature_rows: list[Claim
     return out
 
 
+def _claim_name(claim: str) -> str:
+    """A claim id as the one-line error names it: a repo's ledger may hold an empty, very long or
+    unprintable id."""
+    if claim and claim.isprintable() and len(claim) <= 80:
+        return claim
+    text = repr(claim)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def release_failure(result: ReleaseVerification, document: dict[str, Any]) -> ClaimFailedError | None:
     """The error a release whose claims do not all hold ends with (None when they hold)."""
     if result.holds:
         return None
-    names = ", ".join(c.claim for c in result.failed)
+    names = ", ".join(_claim_name(c.claim) for c in result.failed)
     return ClaimFailedError(f"{len(result.failed)} claim(s) of {result.repo_id} do not hold: {names}",
                             "The table says why for each; re-publish the release, or fix its card",
                             document=document)

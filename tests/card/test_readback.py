@@ -42,3 +42,12 @@ def test_a_rows_statement_against_a_non_integer_ledger_value_does_not_match():
     (statement,) = [s for s in readback.card_statements("Measured on 872 samples.\n") if s.claim_id == "evaluation.rows"]
     assert statement.value == 872
     assert not readback.statement_matches(statement, claim)
+
+
+def test_a_non_finite_ledger_value_is_a_mismatch_not_a_crash():
+    # Found by tests/test_verify_fuzz.py: a ledger value NaN raised decimal.InvalidOperation (exit 1 in verify).
+    body = "- OpenVINO IR accuracy: **0.9128**\n"
+    for value in (float("nan"), float("inf"), float("-inf")):
+        assert readback.printed_matches("0.9128", value, ledger_printed="0.9128") is False
+        ledger = _ledger(value, "0.9128")
+        assert readback.unledgered(body, ledger) == ["line 1: 'OpenVINO IR accuracy' shows 0.9128"]

@@ -154,3 +154,17 @@ def test_many_repos_each_get_one_commit_or_none(client, new_template):
     assert len(commits(client, changed)) == len(commits_before[changed]) + 1
     assert commits(client, unmanaged) == commits_before[unmanaged]
     assert commits(client, no_report) == commits_before[no_report]
+
+
+def test_a_dry_run_on_a_signed_repo_without_a_key_refuses_as_the_real_run_does(client, new_template):
+    """Issue 25: a dry run promises what the real run would do, and that run refuses a stale signature."""
+    repo_id = publish(client)
+    client.commit_files(repo_id, {"model.sig": b"{}"}, message="sign", parent_commit=client.revision_sha(repo_id))
+    before = commits(client, repo_id)
+    messages = []
+    for dry_run in (False, True):
+        with pytest.raises(BadInputError, match="stale") as exc:
+            regenerate(client, repo_id, template=new_template, dry_run=dry_run)
+        messages.append(exc.value.paragraph())
+    assert messages[0] == messages[1] and "--sign-key" in messages[0] and "--drop-signature" in messages[0]
+    assert commits(client, repo_id) == before
