@@ -181,14 +181,17 @@ def test_publisher_verify_re_measures_the_pushed_release(released, hub_server, e
     assert {c["claim"]: c for c in document["checks"]}["perplexity.openvino"]["verdict"] == "holds (partial)"
 
 
-def test_the_default_text_is_the_bundled_wikitext2_and_the_card_says_how_much_of_it_was_scored(tiny_llama, tmp_path):
+def test_the_default_text_is_the_bundled_wikitext2_and_the_card_says_how_much_of_it_was_scored(
+        hub_server, tiny_llama, tmp_path):
     """No --eval-file: WikiText-2 raw test (bundled), the first --max-windows windows; the card names
-    the text, its sha256 and the share of its tokens the windows covered."""
+    the text, its sha256 and the share of its tokens the windows covered; verify re-reads the same
+    bundled text from the report's source alone."""
     from publisher.stages.text_data import WIKITEXT2_TEST
 
-    out = tmp_path / "out"
-    result = run_cli("publish", str(tiny_llama), "--no-push", "--output", str(out), "--json",
-                     "--max-windows", "4", *FAST)
+    out, repo = tmp_path / "out", "tests/tiny-llama-wikitext-ov"
+    env = hub_env(hub_server)
+    result = run_cli("publish", str(tiny_llama), "--repo-id", repo, "--endpoint", hub_server.endpoint,
+                     "--output", str(out), "--json", "--max-windows", "4", *FAST, env=env)
     assert result.returncode == 0, result.stderr
     ppl = json.loads(result.stdout)["text_generation"]["perplexity"]
     ds = ppl["dataset"]
@@ -199,3 +202,8 @@ def test_the_default_text_is_the_bundled_wikitext2_and_the_card_says_how_much_of
     assert (f"The windows cover the first 160 of the text's {ds['num_tokens']} tokens (with the checkpoint's "
             "tokenizer): publisher scored the first 4 windows") in card
     assert f"is 1294336 characters with sha256 `{WIKITEXT2_TEST.sha256}`" in card
+    verify = run_cli("verify", repo, "--endpoint", hub_server.endpoint, "--work-dir", str(tmp_path / "v"), "--json",
+                     env=env)
+    assert verify.returncode == 0, verify.stderr
+    rows = {c["claim"]: c for c in json.loads(verify.stdout)["checks"]}
+    assert rows["perplexity.openvino"]["verdict"] == "holds", rows["perplexity.openvino"]
