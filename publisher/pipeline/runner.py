@@ -161,6 +161,15 @@ def error_document(exc: PublisherError) -> dict[str, Any]:
     return {"exit_code": exc.exit_code, "kind": exc.kind, "message": exc.paragraph()}
 
 
+def _bundled_data_key() -> str:
+    """The bundled evaluation data, by file names and sizes (each file's sha256 is checked when it is read)."""
+    from importlib import resources
+
+    root = Path(str(resources.files("publisher") / "data"))
+    return "bundled:" + ",".join(f"{p.relative_to(root).as_posix()}={p.stat().st_size}"
+                                 for p in sorted(root.rglob("*")) if p.is_file() and "__pycache__" not in p.parts)
+
+
 # --- the steps ------------------------------------------------------------------------------------
 
 def check(settings: PublishSettings) -> Checked:
@@ -228,8 +237,12 @@ def measure(settings: PublishSettings, checked: Checked, progress: Progress, tim
         # The evaluation file by its content, not only its path: a file edited in place is measured again.
         eval_file = Path(settings.eval.eval_file) if settings.eval.eval_file else None
         eval_digest = sha256_file(eval_file) if eval_file is not None and eval_file.is_file() else None
+        # Without a file, a task measures on its bundled default, which a publisher upgrade may change
+        # (the language models' default became WikiText-2): the bundled data is part of the key.
+        if eval_digest is None and not settings.eval.dataset:
+            eval_digest = _bundled_data_key()
         measure_key = _key("measure", export_key, settings.eval, eval_digest, settings.batch_size,
-                           settings.text_eval)
+                           settings.text_eval, settings.embedding)
     cache = StageCache(out, settings.use_cache)
     export = cache.get("export", export_key, ExportResult)
     if export is not None and not _export_intact(out, export):
