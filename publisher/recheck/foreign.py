@@ -139,10 +139,12 @@ def _ir_accuracy(folder: Path, data: Any, options: CheckOptions, progress: Progr
 
     try:
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise BadInputError("The repo's IR has no readable config.json, so its classes cannot be matched to "
-                            "the dataset's labels", "Only repos exported with optimum-intel can be re-measured") from exc
-    id2label = {int(k): str(v) for k, v in (config.get("id2label") or {}).items()}
+        id2label = {int(k): str(v) for k, v in (config.get("id2label") or {}).items()}
+    except (OSError, ValueError, RecursionError, AttributeError, TypeError) as exc:
+        # Missing, not UTF-8, not JSON, nested too deeply, not an object, or an id2label of the wrong shape.
+        raise BadInputError("The repo's IR has no readable config.json (a JSON object with an id2label of "
+                            "class ids), so its classes cannot be matched to the dataset's labels",
+                            "Only repos exported with optimum-intel can be re-measured") from exc
     mapping = map_labels(id2label, data)
     rows = len(data.texts)
     limit = min(options.max_samples, rows) if options.max_samples else rows

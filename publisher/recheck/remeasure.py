@@ -42,9 +42,18 @@ def ir_xml(release_dir: Path) -> Path:
 
 
 def tokenizer_of(release_dir: Path) -> Any:
+    from publisher.errors import PublisherError
     from publisher.stages.load import load_release_tokenizer
 
-    return load_release_tokenizer(release_dir)
+    try:
+        return load_release_tokenizer(release_dir)
+    except PublisherError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a repo's tokenizer files are hostile: transformers and
+        # tokenizers raise KeyError, TypeError, RecursionError, AttributeError... on files they do not expect
+        detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+        raise BadInputError(f"The release's tokenizer files cannot be loaded ({type(exc).__name__}: {detail})",
+                            "A release must ship the tokenizer files its IR was exported with") from exc
 
 
 def classifier_accuracy(release_dir: Path, texts: list[str], labels: list[int], mapping: dict[int, int], *,

@@ -187,3 +187,27 @@ def test_card_figures_with_huge_exponents_get_no_slack():
 
     assert _tolerance_of("1e999") == 0.0  # OverflowError before: exit 1 on a foreign card
     assert _tolerance_of("0.80") == pytest.approx(0.005)
+
+
+@pytest.mark.parametrize("config", [b"[" * 100_000, b"[1, 2]", b'{"id2label": [1]}', b'{"id2label": {"x": "a"}}',
+                                    b"\xff"])
+def test_a_foreign_repos_config_json_that_cannot_be_read_is_bad_input(tmp_path, config):
+    # RecursionError from json.loads was exit 1 (a repo without report.json whose config.json is damaged).
+    from publisher.recheck import foreign
+
+    (tmp_path / "config.json").write_bytes(config)
+    with pytest.raises(BadInputError, match="no readable config.json"):
+        foreign._ir_accuracy(tmp_path, None, ledger_checks.CheckOptions(), None)
+
+
+@pytest.mark.parametrize("tokenizer", [b'{"mediaType": "x"}', b"[" * 100_000, b"[]"])
+def test_tokenizer_files_that_do_not_load_are_bad_input(tmp_path, tokenizer):
+    # KeyError: 'added_tokens' from transformers was exit 1; as bad input the task fails the IR's
+    # run-based claims (ledger_checks.ir_failed) instead.
+    from publisher.recheck import remeasure
+
+    (tmp_path / "tokenizer.json").write_bytes(tokenizer)
+    (tmp_path / "config.json").write_text('{"model_type": "bert"}')
+    (tmp_path / "tokenizer_config.json").write_text('{"tokenizer_class": "BertTokenizerFast"}')
+    with pytest.raises(BadInputError, match="tokenizer"):
+        remeasure.tokenizer_of(tmp_path)
