@@ -61,7 +61,7 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.filterwarnings("ignore:Generating overly large repr"),
               pytest.mark.filterwarnings("ignore:Warnings while validating metadata")]
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "250"))
 SEED = os.environ.get("FUZZ_SEED", "20261202")
 REPO = "tests/verify-fuzz"
 # A random tiny model passes these gates; 8 rows keep every re-measurement to about a second.
