@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from publisher.errors import EXIT_BAD_INPUT
 from tests.fixtures_embeddings import PAIRS, build_tiny_encoder, build_tiny_sentence_transformer, write_pairs
 from tests.fixtures_models import run_cli
@@ -42,6 +44,7 @@ def test_a_pair_file_with_a_non_numeric_score_is_refused_before_any_work(tmp_pat
     assert result.returncode == EXIT_BAD_INPUT and "not a number" in result.stderr, result.stderr
 
 
+@pytest.mark.slow  # about a minute: a calibrated quantization, a push, a download and a verify
 def test_a_static_int8_release_holds_sentence_transformers_named_ir_and_verify_holds(tmp_path, hub_server):
     import subprocess
     import sys

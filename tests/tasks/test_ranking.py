@@ -7,11 +7,14 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.fixtures_embeddings import QUERIES, build_tiny_cross_encoder, write_queries
 from tests.fixtures_hub import hub_env
 from tests.fixtures_models import build_tiny, run_cli
 
 
+@pytest.mark.slow  # half a minute: a push and sentence-transformers loading it from the hub
 def test_a_cross_encoder_release_runs_in_sentence_transformers_as_pushed(tmp_path, hub_server):
     folder = build_tiny_cross_encoder(tmp_path / "ce")
     repo = "tests/tiny-reranker"
