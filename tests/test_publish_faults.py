@@ -16,6 +16,9 @@ from publisher.errors import EXIT_AUTH, EXIT_HUB
 from tests.fixtures_hub import hub_env, start_hub_server
 from tests.fixtures_models import run_cli
 
+# About five minutes (a publish per fault, each through retries): in the slow suite, which CI runs.
+pytestmark = pytest.mark.slow
+
 RELAXED = ["--max-accuracy-drop", "1", "--min-argmax-agreement", "0.5", "--max-logit-diff", "10"]
 
 
