@@ -121,7 +121,11 @@ def figures(report: Report) -> list[Figure]:
     """The results measured on the evaluation dataset, in model-index order: the IR (the released
     artifact) first. Only these go into model-index; sparsity, weight precision and torch/IR parity
     describe the weights, not a dataset, and stay in the card body and report.json."""
-    return [Figure(f"{mtype}.{config}", mtype, name, config, round(float(value), METRIC_DECIMALS))
+    def titled(mtype: str, config: str) -> str:
+        return metric_title(mtype) + ("" if config == "openvino" else " (PyTorch)")
+
+    return [Figure(f"{mtype}.{config}", mtype, name or titled(mtype, config), config,
+                   round(float(value), METRIC_DECIMALS))
             for mtype, name, config, value in task_of(report).model_index_metrics(report)]
 
 

@@ -40,9 +40,10 @@ def check_target(client: HubClient, settings: PublishSettings, checkpoint: Path)
                             "Pass the repo id of the model the checkpoint is (or --repo-id to publish a new repo)")
     remote = client.list_files(repo, settings.hub.revision).get(WEIGHTS)
     local = Path(checkpoint) / WEIGHTS
-    if remote is None or not remote.sha256 or not local.is_file() or remote.sha256 != sha256_file(local):
+    local_sha = sha256_file(local) if local.is_file() else None
+    if remote is None or not remote.sha256 or local_sha is None or remote.sha256 != local_sha:
         got = "no model.safetensors" if remote is None else f"model.safetensors sha256 {str(remote.sha256)[:12]}"
-        mine = f"sha256 {sha256_file(local)[:12]}" if local.is_file() else "no model.safetensors"
+        mine = f"sha256 {local_sha[:12]}" if local_sha else "no model.safetensors"
         raise BadInputError(
             f"--add-to {repo}: the repo holds {got}, but the checkpoint {checkpoint} has {mine}; an IR "
             "of the checkpoint would be added to a repo of other weights",

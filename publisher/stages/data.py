@@ -333,16 +333,34 @@ def map_labels(id2label: dict[int, str], data: EvalData) -> dict[int, int]:
 
 def tokenize(tokenizer: Any, texts: list[str], *, max_length: int, batch_size: int) -> TokenizedBatches:
     """Tokenize once; sort by length so each batch pads only to its own longest sentence."""
+    enc = encode(tokenizer, texts, max_length=max_length, what="the evaluation text")
+    batches, order = padded_batches(enc, tokenizer.pad_token_id or 0, batch_size)
+    return TokenizedBatches(batches=batches, order=order, num_samples=len(texts))
+
+
+def encode(tokenizer: Any, texts: list[str], pairs: list[str] | None = None, *, max_length: int,
+           what: str) -> Any:
+    """The tokenizer's unpadded, truncated encoding of ``texts`` (with ``pairs`` as second segments);
+    a tokenizer that loads but cannot encode them is bad input naming ``what``."""
     try:
-        enc = tokenizer(texts, truncation=True, max_length=max_length, padding=False)
+        args = (texts,) if pairs is None else (texts, pairs)
+        return tokenizer(*args, truncation=True, max_length=max_length, padding=False)
     except Exception as exc:  # tokenizers raises a bare Exception (a vocabulary without [UNK])
         raise BadInputError(
-            f"The checkpoint's tokenizer cannot encode the evaluation text ({type(exc).__name__}: "
+            f"The checkpoint's tokenizer cannot encode {what} ({type(exc).__name__}: "
             f"{' '.join(str(exc).split())[:200]})",
             "Save the tokenizer the model was trained with into the checkpoint folder "
             "(tokenizer.save_pretrained(folder))") from exc
-    batches, order = padded_batches(enc, tokenizer.pad_token_id or 0, batch_size)
-    return TokenizedBatches(batches=batches, order=order, num_samples=len(texts))
+
+
+def in_input_order(chunks: list[Any], order: list[int]) -> Any:
+    """Per-batch outputs of ``padded_batches``' batches, concatenated back into the inputs' own order."""
+    import numpy as np
+
+    by_length = np.concatenate(chunks, axis=0)
+    out = np.empty_like(by_length)
+    out[np.asarray(order)] = by_length
+    return out
 
 
 def padded_batches(enc: Any, pad_id: int, batch_size: int) -> tuple[list[dict[str, Any]], list[int]]:

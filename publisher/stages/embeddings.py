@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -44,7 +44,7 @@ class EmbeddingRecipe:
     dimension: int
     source: str  # "modules.json, 1_Pooling/config.json, ..." or "--pooling mean --normalize"
     pooling_path: str | None = None  # the Pooling module's folder inside the checkpoint
-    modules: tuple[str, ...] = ()  # modules.json's module types, in order
+    modules: list[str] = field(default_factory=list)  # modules.json's module types, in order
 
 
 def _st_error(path: Path, problem: str, fix: str | None = None) -> BadInputError:
@@ -121,7 +121,7 @@ def read_recipe(folder: Path, *, pooling: str | None, normalize: bool | None, ma
                         f"hidden size is {dimension}")
     sources = [MODULES, f"{pooling_path}/config.json"] + ([ST_CONFIG] if st_config_path.is_file() else [])
     return EmbeddingRecipe(True, mode, "Normalize" in names, int(seq), lower, int(dimension), ", ".join(sources),
-                           pooling_path=pooling_path, modules=tuple(e["type"] for e in entries))
+                           pooling_path=pooling_path, modules=[e["type"] for e in entries])
 
 
 def load_pooling(folder: Path, pooling_path: str) -> Any:
@@ -176,18 +176,12 @@ def tokenize_sentences(tokenizer: Any, sentences: list[str], recipe: EmbeddingRe
                        batch_size: int) -> SentenceBatches:
     """As sentence-transformers' Transformer module tokenizes: stripped, lower-cased when the model
     says so, truncated at its max sequence length."""
-    from publisher.stages.data import padded_batches
+    from publisher.stages.data import encode, padded_batches
 
     texts = [s.strip() for s in sentences]
     if recipe.do_lower_case:
         texts = [t.lower() for t in texts]
-    try:
-        enc = tokenizer(texts, truncation=True, max_length=recipe.max_seq_length, padding=False)
-    except Exception as exc:  # tokenizers raises a bare Exception (a vocabulary without [UNK])
-        raise BadInputError(
-            f"The checkpoint's tokenizer cannot encode the evaluation sentences ({type(exc).__name__}: "
-            f"{' '.join(str(exc).split())[:200]})",
-            "Save the tokenizer the model was trained with into the checkpoint folder") from exc
+    enc = encode(tokenizer, texts, max_length=recipe.max_seq_length, what="the evaluation sentences")
     batches, order = padded_batches(enc, tokenizer.pad_token_id or 0, batch_size)
     return SentenceBatches(batches, order, len(sentences))
 
@@ -203,18 +197,11 @@ class EmbeddingRun:
         return len(self.vectors) / self.seconds if self.seconds > 0 else 0.0
 
 
-def _unsorted(chunks: list[Any], order: list[int]) -> Any:
-    import numpy as np
-
-    sorted_vectors = np.concatenate(chunks, axis=0)
-    out = np.empty_like(sorted_vectors)
-    out[np.asarray(order)] = sorted_vectors
-    return out
-
-
 def run_torch(model: Any, batches: SentenceBatches, pool: Callable[[Any, Any], Any],
               advance: Callable[[int], None] = lambda n: None) -> EmbeddingRun:
     import torch
+
+    from publisher.stages.data import in_input_order
 
     chunks = []
     start = time.perf_counter()
@@ -224,11 +211,13 @@ def run_torch(model: Any, batches: SentenceBatches, pool: Callable[[Any, Any], A
             hidden = model(**inputs)[0]
             chunks.append(pool(hidden.float().numpy(), batch["attention_mask"]))
             advance(len(batch["input_ids"]))
-    return EmbeddingRun(_unsorted(chunks, batches.order), time.perf_counter() - start)
+    return EmbeddingRun(in_input_order(chunks, batches.order), time.perf_counter() - start)
 
 
 def run_ir(compiled: Any, batches: SentenceBatches, pool: Callable[[Any, Any], Any],
            advance: Callable[[int], None] = lambda n: None) -> EmbeddingRun:
+    from publisher.stages.data import in_input_order
+
     chunks = []
     names = {i.get_any_name() for i in compiled.inputs}
     request = compiled.create_infer_request()
@@ -237,7 +226,7 @@ def run_ir(compiled: Any, batches: SentenceBatches, pool: Callable[[Any, Any], A
         result = request.infer({k: v for k, v in batch.items() if k in names})
         chunks.append(pool(result[compiled.outputs[0]], batch["attention_mask"]))
         advance(len(batch["input_ids"]))
-    return EmbeddingRun(_unsorted(chunks, batches.order), time.perf_counter() - start)
+    return EmbeddingRun(in_input_order(chunks, batches.order), time.perf_counter() - start)
 
 
 # --- what is measured -----------------------------------------------------------------------------------

@@ -112,16 +112,11 @@ class PairBatches:
 
 def tokenize_pairs(tokenizer: Any, data: RankingData, *, max_length: int, batch_size: int) -> PairBatches:
     """Every (query, passage) pair, tokenized as a pair (as CrossEncoder.predict does), in query order."""
-    from publisher.stages.data import padded_batches
+    from publisher.stages.data import encode, padded_batches
 
     firsts = [q for q, ps in zip(data.queries, data.passages) for _ in ps]
     seconds = [p for ps in data.passages for p in ps]
-    try:
-        enc = tokenizer(firsts, seconds, truncation=True, max_length=max_length, padding=False)
-    except Exception as exc:  # tokenizers raises a bare Exception (a vocabulary without [UNK])
-        raise BadInputError(f"The checkpoint's tokenizer cannot encode the query-passage pairs "
-                            f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})",
-                            "Save the tokenizer the model was trained with into the checkpoint folder") from exc
+    enc = encode(tokenizer, firsts, seconds, max_length=max_length, what="the query-passage pairs")
     batches, order = padded_batches(enc, tokenizer.pad_token_id or 0, batch_size)
     return PairBatches(batches, order, len(firsts))
 
@@ -133,13 +128,10 @@ class ScoreRun:
     device: str = "CPU"
 
 
-def _unsorted(chunks: list[Any], order: list[int]) -> list[float]:
-    import numpy as np
+def _scores(chunks: list[Any], order: list[int]) -> list[float]:
+    from publisher.stages.data import in_input_order
 
-    flat = np.concatenate(chunks).astype(np.float64)
-    out = np.empty_like(flat)
-    out[np.asarray(order)] = flat
-    return out.tolist()
+    return in_input_order(chunks, order).astype(float).tolist()
 
 
 def run_torch(model: Any, batches: PairBatches, advance: Callable[[int], None] = lambda n: None) -> ScoreRun:
@@ -152,7 +144,7 @@ def run_torch(model: Any, batches: PairBatches, advance: Callable[[int], None] =
             logits = model(**{k: torch.from_numpy(v) for k, v in batch.items()}).logits
             chunks.append(logits[:, 0].float().numpy())
             advance(len(batch["input_ids"]))
-    return ScoreRun(_unsorted(chunks, batches.order), time.perf_counter() - start)
+    return ScoreRun(_scores(chunks, batches.order), time.perf_counter() - start)
 
 
 def run_ir(compiled: Any, batches: PairBatches, advance: Callable[[int], None] = lambda n: None) -> ScoreRun:
@@ -164,7 +156,7 @@ def run_ir(compiled: Any, batches: PairBatches, advance: Callable[[int], None] =
         result = request.infer({k: v for k, v in batch.items() if k in names})
         chunks.append(result[compiled.outputs[0]][:, 0])
         advance(len(batch["input_ids"]))
-    return ScoreRun(_unsorted(chunks, batches.order), time.perf_counter() - start)
+    return ScoreRun(_scores(chunks, batches.order), time.perf_counter() - start)
 
 
 # --- what is measured -------------------------------------------------------------------------------------

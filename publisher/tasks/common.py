@@ -104,6 +104,17 @@ ENCODER_PERFORMANCE = (
                   when=_sparse_throughput),
 )
 
+def sparsity_rows(report: "Report") -> list[tuple[str, str, str]]:
+    """The CLI summary's sparsity row (torch, IR), when sparsity was measured."""
+    s = report.sparsity
+    return [] if s is None else [(f"sparsity ({s.scope})", f"{s.torch.overall:.4f}", f"{s.openvino.overall:.4f}")]
+
+
+def speed_row(unit: str, per_second: dict[str, float]) -> tuple[str, str, str]:
+    """The CLI summary's row of items per second of the evaluation passes (torch, IR)."""
+    return (f"{unit}/s", f"{per_second.get('torch', 0.0):.1f}", f"{per_second.get('openvino', 0.0):.1f}")
+
+
 def export_encoder(task: "Task", loaded: Any, output: Path, weight_format: str, staging_dir: Path) -> Any:
     """The IR of an encoder task's loaded checkpoint: optimum-intel's export for the task's
     ``optimum_task``, compressed through its ``ov_model_class`` (publisher.stages.export)."""
@@ -113,5 +124,5 @@ def export_encoder(task: "Task", loaded: Any, output: Path, weight_format: str, 
                      optimum_task=task.optimum_task, ov_model_class=task.ov_model_class)
 
 
-__all__ = ["export_encoder", "ENCODER_PERFORMANCE", "FLIP_SAMPLES", "SPARSE_THRESHOLD", "is_sparse", "sample_flips",
+__all__ = ["export_encoder", "sparsity_rows", "speed_row", "ENCODER_PERFORMANCE", "FLIP_SAMPLES", "SPARSE_THRESHOLD", "is_sparse", "sample_flips",
            "sparsity_figures", "timing_figure"]

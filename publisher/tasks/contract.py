@@ -371,14 +371,12 @@ class Task(abc.ABC):
         """model-index metric.args: how the figure was measured, when it depends on it."""
         return None
 
-    def model_index_metrics(self, report: "Report") -> list[tuple[str, str, str, float]]:
+    def model_index_metrics(self, report: "Report") -> list[tuple[str, str | None, str, float]]:
         """The model-index results, IR first: (metric type, metric name, config, value); the ledger
-        holds each as the claim ``{type}.{config}``. By default ``metric`` for the IR and torch."""
+        holds each as the claim ``{type}.{config}``. By default ``metric`` for the IR and torch; a name
+        of None is the metric's own title (publisher.card.facts.metric_title)."""
         ir_value, torch_value = self.model_index_values(report)
-        title = {"f1": "F1", "accuracy": "Accuracy", "perplexity": "Perplexity"}.get(
-            self.metric, self.metric.replace("_", " ").title())
-        return [(self.metric, title, "openvino", float(ir_value)),
-                (self.metric, f"{title} (PyTorch)", "torch", float(torch_value))]
+        return [(self.metric, None, "openvino", float(ir_value)), (self.metric, None, "torch", float(torch_value))]
 
     def model_index_task(self, report: "Report") -> tuple[str, str] | None:
         """model-index task (type, name), when it is not the pipeline tag (MTEB's "STS")."""

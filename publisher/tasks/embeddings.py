@@ -19,6 +19,7 @@ from typing import Any
 from publisher.errors import BadInputError
 from publisher.progress import Progress
 from publisher.results import Measurements, PerformanceResult, Recheck, Report
+from publisher.stages.embeddings import EmbeddingRecipe
 from publisher.stages.load import CheckpointKind
 from publisher.stages.sts_data import LAYOUT, PairDatasetInfo
 from publisher.tasks import common
@@ -52,21 +53,6 @@ ST_TAG, BARE_TAG = "sentence-similarity", "feature-extraction"
 
 
 @dataclass(frozen=True)
-class Recipe:
-    """How a sentence embedding is made (publisher.stages.embeddings.EmbeddingRecipe, as recorded)."""
-
-    sentence_transformers: bool
-    pooling: str
-    normalize: bool
-    max_seq_length: int
-    do_lower_case: bool
-    dimension: int
-    source: str
-    pooling_path: str | None = None
-    modules: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
 class SimilarityScores:
     """Correlation of pair cosine similarities with the gold scores (fractions, -1..1)."""
 
@@ -92,7 +78,7 @@ class EmbeddingParity:
 @dataclass(frozen=True)
 class EmbeddingResults:
     dataset: PairDatasetInfo
-    recipe: Recipe
+    recipe: EmbeddingRecipe
     torch: SimilarityScores
     openvino: SimilarityScores
     parity: EmbeddingParity
@@ -159,7 +145,7 @@ CHECKPOINT_KIND = CheckpointKind(AUTO_CLASS, _base_model_class, requires_tokeniz
 @dataclass(frozen=True)
 class Prepared:
     loaded: Any
-    recipe: Any  # publisher.stages.embeddings.EmbeddingRecipe
+    recipe: EmbeddingRecipe
     data: Any  # publisher.stages.sts_data.PairData
     batches: Any
     pool: Any
@@ -250,7 +236,7 @@ def measure_against_ir(p: Prepared, torch_run: Any, ir_xml: Path, progress: Prog
     with timer.timed("sparsity"):
         sparsity = measure_sparsity(p.loaded.model, read_ir(ir_xml))
     results = EmbeddingResults(
-        dataset=p.data.info, recipe=Recipe(**{**dataclasses.asdict(p.recipe), "modules": list(p.recipe.modules)}),
+        dataset=p.data.info, recipe=p.recipe,
         torch=SimilarityScores(**torch_scores), openvino=SimilarityScores(**ir_scores),
         parity=EmbeddingParity(compiled=True, device=ir_run.device, sentences=par["sentences"],
                                mean_cosine=par["mean_cosine"], min_cosine=par["min_cosine"],
@@ -429,7 +415,6 @@ class FeatureExtraction(Task):
 
     def export_only(self, settings: Any, output: Path, staging_dir: Path) -> Any:
         from publisher.stages.embeddings import export_embedding
-        from publisher.stages.load import load_checkpoint
 
         timer = StageTimer()
         prepared = prepare(Path(settings.checkpoint), settings, Progress(quiet=True), timer)
@@ -544,17 +529,15 @@ class FeatureExtraction(Task):
     # --- the CLI -----------------------------------------------------------------------------------------
 
     def summary_rows(self, report: Report) -> list[tuple[str, str, str]]:
-        r, s = _results(report), report.sparsity
+        r = _results(report)
         ds = r.dataset
         rows = [
             (f"STS Spearman x100 ({ds.name} {ds.split}, n={ds.num_samples} pairs)", f"{100 * r.torch.spearman:.2f}",
              f"{100 * r.openvino.spearman:.2f}"),
             ("STS Pearson x100", f"{100 * r.torch.pearson:.2f}", f"{100 * r.openvino.pearson:.2f}"),
         ]
-        if s is not None:
-            rows.append((f"sparsity ({s.scope})", f"{s.torch.overall:.4f}", f"{s.openvino.overall:.4f}"))
-        rows.append(("sentences/s", f"{r.sentences_per_second.get('torch', 0.0):.1f}",
-                     f"{r.sentences_per_second.get('openvino', 0.0):.1f}"))
+        rows += common.sparsity_rows(report)
+        rows.append(common.speed_row("sentences", r.sentences_per_second))
         rows.append(("cosine to torch: mean / 1st pct / min", "",
                      f"{r.parity.mean_cosine:.5f} / {r.parity.p1_cosine:.5f} / {r.parity.min_cosine:.5f}"))
         rows.append((f"{r.parity.neighbours}-NN overlap with torch", "", f"{r.parity.neighbour_overlap:.4f}"))
@@ -580,15 +563,15 @@ class FeatureExtraction(Task):
             raise ledger_checks.local_data_refused(ds.source, ds.sha256, "it is needed to re-measure the IR's "
                                                                          "similarity figures")
         with progress.stage("Loading the evaluation data"):
-            data = load_pairs(options.eval_file if not ds.bundled or options.eval_file else None, split=ds.split,
-                              max_samples=ds.num_samples)
+            # None: the bundled split (a local file's release was refused above without --eval-file).
+            data = load_pairs(options.eval_file, split=ds.split, max_samples=ds.num_samples)
         ledger_checks.check_data_sha(ds.sha256, data.info.sha256, data.info.source, options, out)
         out.eval_input = data
         out.sample = ledger_checks.EvaluationSample(data.sentences, f"{data.info.name} {data.info.split}")
         if options.max_samples:
             out.notes[EVALUATION_ROWS] = "the similarity figures are re-measured over every pair (--max-samples " \
                                          "is not applied to an embedding model)"
-        recipe = emb.EmbeddingRecipe(**{**dataclasses.asdict(r.recipe), "modules": tuple(r.recipe.modules)})
+        recipe = r.recipe
         try:
             batches = emb.tokenize_sentences(remeasure.tokenizer_of(release_dir), data.sentences, recipe,
                                              options.batch_size)

@@ -290,10 +290,7 @@ class TextGeneration(Task):
             ("linear weights INT4 / INT8 / float", "",
              " / ".join(f"{w.shares.get(k, 0.0):.3f}" for k in ("int4", "int8", "float"))),
         ]
-        if report.sparsity is not None:
-            s = report.sparsity
-            rows.append((f"sparsity ({s.scope})", f"{s.torch.overall:.4f}", f"{s.openvino.overall:.4f}"))
-        return rows
+        return rows + common.sparsity_rows(report)
 
     def key_figure(self, document: dict[str, Any]) -> str:
         ppl = document["text_generation"]["perplexity"]

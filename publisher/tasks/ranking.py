@@ -10,7 +10,6 @@ the IR under ``openvino/``, the model's own files at the root. The evaluation da
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -392,15 +391,13 @@ class TextRanking(Task):
     # --- the CLI -----------------------------------------------------------------------------------------
 
     def summary_rows(self, report: Report) -> list[tuple[str, str, str]]:
-        r, s = _results(report), report.sparsity
+        r = _results(report)
         ds = r.dataset
         rows = [(f"NDCG@10 ({ds.name}, n={ds.num_samples} queries)", f"{r.torch.ndcg_at_10:.4f}",
                  f"{r.openvino.ndcg_at_10:.4f}"),
                 ("MRR@10", f"{r.torch.mrr_at_10:.4f}", f"{r.openvino.mrr_at_10:.4f}")]
-        if s is not None:
-            rows.append((f"sparsity ({s.scope})", f"{s.torch.overall:.4f}", f"{s.openvino.overall:.4f}"))
-        rows.append(("pairs/s", f"{r.pairs_per_second.get('torch', 0.0):.1f}",
-                     f"{r.pairs_per_second.get('openvino', 0.0):.1f}"))
+        rows += common.sparsity_rows(report)
+        rows.append(common.speed_row("pairs", r.pairs_per_second))
         rows.append(("best passage / whole ranking agreement", "",
                      f"{r.parity.top1_agreement:.4f} / {r.parity.ranking_agreement:.4f}"))
         return rows

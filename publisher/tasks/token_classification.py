@@ -429,7 +429,7 @@ class TokenClassification(Task):
     # --- the CLI -----------------------------------------------------------------------------------------
 
     def summary_rows(self, report: Report) -> list[tuple[str, str, str]]:
-        r, s = _results(report), report.sparsity
+        r = _results(report)
         ds = r.dataset
         rows = [
             (f"entity F1 ({ds.name} {ds.split}, n={ds.num_samples} sentences)", f"{r.torch.f1:.4f}",
@@ -437,10 +437,8 @@ class TokenClassification(Task):
             ("entity precision / recall", f"{r.torch.precision:.4f} / {r.torch.recall:.4f}",
              f"{r.openvino.precision:.4f} / {r.openvino.recall:.4f}"),
         ]
-        if s is not None:
-            rows.append((f"sparsity ({s.scope})", f"{s.torch.overall:.4f}", f"{s.openvino.overall:.4f}"))
-        rows.append(("sentences/s", f"{r.sentences_per_second.get('torch', 0.0):.1f}",
-                     f"{r.sentences_per_second.get('openvino', 0.0):.1f}"))
+        rows += common.sparsity_rows(report)
+        rows.append(common.speed_row("sentences", r.sentences_per_second))
         rows.append(("max |logit diff| / token agreement", "",
                      f"{r.parity.max_abs_logit_diff:.4f} / {r.parity.token_agreement:.4f}"))
         return rows
