@@ -207,3 +207,23 @@ def test_the_default_text_is_the_bundled_wikitext2_and_the_card_says_how_much_of
     assert verify.returncode == 0, verify.stderr
     rows = {c["claim"]: c for c in json.loads(verify.stdout)["checks"]}
     assert rows["perplexity.openvino"]["verdict"] == "holds", rows["perplexity.openvino"]
+
+
+def test_channel_wise_symmetric_int4_is_exported_measured_and_stated_as_nncf_recorded_it(
+        hub_server, tiny_llama, eval_text, tmp_path):
+    """`--sym --group-size -1`: one scale per output row, no zero point (what NPUs take; the OpenVINO
+    organization's `-int4-cw-ov` releases). The card states what NNCF recorded in the IR."""
+    out = tmp_path / "out"
+    result = run_cli("publish", str(tiny_llama), "--no-push", "--output", str(out), "--weight-format", "int4",
+                     "--sym", "--group-size", "-1", "--eval-file", str(eval_text), "--json", *FAST,
+                     env=hub_env(hub_server))
+    assert result.returncode == 0, result.stderr
+    tg = json.loads(result.stdout)["text_generation"]
+    c = tg["compression"]
+    assert (c["mode"], c["sym"], c["group_size"]) == ("int4", True, -1)
+    assert c["applied"]["mode"] == "int4_sym" and c["applied"]["group_size"] == "-1"  # NNCF's own record
+    assert tg["weight_precision"]["shares"]["int4"] > 0.5
+    assert tg["perplexity"]["openvino"] > 0 and 0 <= tg["parity"]["top1_agreement"] <= 1
+    card = (out / "README.md").read_text()
+    assert "* mode: **int4_sym** (4-bit integer weights, symmetric)" in card
+    assert "* group size: **-1** (per channel: each row of a weight matrix shares one scale)" in card

@@ -71,6 +71,19 @@ def torch_layer_counts(model: Any) -> dict[str, tuple[int, int]]:
     return counts
 
 
+def unpack_4bit(packed: Any, *, signed: bool, shape: tuple[int, ...]) -> Any:
+    """u4/i4 constants are stored two per byte, low nibble first. Unpacked by hand because
+    ``Constant.get_vector()`` refuses i4 ("Unsupported data type!"), which NNCF writes for ``--sym``."""
+    import numpy as np
+
+    raw = np.asarray(packed).view(np.uint8).reshape(-1)
+    nibbles = np.empty(raw.size * 2, dtype=np.int16)
+    nibbles[0::2], nibbles[1::2] = raw & 0x0F, raw >> 4
+    if signed:
+        nibbles = np.where(nibbles >= 8, nibbles - 16, nibbles)
+    return nibbles[: int(np.prod(shape))].reshape(shape)
+
+
 def _evaluate_constant(output: Any) -> Any:
     """Numeric value of a weight subgraph made only of constants and elementwise decompression."""
     import numpy as np
@@ -79,9 +92,11 @@ def _evaluate_constant(output: Any) -> Any:
     kind = node.get_type_name()
     args = [node.input_value(i) for i in range(node.get_input_size())]
     if kind == "Constant":
-        if node.get_output_element_type(0).bitwidth < 8:
-            # u4/i4 are packed two per byte; get_vector() unpacks them.
+        element_type = node.get_output_element_type(0)
+        if element_type.bitwidth < 8:
             shape = tuple(node.get_output_shape(0))
+            if element_type.get_type_name() in ("u4", "i4"):
+                return unpack_4bit(node.get_data(), signed=element_type.get_type_name() == "i4", shape=shape)
             return np.array(node.get_vector()).reshape(shape)
         return np.array(node.get_data())
     if kind == "Convert":
