@@ -63,8 +63,9 @@ HUB_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]*/)?[\w.-]+$")
 _FIGURE = readback.FIGURE_LINE
 _COMPAT = {
     "openvino": re.compile(r"\bOpenVINO(?:™)?\s+(?:version\s+)?(?P<v>\d+(?:\.\d+)+)\s+and\s+higher"),
-    "optimum_intel": re.compile(r"\bOptimum[ -]Intel\s+(?:version\s+)?(?P<v>\d+(?:\.\d+)+)\s+and\s+higher"),
-    "openvino_genai": re.compile(r"\bOpenVINO(?:™)?[ -]GenAI\s+(?:version\s+)?(?P<v>\d+(?:\.\d+)+)\s+and\s+higher"),
+    # No "and higher" for these two: publisher states the release it ran with, having tested no other.
+    "optimum_intel": re.compile(r"\bOptimum[ -]Intel\s+(?:version\s+)?(?P<v>\d+(?:\.\d+)+)"),
+    "openvino_genai": re.compile(r"\bOpenVINO(?:™)?[ -]GenAI\s+(?:version\s+)?(?P<v>\d+(?:\.\d+)+)"),
 }
 # model-index values are machine-read: they must be the report's figure at publisher's precision.
 _INDEX_TOLERANCE = 0.5 * 10 ** -facts.METRIC_DECIMALS + 1e-12

@@ -117,7 +117,7 @@ def test_the_seed_nncf_config_and_training_command_are_in_our_body(ours):
     "PyTorch accuracy: **0.9128**", "OpenVINO IR accuracy: **0.9128**",
     "Sparsity in transformer block linear layers, OpenVINO IR: **0.80**",
     "OpenVINO™ IR", "INT8", "[NNCF](https://github.com/openvinotoolkit/nncf)",
-    "OpenVINO 2024.3.0 and higher", "Optimum Intel 1.19.0 and higher",
+    "OpenVINO 2024.3.0 and higher", "Optimum Intel 1.19.0 (the release it was exported with",
     'pip install "optimum[openvino,nncf]"',
     "## Limitations", "[apache-2.0](https://choosealicense.com/licenses/apache-2.0/)",
 ])
