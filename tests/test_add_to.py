@@ -96,3 +96,36 @@ def test_add_to_with_a_token_that_cannot_write_is_refused_before_any_work(base_r
     assert result.returncode == EXIT_AUTH and "read-only" in result.stderr, result.stderr
     assert hub_server.read_token not in result.stderr + result.stdout
     assert not (out / "openvino").exists()  # refused before the export
+
+
+def test_a_re_run_updates_the_pull_request_it_opened_instead_of_opening_another(hub_server, tmp_path):
+    """The second run (here on fewer pairs) commits its measurements to the pull request's ref: still one
+    pull request, holding the second run's report."""
+    from tests.fixtures_embeddings import PAIRS
+
+    folder = build_tiny_sentence_transformer(tmp_path / "st", seed=7)
+    (folder / "README.md").write_text(BASE_CARD)
+    api, repo = _api(hub_server), "tests/tiny-st-rerun"
+    api.create_repo(repo)
+    api.upload_folder(repo_id=repo, folder_path=str(folder), commit_message="the owner's model")
+
+    def add(pairs_file, out):
+        result = run_cli("publish", str(folder), "--add-to", repo, "--endpoint", hub_server.endpoint,
+                         "--output", str(tmp_path / out), "--eval-file", str(pairs_file), "--json",
+                         env=hub_env(hub_server))
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    first = add(write_pairs(tmp_path / "all.csv"), "o1")
+    assert first["hub"]["pr_url"].endswith("/discussions/1")
+    head = api.list_repo_refs(repo, include_pull_requests=True).pull_requests[0].target_commit
+    fewer = add(write_pairs(tmp_path / "fewer.csv", PAIRS[:-2]), "o2")
+    assert fewer["status"] == "released" and fewer["hub"]["revision"] == "refs/pr/1"
+    assert fewer["hub"]["pr_url"].endswith("/discussions/1") and "openvino/report.json" in fewer["hub"]["files_changed"]
+    prs = api.get_repo_discussions(repo, discussion_type="pull_request")
+    assert [d.num for d in prs] == [1]
+    refs = api.list_repo_refs(repo, include_pull_requests=True).pull_requests
+    assert [r.ref for r in refs] == ["refs/pr/1"] and refs[0].target_commit != head
+    report = api.hf_hub_download(repo, "openvino/report.json", revision="refs/pr/1", local_dir=tmp_path / "dl")
+    rows = json.load(open(report))["task_results"]["dataset"]["num_samples"]
+    assert rows == len(PAIRS) - 2

@@ -127,6 +127,19 @@ class CommitOutcome:
 
 
 @dataclass(frozen=True)
+class PullRequest:
+    """An open pull request of a repo."""
+
+    num: int
+    title: str
+    author: str
+
+    @property
+    def ref(self) -> str:
+        return f"refs/pr/{self.num}"
+
+
+@dataclass(frozen=True)
 class FileChanges:
     """A release folder compared with a remote revision."""
 
@@ -299,6 +312,12 @@ class HubClient:
     def whoami(self) -> str:
         with self._errors(None, "check the token"):
             return self.api.whoami()["name"]
+
+    def open_pull_requests(self, repo_id: str) -> list[PullRequest]:
+        with self._errors(repo_id, "list pull requests"):
+            found = self.api.get_repo_discussions(repo_id, discussion_type="pull_request",
+                                                  discussion_status="open")
+            return [PullRequest(d.num, d.title, d.author) for d in found]
 
     def check_write_access(self) -> None:
         """Fail fast when there is no token, the token is refused, or it is read-only.

@@ -5,7 +5,8 @@ The pull request adds the release's ``openvino/`` files and ``openvino/report.js
 the claims ledger), and appends one section to the repo's README.md (its results and usage, fenced by
 ``<!-- publisher:begin openvino -->`` markers and replaced on a re-run). Nothing else is touched: no
 other file, and not the card's front matter, which is the repo owner's (rewriting it through the card
-helpers would reorder it). It is refused before any work unless the repo exists and its
+helpers would reorder it). A re-run commits to the pull request an earlier run opened, while it is
+open. It is refused before any work unless the repo exists and its
 ``model.safetensors`` is the checkpoint's: an IR of other weights would be added under the repo's name.
 """
 
@@ -19,7 +20,7 @@ from publisher.card.schema import split_front_matter
 from publisher.card.sections import begin_marker, end_marker, segments
 from publisher.digest import sha256_file
 from publisher.errors import BadInputError
-from publisher.hub.client import FileChanges, HubClient
+from publisher.hub.client import FileChanges, HubClient, PullRequest
 from publisher.pipeline.release_set import CARD, RELEASE_REPORT, _release_set, _write_text
 from publisher.progress import Progress
 from publisher.results import HubResult, Report
@@ -30,6 +31,7 @@ SECTION = "openvino"
 IR_FOLDER = "openvino/"
 WEIGHTS = "model.safetensors"
 _CARD_SECTIONS = ("results", "usage")
+PR_TITLE = "Add OpenVINO IR"  # how a re-run finds the pull request an earlier run opened
 
 
 def check_target(client: HubClient, settings: PublishSettings, checkpoint: Path) -> None:
@@ -83,39 +85,58 @@ def push_addition(settings: PublishSettings, client: HubClient, report: Report, 
     files = {f.path: out / f.path for f in report.export.files if f.path.startswith(IR_FOLDER)}
     files[f"{IR_FOLDER}{RELEASE_REPORT}"] = out / CACHE_DIR / RELEASE_REPORT
     files = _release_set(out, files)
-    remote_card = client.download_text(repo, CARD, hub.revision)
+    # A re-run updates the pull request an earlier run opened instead of opening a second one.
+    earlier = open_addition(client, repo)
+    revision = earlier.ref if earlier else hub.revision
+    remote_card = client.download_text(repo, CARD, revision)
     staged = out / CACHE_DIR / "add-to"
     staged.mkdir(parents=True, exist_ok=True)
     _write_text(staged / CARD, merged_readme(remote_card, (out / CARD).read_text(encoding="utf-8")))
     files[CARD] = staged / CARD
-    full = client.compare(repo, files, hub.revision)
+    full = client.compare(repo, files, revision)
     # Only what the addition brings: the repo's other files are not the release's to delete.
     changes = FileChanges(full.parent_commit, full.added, full.changed, [], full.unchanged)
     url = client.repo_url(repo)
     if hub.dry_run:
         diff = "".join(difflib.unified_diff((remote_card or "").splitlines(keepends=True),
                                             (staged / CARD).read_text(encoding="utf-8").splitlines(keepends=True),
-                                            fromfile=f"{repo}@{hub.revision}/README.md", tofile="README.md (new)"))
+                                            fromfile=f"{repo}@{revision}/README.md", tofile="README.md (new)"))
         result = HubResult(endpoint=client.endpoint, repo_id=repo, revision=hub.revision, commit=None, url=url,
                            changed=changes.any, files_added=changes.added, files_changed=changes.changed)
         return report.replace(status="dry_run", hub=result), changes, diff
+    pr_url = f"{url}/discussions/{earlier.num}" if earlier else None
     if not changes.any:
-        progress.note(f"{repo}@{hub.revision} already holds this IR and section: no pull request opened.")
-        result = HubResult(endpoint=client.endpoint, repo_id=repo, revision=hub.revision,
-                           commit=changes.parent_commit, url=url, changed=False)
+        where = f"its open pull request #{earlier.num}" if earlier else f"{repo}@{hub.revision}"
+        progress.note(f"{where} already holds this IR and section: nothing pushed.")
+        result = HubResult(endpoint=client.endpoint, repo_id=repo, revision=revision,
+                           commit=changes.parent_commit, url=url, pr_url=pr_url, changed=False)
         return report.replace(status="unchanged", hub=result), changes, None
     from publisher.pipeline.push import default_commit_message
 
-    with progress.stage(f"Opening a pull request on {client.endpoint}/{repo}"):
-        outcome = client.commit_changes(repo, files, changes, message=hub.commit_message or
-                                        "Add OpenVINO IR: " + default_commit_message(report),
-                                        description="Adds `openvino/` (the IR, measured by publisher) and an "
-                                                    "OpenVINO section to README.md; no other file is changed.",
-                                        revision=hub.revision, create_pr=True)
-    result = HubResult(endpoint=client.endpoint, repo_id=repo, revision=hub.revision, commit=outcome.commit,
-                       url=outcome.url, pr_url=outcome.pr_url, changed=outcome.changed, files_added=changes.added,
+    message = hub.commit_message or f"{PR_TITLE}: {default_commit_message(report)}"
+    if earlier:
+        with progress.stage(f"Updating pull request #{earlier.num} on {client.endpoint}/{repo}"):
+            outcome = client.commit_changes(repo, files, changes, message=message, revision=earlier.ref)
+        pr_url = outcome.pr_url or pr_url
+    else:
+        with progress.stage(f"Opening a pull request on {client.endpoint}/{repo}"):
+            outcome = client.commit_changes(repo, files, changes, message=message,
+                                            description="Adds `openvino/` (the IR, measured by publisher) and an "
+                                                        "OpenVINO section to README.md; no other file is changed.",
+                                            revision=hub.revision, create_pr=True)
+        pr_url = outcome.pr_url
+    result = HubResult(endpoint=client.endpoint, repo_id=repo, revision=revision, commit=outcome.commit,
+                       url=outcome.url, pr_url=pr_url, changed=outcome.changed, files_added=changes.added,
                        files_changed=changes.changed)
     return report.replace(status="released", hub=result), changes, None
+
+
+def open_addition(client: HubClient, repo: str) -> PullRequest | None:
+    """The newest open pull request of this user that adds publisher's IR to ``repo``, if any: a
+    re-run commits to it. A pull request of someone else is theirs to update, so it is not reused."""
+    me = client.whoami()
+    mine = [pr for pr in client.open_pull_requests(repo) if pr.author == me and pr.title.startswith(PR_TITLE)]
+    return max(mine, key=lambda pr: pr.num) if mine else None
 
 
 def refuse_with(settings: PublishSettings, task: Any) -> None:
