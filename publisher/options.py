@@ -123,6 +123,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("text_column", "str", None, "Text column", commands=_MEASURE,
            show_default="sentence; text for a language model"),
     Option("label_column", "str", "label", "Label column", commands=_MEASURE),
+    Option("text_pair_column", "str", None, "Classifier: the second text column of sentence pairs, tokenized "
+           "with the text column as one pair (as at training)", commands=_MEASURE,
+           show_default="the second column of a known pair layout the data holds (sentence1/sentence2, "
+           "question/sentence, question1/question2, premise/hypothesis), else single texts"),
     Option("max_samples", "int", None, "Evaluate on the first N rows only (classifier, token classifier; pairs "
            "for an embedding model, queries for a reranker)", commands=_MEASURE | {VERIFY},
            help_for=(("verify", 'A quick partial check: the first N rows (classifier) or windows (language model), compared one by one with the recorded ones'),)),

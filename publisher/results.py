@@ -95,6 +95,7 @@ class DatasetInfo:
     text_column: str
     label_column: str
     args: str | None = None  # model-index dataset.args (the seed card has "sst2")
+    text_pair_column: str | None = None  # the second text of sentence pairs; None: single texts
 
 
 @dataclass(frozen=True)

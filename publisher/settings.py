@@ -188,7 +188,7 @@ def settings_from_mapping(m: dict[str, Any]) -> PublishSettings:
                                               "scale_estimation", "static_int8")),
         trust_pickle=bool(given.get("trust_pickle", default("trust_pickle"))),
         eval=pick(EvalDataSpec, ("eval_file", "dataset", "dataset_config", "split", "text_column",
-                                 "label_column", "max_samples", "max_length")),
+                                 "label_column", "max_samples", "max_length", "text_pair_column")),
         text_eval=pick(TextEvalOptions, ("window", "stride", "max_windows")),
         embedding=pick(EmbeddingOptions, ("pooling", "normalize")),
         batch_size=given.get("batch_size", default("batch_size")),

@@ -38,7 +38,13 @@ BUNDLED = "publisher"  # loader prefix that always names a bundled template ("pu
 
 
 def bundled_templates_dir() -> Path:
-    """The installed ``publisher._templates`` package, or ``templates/`` of a source checkout."""
+    """``templates/`` of the source checkout this publisher is imported from, else the installed
+    ``publisher._templates`` package."""
+    # The checkout first: an editable install maps publisher._templates to the checkout it was
+    # installed from, which is not this one when another checkout (a git worktree) is on PYTHONPATH.
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "templates" / DEFAULT_TEMPLATE).is_file():
+        return checkout / "templates"
     try:
         root = resources.files("publisher._templates")
         path = Path(str(root))

@@ -43,7 +43,7 @@ CATALOGUE: dict[str, str] = {
     "task_name": "Display name of the pipeline tag (e.g. Text Classification).",
     "library_name": "Metadata library_name (openvino).",
     "ov_model_class": "optimum-intel class that loads the IR for this task (e.g. OVModelForCausalLM), or None.",
-    "dataset": "Classifier only (None for text generation): evaluation dataset: name, type, config, split, args, num_samples, url (Hub page or None).",
+    "dataset": "Classifier only (None for text generation): evaluation dataset: name, type, config, split, args, num_samples, url (Hub page or None), text_column, text_pair_column (the second text of sentence pairs, or None).",
     "metric": "Metric id of the model-index results (accuracy, or perplexity for text generation).",
     "metric_title": "Metric display name (e.g. Accuracy, Perplexity).",
     "accuracy": "Classifier only (None for text generation): measured metric values: torch, openvino (floats, unrounded).",

@@ -57,14 +57,16 @@ def tokenizer_of(release_dir: Path) -> Any:
 
 
 def classifier_accuracy(release_dir: Path, texts: list[str], labels: list[int], mapping: dict[int, int], *,
-                        max_length: int, batch_size: int = 32, progress: Progress | None = None) -> ClassifierRun:
-    """The IR's accuracy on ``texts``, mapping its classes to dataset labels with ``mapping``."""
+                        max_length: int, batch_size: int = 32, progress: Progress | None = None,
+                        pairs: list[str] | None = None) -> ClassifierRun:
+    """The IR's accuracy on ``texts`` (with ``pairs`` as second segments), mapping its classes to
+    dataset labels with ``mapping``."""
     from publisher.stages import accuracy as acc
     from publisher.stages.data import tokenize
     from publisher.stages.inference import compile_ir, run_openvino
 
     progress = progress or Progress(quiet=True)
-    tokenized = tokenize(tokenizer_of(release_dir), texts, max_length=max_length, batch_size=batch_size)
+    tokenized = tokenize(tokenizer_of(release_dir), texts, pairs=pairs, max_length=max_length, batch_size=batch_size)
     compiled = compile_ir(ir_xml(release_dir))
     with progress.bar("OpenVINO IR (re-measure)", len(texts)) as advance:
         logits = run_openvino(compiled, tokenized, advance)

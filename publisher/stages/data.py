@@ -20,6 +20,19 @@ from publisher.results import DatasetInfo
 BUNDLED_SST2_SHA256 = "54a9c12c77e402fc14d6a66a506f24d999f596b0176eb777c972cccc2f9cc4b0"
 BUNDLED_SST2_LABELS = ["negative", "positive"]
 CLASSIFIER_TEXT_COLUMN = "sentence"
+# The known sentence-pair layouts (first text column, second text column): evaluation data whose
+# columns hold one of them is read as pairs without --text-pair-column. The one table of them.
+PAIR_LAYOUTS: tuple[tuple[str, str], ...] = (
+    ("sentence1", "sentence2"),  # GLUE MRPC, RTE, WNLI, STS-B
+    ("question", "sentence"),  # GLUE QNLI
+    ("question1", "question2"),  # GLUE QQP
+    ("premise", "hypothesis"),  # GLUE MNLI (and SNLI, XNLI)
+)
+# Names of sentence-pair tasks and datasets as a training record writes them (run_glue's task_name in
+# config.json's finetuning_task; a dataset id): a checkpoint trained on one takes pairs.
+PAIR_TASK_NAME = re.compile(r"(?<![a-z0-9])(mnli|qnli|qqp|rte|mrpc|wnli|stsb|sts-b|multi_nli|snli|xnli)(?![a-z0-9])")
+# GLUE's single-sentence tasks, as the same records write them: a checkpoint trained on one takes one text.
+SINGLE_TEXT_TASK_NAME = re.compile(r"(?<![a-z0-9])(sst2|sst-2|cola)(?![a-z0-9])")
 _GENERIC_LABEL = re.compile(r"^LABEL_\d+$")
 
 
@@ -32,6 +45,7 @@ class EvalDataSpec:
     dataset_config: str | None = None
     split: str | None = default("split")  # None: the task's (publisher.tasks: Task.default_split)
     text_column: str | None = None  # None: "sentence" (a language model's text field: "text")
+    text_pair_column: str | None = None  # None: the second column of a known pair layout, if any
     label_column: str = default("label_column")
     max_samples: int | None = None
     max_length: int = default("max_length")
@@ -44,6 +58,7 @@ class EvalData:
     labels: list[int]  # dataset label ids
     label_names: list[str] | None  # dataset label id -> name, when the dataset names them
     labels_are_names: bool = False  # the file held label names, not ids
+    pairs: list[str] | None = None  # each row's second text (sentence-pair data), None for single texts
 
 
 @dataclass(frozen=True)
@@ -74,15 +89,59 @@ def load_eval_data(spec: EvalDataSpec) -> EvalData:
     datasets.disable_progress_bars()
     source = _read_rows(spec)
     where = source.info["source"]
-    text_column = spec.text_column or CLASSIFIER_TEXT_COLUMN
+    text_column, pair_column = text_columns(source.rows.column_names, spec, where)
     _check_columns(source.rows, text_column, spec.label_column, where)
     ds = _selected_rows(source.rows, spec.max_samples, where)
     labels, label_names, labels_are_names = _labels(ds, spec.label_column, source.label_names, where)
-    texts = [str(t) if t is not None else "" for t in ds[text_column]]
+    texts = _texts(ds[text_column])
+    pairs = _texts(ds[pair_column]) if pair_column else None
     info = DatasetInfo(num_samples=len(texts), sha256=source.sha256, text_column=text_column,
-                       label_column=spec.label_column, **source.info)
+                       label_column=spec.label_column, text_pair_column=pair_column, **source.info)
     return EvalData(info=info, texts=texts, labels=labels, label_names=label_names,
-                    labels_are_names=labels_are_names)
+                    labels_are_names=labels_are_names, pairs=pairs)
+
+
+def _texts(column: Any) -> list[str]:
+    return [str(t) if t is not None else "" for t in column]
+
+
+def known_pair_layout(columns: list[str]) -> tuple[str, str] | None:
+    """The first known pair layout (``PAIR_LAYOUTS``) whose two columns ``columns`` holds."""
+    return next((layout for layout in PAIR_LAYOUTS if all(c in columns for c in layout)), None)
+
+
+def text_columns(columns: list[str], spec: EvalDataSpec, where: str) -> tuple[str, str | None]:
+    """(text column, pair column or None) of data with ``columns``.
+
+    The rule: ``--text-pair-column`` names the second text, which must exist; without it, data in a
+    known pair layout is read as that pair, and evaluating such data on one of its texts alone is
+    refused (a pair model scored on half its input would publish a meaningless accuracy).
+    """
+    listed = ", ".join(columns)
+    layout = known_pair_layout(columns)
+    if spec.text_pair_column:
+        pair = spec.text_pair_column
+        partner = next((a for a, b in PAIR_LAYOUTS if b == pair and a in columns), None)
+        text = spec.text_column or partner or CLASSIFIER_TEXT_COLUMN
+        if pair not in columns:
+            raise BadInputError(
+                f"The evaluation data in {where} has no column {pair!r} for --text-pair-column (columns: {listed})",
+                "Pass --text-pair-column (config text_pair_column) with one of those column names, or leave it "
+                "out to evaluate on single texts")
+        if pair == text:
+            raise BadInputError(
+                f"--text-pair-column and --text-column both name {pair!r} of {where}: a pair needs two columns",
+                "Pass the second text's column with --text-pair-column and the first with --text-column")
+        return text, pair
+    if layout is not None and spec.text_column in (None, layout[0]):
+        return layout
+    if layout is not None:
+        raise BadInputError(
+            f"The evaluation data in {where} holds sentence pairs ({layout[0]!r}, {layout[1]!r}), and "
+            f"--text-column {spec.text_column!r} would score the model on one text of each row alone",
+            f"Leave out --text-column to evaluate on the pairs, or pass --text-column {layout[0]} "
+            f"--text-pair-column {layout[1]}")
+    return spec.text_column or CLASSIFIER_TEXT_COLUMN, None
 
 
 @dataclass(frozen=True)
@@ -331,9 +390,11 @@ def map_labels(id2label: dict[int, str], data: EvalData) -> dict[int, int]:
     return mapping
 
 
-def tokenize(tokenizer: Any, texts: list[str], *, max_length: int, batch_size: int) -> TokenizedBatches:
-    """Tokenize once; sort by length so each batch pads only to its own longest sentence."""
-    enc = encode(tokenizer, texts, max_length=max_length, what="the evaluation text")
+def tokenize(tokenizer: Any, texts: list[str], *, max_length: int, batch_size: int,
+             pairs: list[str] | None = None) -> TokenizedBatches:
+    """Tokenize once (``pairs`` as each row's second segment, the tokenizer's own pair encoding, as
+    at training); sort by length so each batch pads only to its own longest row."""
+    enc = encode(tokenizer, texts, pairs, max_length=max_length, what="the evaluation text")
     batches, order = padded_batches(enc, tokenizer.pad_token_id or 0, batch_size)
     return TokenizedBatches(batches=batches, order=order, num_samples=len(texts))
 

@@ -68,12 +68,61 @@ def prepare(checkpoint: Path, settings: Any, progress: Progress, timer: StageTim
         loaded = load_checkpoint(checkpoint, trust_pickle=settings.trust_pickle, auto_class=TextClassification.auto_class)
     start = time.perf_counter()
     data = data_stage.load_eval_data(eval_spec_of(settings))
+    refuse_single_texts_for_a_pair_model(loaded, data)
     mapping = data_stage.map_labels(loaded.info.id2label, data)
-    tokenized = data_stage.tokenize(loaded.tokenizer, data.texts, max_length=settings.eval.max_length,
-                                    batch_size=settings.batch_size)
+    tokenized = data_stage.tokenize(loaded.tokenizer, data.texts, pairs=data.pairs,
+                                    max_length=settings.eval.max_length, batch_size=settings.batch_size)
     seconds = time.perf_counter() - start
     timer.record("data", seconds)
     return Prepared(loaded, data, mapping, tokenized, seconds, settings.eval.max_length)
+
+
+def training_task_record(loaded: Any, names: Any) -> str | None:
+    """Where the checkpoint's own records name a task that ``names`` (a pattern) matches, in words.
+
+    config.json's architecture cannot say whether a classifier takes sentence pairs (a pair classifier
+    is a ``*ForSequenceClassification`` like any other); what can: ``finetuning_task`` in config.json
+    (transformers' run_glue.py wrote its task name there) and the dataset training_metadata.json names.
+    """
+    import json
+
+    config_file = Path(loaded.info.path) / "config.json"
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        config = {}  # the loader has read it already; an unreadable copy here says nothing more
+    task = config.get("finetuning_task") if isinstance(config, dict) else None
+    if isinstance(task, str) and names.search(task.lower()):
+        return f"config.json has finetuning_task {task!r}"
+    dataset = loaded.info.training.training_dataset
+    if dataset and names.search(dataset.lower()):
+        source = loaded.info.training.sources.get("training_dataset", "its training record")
+        return f"{source} names the training dataset {dataset!r}"
+    return None
+
+
+def refuse_single_texts_for_a_pair_model(loaded: Any, data: Any) -> None:
+    """The rule: a checkpoint whose records name a sentence-pair task (``data.PAIR_TASK_NAME``: MNLI,
+    QNLI, QQP, RTE, MRPC, WNLI, STS-B, SNLI, XNLI) is not scored on single texts, and one whose
+    records name a single-sentence task (SST-2, CoLA) is not scored on pairs. Records that name
+    neither leave it to the data (``data.text_columns``)."""
+    from publisher.errors import BadInputError
+    from publisher.stages.data import PAIR_TASK_NAME, SINGLE_TEXT_TASK_NAME
+
+    if data.pairs is None and (record := training_task_record(loaded, PAIR_TASK_NAME)):
+        raise BadInputError(
+            f"The checkpoint {loaded.info.path} was trained on sentence pairs ({record}), and the evaluation "
+            f"data {data.info.source} is read as single texts (column {data.info.text_column!r}): the accuracy "
+            "would be of half of each input",
+            "Evaluate on the pairs: pass --eval-file with both text columns and --text-pair-column (config "
+            "text_pair_column) naming the second; a known pair layout (sentence1/sentence2, question/sentence, "
+            "question1/question2, premise/hypothesis) is read as pairs by itself")
+    if data.pairs is not None and (record := training_task_record(loaded, SINGLE_TEXT_TASK_NAME)):
+        raise BadInputError(
+            f"The checkpoint {loaded.info.path} was trained on single sentences ({record}), and the evaluation "
+            f"data {data.info.source} is read as pairs ({data.info.text_column!r}, "
+            f"{data.info.text_pair_column!r})",
+            "Evaluate on single-sentence data of the model's task (--eval-file with one text column)")
 
 
 def torch_pass(p: Prepared, progress: Progress, timer: StageTimer) -> Any:
@@ -214,7 +263,7 @@ class TextClassification(Task):
         from publisher.stages.data import load_eval_data
 
         data = load_eval_data(eval_spec_of(settings))
-        return data.texts, f"{data.info.name} {data.info.split}"
+        return _sample_texts(data), f"{data.info.name} {data.info.split}"
 
     def commit_message(self, report: Report) -> str:
         a, s = report.accuracy, report.sparsity
@@ -229,6 +278,8 @@ class TextClassification(Task):
 
     def data_description(self, report: Report) -> str:
         ds = report.accuracy.dataset
+        if ds.text_pair_column:
+            return f"{ds.name} {ds.split} ({ds.num_samples} rows; text pairs {ds.text_column} + {ds.text_pair_column})"
         return f"{ds.name} {ds.split} ({ds.num_samples} rows)"
 
     def rows_statement(self, report: Report) -> RowsStatement:
@@ -237,7 +288,11 @@ class TextClassification(Task):
                              "the rows re-run from the evaluation data")
 
     def ledger_method(self, report: Report) -> dict[str, Any]:
-        return {"max_length": report.accuracy.max_length, "label_mapping": report.accuracy.label_mapping}
+        method = {"max_length": report.accuracy.max_length, "label_mapping": report.accuracy.label_mapping}
+        ds = report.accuracy.dataset
+        if ds.text_pair_column:  # tokenized as pairs: what a re-check must feed the IR
+            method["text_columns"] = [ds.text_column, ds.text_pair_column]
+        return method
 
     def model_index_values(self, report: Report) -> tuple[float, float]:
         return report.accuracy.openvino, report.accuracy.torch
@@ -251,7 +306,8 @@ class TextClassification(Task):
         v = report.verification
         return {
             "dataset": {"name": ds.name, "type": ds.type, "config": ds.config, "split": ds.split, "args": ds.args,
-                        "num_samples": int(ds.num_samples), "url": f"{HUB}/datasets/{hub_ds}" if hub_ds else None},
+                        "num_samples": int(ds.num_samples), "url": f"{HUB}/datasets/{hub_ds}" if hub_ds else None,
+                        "text_column": ds.text_column, "text_pair_column": ds.text_pair_column},
             "accuracy": {"torch": value(ledger, "accuracy.torch"), "openvino": value(ledger, "accuracy.openvino")},
             "verification": {
                 "compiled": bool(v.compiled), "device": v.device, "samples": int(v.samples),
@@ -293,12 +349,13 @@ class TextClassification(Task):
             data = load_eval_data(spec)
         ledger_checks.check_data_sha(acc.dataset.sha256, data.info.sha256, data.info.source, options, out)
         out.eval_input = spec
-        out.sample = ledger_checks.EvaluationSample(data.texts, f"{data.info.name} {data.info.split}")
+        out.sample = ledger_checks.EvaluationSample(_sample_texts(data), f"{data.info.name} {data.info.split}")
         rows = len(data.texts)
         limit = min(options.max_samples, rows) if options.max_samples else rows
         try:
             run = remeasure.classifier_accuracy(
                 release_dir, data.texts[:limit], data.labels[:limit], dict(acc.label_mapping),
+                pairs=data.pairs[:limit] if data.pairs is not None else None,
                 max_length=acc.max_length or 128, batch_size=options.batch_size, progress=progress)
         except (ledger_checks.BadInputError, RuntimeError) as exc:
             return ledger_checks.ir_failed(report, out, exc)
@@ -354,7 +411,7 @@ def eval_spec(report: Report, options: Any) -> Any:
 
     ds = report.accuracy.dataset
     common_args = dict(split=ds.split, text_column=ds.text_column, label_column=ds.label_column,
-                       max_samples=ds.num_samples)
+                       text_pair_column=ds.text_pair_column, max_samples=ds.num_samples)
     if options.eval_file:
         return EvalDataSpec(eval_file=str(options.eval_file), **common_args)
     if ds.source.startswith("bundled:"):
@@ -362,6 +419,14 @@ def eval_spec(report: Report, options: Any) -> Any:
     if ds.source.startswith("hub:"):
         return EvalDataSpec(dataset=options.dataset or ds.source[4:], dataset_config=ds.config, **common_args)
     raise local_data_refused(ds.source, ds.sha256, "it is needed to re-measure the IR's accuracy")
+
+
+def _sample_texts(data: Any) -> list[str]:
+    """What ``--openvino`` runs feed the IR (``compat.evaluation_rows`` encodes single texts): a pair
+    joined by a space, as the reranker's query and passage are."""
+    if data.pairs is None:
+        return data.texts
+    return [f"{a} {b}" for a, b in zip(data.texts, data.pairs)]
 
 
 def _performance(report: Report, ledger: Any) -> dict[str, Any] | None:
