@@ -38,7 +38,12 @@ BUNDLED = "publisher"  # loader prefix that always names a bundled template ("pu
 
 
 def bundled_templates_dir() -> Path:
-    """The installed ``publisher._templates`` package, or ``templates/`` of a source checkout."""
+    """``templates/`` of the source checkout this module is imported from, else the installed
+    ``publisher._templates`` package (an editable install maps that to its own checkout, which is
+    not this one when another checkout is on PYTHONPATH)."""
+    source = Path(__file__).resolve().parents[2] / "templates"
+    if (source / DEFAULT_TEMPLATE).is_file():
+        return source
     try:
         root = resources.files("publisher._templates")
         path = Path(str(root))

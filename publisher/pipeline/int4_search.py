@@ -61,7 +61,7 @@ class Candidate:
         how = "AWQ + scale estimation" if self.data_aware else "data-free"
         group = "default group" if group_size is None else (
             "per channel" if group_size == -1 else f"group {group_size}")
-        return f"ratio {self.ratio:g}, {how}, {group}"
+        return f"ratio {self.ratio:.1f}, {how}, {group}"
 
 
 CANDIDATES: tuple[Candidate, ...] = (
@@ -194,7 +194,7 @@ def search(settings: Any, checked: Any, progress: Any, timer: StageTimer) -> Any
     stopped = ""
     for number, candidate in enumerate(CANDIDATES, start=1):
         if len(trials) >= budget:
-            stopped = (f"the budget of {budget} trials (--search-budget) was spent before a setting passed; "
+            stopped = (f"--search-budget {budget} was spent before a setting passed, and "
                        f"{len(CANDIDATES) - number + 1} less compressed candidates were not tried")
             break
         # The key names the group as asked (None: the model's default), so a cached trial needs no model.
@@ -328,7 +328,7 @@ def no_setting_passed(search_record: Int4Search, out: Path, document: dict[str, 
             "left, " if untried else "")
     return GateFailedError(
         f"No INT4 setting passed every gate: {tried} trial{'s' if tried != 1 else ''} of {search_record.candidates} "
-        f"candidates were tried ({search_record.stopped}). The best, trial {best.number} ({best.setting}, INT4 "
+        f"candidates were tried: {search_record.stopped}. The best, trial {best.number} ({best.setting}, INT4 "
         f"share {best.int4_share:.3f}), missed {_missed(best)}. Nothing was pushed; the report (every trial) "
         f"and the card of the best trial are in {out}, marked as not released",
         f"{more[:1].upper() + more[1:] if more else ''}{'p' if more else 'P'}ublish INT8 weights (leave "
@@ -387,6 +387,13 @@ def search_context(report: Report, ledger: Any) -> dict[str, Any] | None:
             "missed": [g.name for g in t.gates if not g.passed], "passed": t.passed,
             "from_cache": t.from_cache, "measured": t.measured,
         })
-    gates = list(dict.fromkeys(name for t in record.trials for name in t.figures))
+    judged = {g.name: g for t in record.trials for g in t.gates}
+    gates = [{"name": name, "title": _title(g)} for name, g in judged.items()]
     return {"candidates": record.candidates, "budget": record.budget, "stopped": record.stopped,
             "chosen": record.chosen, "gates": gates, "trials": rows}
+
+
+def _title(gate: Any) -> str:
+    """A gate as a column heading: "perplexity increase <= 0.1" for max_perplexity_increase."""
+    what = gate.name.removeprefix("min_").removeprefix("max_").replace("_", " ")
+    return f"{what} {gate.comparison} {gate.threshold:g}"
