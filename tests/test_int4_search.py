@@ -186,3 +186,17 @@ def test_the_torch_memo_runs_torch_once_per_input():
     assert len(calls) == 2
     memo.flag = True  # attributes are the model's own (check_generation swaps generation_config)
     assert memo._model.flag is True
+
+
+def test_publisher_verify_holds_on_the_search_release_and_lists_the_trials_as_records(second_passes, hub_server,
+                                                                                       setup, tmp_path):
+    _, text, _ = setup
+    doc, _, _ = second_passes
+    result = run_cli("verify", REPO, "--endpoint", hub_server.endpoint, "--work-dir", str(tmp_path), "--json",
+                     "--eval-file", str(text), env=hub_env(hub_server))
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = {c["claim"]: c for c in json.loads(result.stdout)["checks"]}
+    assert rows["perplexity.openvino"]["verdict"] == "holds"
+    trial_rows = [r for claim, r in rows.items() if claim.startswith("int4_search.")]
+    figures = sum(len(t["figures"]) + 1 for t in doc["text_generation"]["int4_search"]["trials"])
+    assert len(trial_rows) == figures and all(r["verdict"] == "not re-checkable" for r in trial_rows)
