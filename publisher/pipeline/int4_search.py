@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -165,15 +164,13 @@ def _trial_settings(settings: Any, candidate: Candidate, group_size: int | None)
     return dataclasses.replace(settings, compression=compression, int4_search=False)
 
 
-def _base_group_size(settings: Any, loaded: _Loaded, checkpoint_has: dict[str, Any]) -> int:
-    """--group-size, else the model's default (which needs the model: loaded once, remembered)."""
+def _base_group_size(settings: Any, loaded: _Loaded) -> int:
+    """--group-size, else the model's default (which needs the model)."""
     if settings.compression.group_size is not None:
         return int(settings.compression.group_size)
-    if "group" not in checkpoint_has:
-        from publisher.stages.export import default_group_size
+    from publisher.stages.export import default_group_size
 
-        checkpoint_has["group"] = default_group_size(loaded.get()[0].model)
-    return int(checkpoint_has["group"])
+    return int(default_group_size(loaded.get()[0].model))
 
 
 def search(settings: Any, checked: Any, progress: Any, timer: StageTimer) -> Any:
@@ -188,7 +185,6 @@ def search(settings: Any, checked: Any, progress: Any, timer: StageTimer) -> Any
     with timer.timed("hash"):
         digests = digest_folder(Path(settings.checkpoint))
     loaded = _Loaded(task, settings, progress, timer)
-    remembered: dict[str, Any] = {}
     budget = int(settings.search_budget)
     trials: list[tuple[SearchTrial, ExportResult, Measurements, str, StageCache]] = []
     stopped = ""
@@ -209,16 +205,15 @@ def search(settings: Any, checked: Any, progress: Any, timer: StageTimer) -> Any
             export = None
         measurements = cache.get("measure", measure_key, Measurements) if export else None
         from_cache = measurements is not None
-        started = time.perf_counter()
         if measurements is None:
             group = None
             if candidate.group_divisor != 1 or settings.compression.group_size is not None:
-                base = _base_group_size(settings, loaded, remembered)
+                base = _base_group_size(settings, loaded)
                 if candidate.group_divisor != 1 and (base == -1 or base // candidate.group_divisor < 16):
                     continue  # no smaller group to try on this model (per channel, or already 16)
                 group = base if base == -1 else base // candidate.group_divisor
             trial_settings = _trial_settings(settings, candidate, group)
-            progress.note(f"INT4 search, trial {len(trials) + 1} of at most {budget}: "
+            progress.note(f"INT4 search, trial {number} ({len(trials) + 1} of at most {budget}): "
                           f"{candidate.words(group)}")
             for_export, for_measure, eval_text = loaded.get()
             if export is None:
@@ -233,13 +228,12 @@ def search(settings: Any, checked: Any, progress: Any, timer: StageTimer) -> Any
             cache.put("measure", measure_key, measurements)
         else:
             measurements = task.retyped(measurements)
-            progress.note(f"INT4 search, trial {len(trials) + 1}: re-using {folder.name} from the cache")
+            progress.note(f"INT4 search, trial {number}: re-using {folder.name} from the cache")
         measurements = task.rejudged(measurements, settings.gates)
-        trial = _judged(number, candidate, settings, checked, export, measurements, folder, out, from_cache,
-                        time.perf_counter() - started)
+        trial = _judged(number, candidate, settings, checked, export, measurements, folder, out, from_cache)
         trials.append((trial, export, measurements, export_key, cache))
         if trial.passed:
-            stopped = (f"trial {len(trials)} passed every gate; the candidates after it are less compressed, "
+            stopped = (f"trial {number} passed every gate; the candidates after it are less compressed, "
                        "so they were not tried")
             break
     if not trials:
@@ -263,7 +257,7 @@ def search(settings: Any, checked: Any, progress: Any, timer: StageTimer) -> Any
 
 
 def _judged(number: int, candidate: Candidate, settings: Any, checked: Any, export: ExportResult,
-            measurements: Measurements, folder: Path, out: Path, from_cache: bool, seconds: float) -> SearchTrial:
+            measurements: Measurements, folder: Path, out: Path, from_cache: bool) -> SearchTrial:
     """The trial's verdicts: the task's own gates, judged on the report this trial would release."""
     from publisher.pipeline.runner import Measured, _build_report
 
@@ -391,6 +385,18 @@ def search_context(report: Report, ledger: Any) -> dict[str, Any] | None:
     gates = [{"name": name, "title": _title(g)} for name, g in judged.items()]
     return {"candidates": record.candidates, "budget": record.budget, "stopped": record.stopped,
             "chosen": record.chosen, "gates": gates, "trials": rows}
+
+
+def summary_rows(report: Report) -> list[tuple[str, str, str]]:
+    """The CLI summary's row of the search: what was tried and what the release is."""
+    record = search_of(report)
+    if record is None:
+        return []
+    tried = len(record.trials)
+    chosen = next((t for t in record.trials if t.number == record.chosen), None)
+    cached = sum(t.from_cache for t in record.trials)
+    return [(f"INT4 search ({tried} trial{'s' if tried != 1 else ''}, {cached} from the cache)", "",
+             f"trial {chosen.number}: {chosen.setting}" if chosen else "none passed")]
 
 
 def _title(gate: Any) -> str:

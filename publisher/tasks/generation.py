@@ -314,7 +314,9 @@ class TextGeneration(Task):
             ("linear weights INT4 / INT8 / float", "",
              " / ".join(f"{w.shares.get(k, 0.0):.3f}" for k in ("int4", "int8", "float"))),
         ]
-        return rows + common.sparsity_rows(report)
+        from publisher.pipeline.int4_search import summary_rows
+
+        return rows + common.sparsity_rows(report) + summary_rows(report)
 
     def key_figure(self, document: dict[str, Any]) -> str:
         ppl = document["text_generation"]["perplexity"]
