@@ -151,9 +151,13 @@ def test_the_card_shows_the_search_as_a_table_and_the_ledger_holds_each_trial(se
         assert "earlier run" in claim["text"]  # re-used from the cache, and the ledger says so
 
 
-def test_the_card_of_the_search_passes_lint_against_the_pushed_report(second_passes, hub_server):
-    lint = run_cli("card", "lint", REPO, "--endpoint", hub_server.endpoint, env=hub_env(hub_server))
+def test_the_card_of_the_search_passes_lint_and_regenerates_unchanged(second_passes, hub_server):
+    env = hub_env(hub_server)
+    lint = run_cli("card", "lint", REPO, "--endpoint", hub_server.endpoint, env=env)
     assert lint.returncode == 0, lint.stdout + lint.stderr
+    regen = run_cli("card", "regenerate", REPO, "--endpoint", hub_server.endpoint, "--dry-run", env=env)
+    assert regen.returncode == 0, regen.stderr
+    assert not [line for line in regen.stdout.splitlines() if line.startswith("+ ")], regen.stdout
 
 
 def test_the_search_refuses_the_settings_it_chooses_itself(setup, tmp_path):
