@@ -95,6 +95,10 @@ OPTIONS: tuple[Option, ...] = (
            commands=frozenset({PUBLISH, EXPORT})),
     Option("scale_estimation", "bool", False, "INT4: data-aware scale estimation on the evaluation text",
            commands=frozenset({PUBLISH, EXPORT})),
+    Option("int4_search", "bool", False, "Language model: try INT4 settings from the most compressed (ratio 1.0, "
+           "data-free) toward less compressed ones (lower ratio, AWQ + scale estimation, smaller groups) and "
+           "publish the first that passes every gate; each trial is cached (publisher/pipeline/int4_search.py)"),
+    Option("search_budget", "int", 8, "--int4-search: the most INT4 settings (trials) to export and measure"),
     Option("static_int8", "bool", False, "Embedding model: static INT8, weights and activations quantized by NNCF "
            "post-training quantization calibrated on the first 300 evaluation sentences (the IR is "
            "openvino/openvino_model_qint8_quantized.xml, sentence-transformers' name)",

@@ -514,6 +514,38 @@ class TextGenerationMeasurements:
     sparsity: SparsityResult
     compression: WeightCompression
     timings: dict[str, float] = field(default_factory=dict)  # sub-stage -> seconds
+    int4_search: "Int4Search | None" = None  # --int4-search: the trials behind the published setting
+
+
+@dataclass(frozen=True)
+class SearchTrial:
+    """One INT4 setting tried by ``--int4-search`` (publisher.pipeline.int4_search): exported and
+    measured in a folder of its own, judged by every gate of the task."""
+
+    number: int  # 1-based, in the candidates' order (most compressed first)
+    setting: str  # in words: "ratio 1.0, data-free, group 64"
+    ratio: float
+    group_size: int
+    awq: bool
+    scale_estimation: bool
+    int4_share: float  # measured: share of the linear layers' weight elements stored as INT4
+    figures: dict[str, float]  # gate option -> the figure it judged, as measured
+    gates: list[GateResult]
+    passed: bool
+    measured: str  # ISO 8601 UTC, when its measurements were made
+    from_cache: bool  # re-used from an earlier run's cache (same checkpoint, setting, data, versions)
+    folder: str  # its export, relative to the output folder (never pushed)
+
+
+@dataclass(frozen=True)
+class Int4Search:
+    """``--int4-search``: the candidates tried in order, and which one the release is."""
+
+    candidates: int  # settings in the candidate list
+    budget: int  # --search-budget: the most trials
+    trials: list[SearchTrial]
+    chosen: int | None  # the trial published (the first that passed), None when none passed
+    stopped: str  # why the search stopped, in words
 
 
 # --- end of the text generation block -------------------------------------------------------------

@@ -121,6 +121,8 @@ class PublishSettings:
     bench: bool = default("bench")  # measure IR performance for the card's Performance section
     openvino: tuple[str, ...] = ()  # OpenVINO releases to run the IR on (--openvino)
     signing: SigningOptions = field(default_factory=SigningOptions)
+    int4_search: bool = default("int4_search")  # search INT4 settings (publisher.pipeline.int4_search)
+    search_budget: int = default("search_budget")
 
     @property
     def weight_format(self) -> str:
@@ -146,7 +148,7 @@ def _read_token(path: str) -> str | None:
 
 
 def _check_ranges(m: dict[str, Any]) -> None:
-    for key in ("batch_size", "window", "stride", "max_samples"):
+    for key in ("batch_size", "window", "stride", "max_samples", "search_budget"):
         if m.get(key) is not None and m[key] < 1:
             raise BadInputError(f"{BY_KEY[key].cli_flag} must be at least 1, not {m[key]}",
                                 f"Fix {BY_KEY[key].cli_flag}")
@@ -209,6 +211,8 @@ def settings_from_mapping(m: dict[str, Any]) -> PublishSettings:
         signing=SigningOptions(sign=given.get("sign"), sign_key=path("sign_key"),
                                sign_key_password_env=given.get("sign_key_password_env"),
                                sign_key_password_file=path("sign_key_password_file")),
+        int4_search=bool(given.get("int4_search", default("int4_search"))),
+        search_budget=given.get("search_budget", default("search_budget")),
     )
 
 

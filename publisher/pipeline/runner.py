@@ -100,7 +100,7 @@ def publish(settings: PublishSettings, progress: Progress | None = None, *,
         rendered = render(settings, checked, measured, progress)
     if rendered.failed:
         outcome = _finish(checked, rendered.report, timer, measured, warnings=rendered.warnings)
-        raise _gate_error(rendered.failed, checked.output, outcome_document(outcome))
+        raise _gate_error(rendered.failed, checked.output, outcome_document(outcome), rendered.report)
     if checked.target is None:
         return _finish(checked, rendered.report.replace(status="built"), timer, measured,
                        warnings=rendered.warnings)
@@ -186,6 +186,10 @@ def check(settings: PublishSettings) -> Checked:
     config = read_config(ckpt)
     task = infer_task(config, ckpt, settings.task)
     task.check_checkpoint(config, ckpt, settings)
+    if settings.int4_search:
+        from publisher.pipeline.int4_search import check_search
+
+        check_search(settings, task)
     if settings.hub.add_to:
         from publisher.pipeline.add_to import refuse_with
 
@@ -223,26 +227,37 @@ def _check_signing(settings: PublishSettings) -> Any:
                                     options.sign_key_password_file)
 
 
-def measure(settings: PublishSettings, checked: Checked, progress: Progress, timer: StageTimer) -> Measured:
-    """The task's export and measurements, from the cache when their inputs are unchanged."""
+def stage_keys(settings: PublishSettings, task: Task, digests: list[Any]) -> tuple[str, str]:
+    """The cache keys of the export and of the measurements: hashes of everything they depend on."""
     from publisher.digest import sha256_file
     from publisher.stages.export import library_versions
+
+    export_key = _key("export", [d.__dict__ for d in digests], task.name, settings.compression,
+                      library_versions(), settings.trust_pickle)
+    # The evaluation file by its content, not only its path: a file edited in place is measured again.
+    eval_file = Path(settings.eval.eval_file) if settings.eval.eval_file else None
+    eval_digest = sha256_file(eval_file) if eval_file is not None and eval_file.is_file() else None
+    # Without a file, a task measures on its bundled default, which a publisher upgrade may change
+    # (the language models' default became WikiText-2): the bundled data is part of the key.
+    if eval_digest is None and not settings.eval.dataset:
+        eval_digest = _bundled_data_key()
+    measure_key = _key("measure", export_key, settings.eval, eval_digest, settings.batch_size,
+                       settings.text_eval, settings.embedding)
+    return export_key, measure_key
+
+
+def measure(settings: PublishSettings, checked: Checked, progress: Progress, timer: StageTimer) -> Measured:
+    """The task's export and measurements, from the cache when their inputs are unchanged
+    (``--int4-search``: of each setting tried, publisher.pipeline.int4_search)."""
     from publisher.stages.load import digest_folder
 
     out, task = checked.output, checked.task
+    if settings.int4_search:
+        from publisher.pipeline.int4_search import search
+
+        return search(settings, checked, progress, timer)
     with timer.timed("hash"):
-        digests = digest_folder(Path(settings.checkpoint))
-        export_key = _key("export", [d.__dict__ for d in digests], task.name, settings.compression,
-                          library_versions(), settings.trust_pickle)
-        # The evaluation file by its content, not only its path: a file edited in place is measured again.
-        eval_file = Path(settings.eval.eval_file) if settings.eval.eval_file else None
-        eval_digest = sha256_file(eval_file) if eval_file is not None and eval_file.is_file() else None
-        # Without a file, a task measures on its bundled default, which a publisher upgrade may change
-        # (the language models' default became WikiText-2): the bundled data is part of the key.
-        if eval_digest is None and not settings.eval.dataset:
-            eval_digest = _bundled_data_key()
-        measure_key = _key("measure", export_key, settings.eval, eval_digest, settings.batch_size,
-                           settings.text_eval, settings.embedding)
+        export_key, measure_key = stage_keys(settings, task, digest_folder(Path(settings.checkpoint)))
     cache = StageCache(out, settings.use_cache)
     export = cache.get("export", export_key, ExportResult)
     if export is not None and not _export_intact(out, export):
@@ -371,7 +386,12 @@ def _finish(checked: Checked, report: Report, timer: StageTimer, measured: Measu
                           warnings=warnings)
 
 
-def _gate_error(failed: list[GateResult], out: Path, document: dict[str, Any]) -> GateFailedError:
+def _gate_error(failed: list[GateResult], out: Path, document: dict[str, Any],
+                report: Report | None = None) -> GateFailedError:
+    from publisher.pipeline.int4_search import no_setting_passed, search_of
+
+    if report is not None and search_of(report) is not None:
+        return no_setting_passed(search_of(report), out, document)
     names = ", ".join(f"{g.name} ({g.measured:.4f} vs {g.comparison} {g.threshold})" for g in failed)
     flags = ", ".join("--" + g.name.replace("_", "-") for g in failed)
     return GateFailedError(

@@ -117,7 +117,7 @@ class TextGeneration(Task):
     performance_result = LLMPerformanceResult
     evaluation_stage = "perplexity"
     card_variables = ("perplexity", "parity", "generation", "sample", "quantization", "weight_precision",
-                      "performance")
+                      "performance", "int4_search")
     rows_phrase = r"(?P<rows>\d[\d,]*) tokens scored in \d+ windows"
     card_variable_docs = {
         "perplexity": "Text generation only (None for a classifier): perplexity of torch and of the IR on the same "
@@ -126,6 +126,10 @@ class TextGeneration(Task):
                       "cap the windows were chosen with, None: the whole text), tokens_covered (tokens from the "
                       "start of the text the windows span), whole_text, tokens_scored, torch, openvino, increase "
                       "(IR over torch, relative), method (in words), inference_precision (the IR's on CPU).",
+        "int4_search": "Text generation with --int4-search only (else None): candidates, budget, stopped (why, in "
+                       "words), chosen (the trial published, None when none passed), trials (number, setting, "
+                       "int4_share, figures: gate -> value as printed, missed: the gates it failed, passed, "
+                       "from_cache, measured).",
     }
 
     figures = (
@@ -184,13 +188,26 @@ class TextGeneration(Task):
     # --- publish -------------------------------------------------------------------------------------
 
     def measure(self, req: MeasureRequest) -> tuple[Measurements, Any]:
+        loaded, eval_text = self.load(req.settings, req.progress, req.timer)
+        return self.measure_loaded(req, loaded, eval_text)
+
+    # --int4-search (publisher.pipeline.int4_search) loads once and exports and measures each trial.
+
+    def load(self, settings: Any, progress: Progress, timer: Any) -> tuple[Any, Any]:
+        """The checkpoint and the evaluation text."""
         from publisher.stages.text_data import load_eval_text
 
+        with progress.stage(f"Loading {settings.checkpoint}"), timer.timed("load"):
+            loaded = _load(settings)
+        with timer.timed("data"):
+            eval_text = load_eval_text(text_spec(settings))
+        return loaded, eval_text
+
+    def export_loaded(self, settings: Any, loaded: Any, eval_text: Any, output: Path, staging_dir: Path) -> Any:
+        return _export(settings, loaded, eval_text, output, staging_dir)
+
+    def measure_loaded(self, req: MeasureRequest, loaded: Any, eval_text: Any) -> tuple[Measurements, Any]:
         s = req.settings
-        with req.progress.stage(f"Loading {s.checkpoint}"), req.timer.timed("load"):
-            loaded = _load(s)
-        with req.timer.timed("data"):
-            eval_text = load_eval_text(text_spec(s))
         export = req.export
         if export is None:
             with req.progress.stage(f"Exporting to OpenVINO IR ({s.weight_format} weights, stateful)"), \
@@ -274,7 +291,14 @@ class TextGeneration(Task):
         return {"window": int(ppl.window), "stride": int(ppl.stride)}
 
     def card_context(self, report: Report, ledger: Any) -> dict[str, Any]:
-        return _card_context(report, ledger)
+        from publisher.pipeline.int4_search import search_context
+
+        return {**_card_context(report, ledger), "int4_search": search_context(report, ledger)}
+
+    def figure_claims(self, report: Report) -> list[Any]:
+        from publisher.pipeline.int4_search import trial_claims
+
+        return super().figure_claims(report) + trial_claims(report)
 
     # --- the CLI -----------------------------------------------------------------------------------------
 
@@ -290,7 +314,9 @@ class TextGeneration(Task):
             ("linear weights INT4 / INT8 / float", "",
              " / ".join(f"{w.shares.get(k, 0.0):.3f}" for k in ("int4", "int8", "float"))),
         ]
-        return rows + common.sparsity_rows(report)
+        from publisher.pipeline.int4_search import summary_rows
+
+        return rows + common.sparsity_rows(report) + summary_rows(report)
 
     def key_figure(self, document: dict[str, Any]) -> str:
         ppl = document["text_generation"]["perplexity"]

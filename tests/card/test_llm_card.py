@@ -266,7 +266,8 @@ def _section(text: str, name: str) -> str:
 # --- variables ------------------------------------------------------------------------------------
 
 # The variables only one task's cards fill (``performance`` is every task's, filled its own way).
-TEXT_GENERATION_VARIABLES = tuple(v for v in task_variables("text-generation") if v != "performance")
+# performance (--bench) and int4_search (--int4-search) are None in a release made without them.
+TEXT_GENERATION_VARIABLES = tuple(v for v in task_variables("text-generation") if v not in ("performance", "int4_search"))
 CLASSIFIER_VARIABLES = tuple(v for v in task_variables("text-classification") if v != "performance")
 
 
