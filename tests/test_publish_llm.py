@@ -14,7 +14,7 @@ from tests.fixtures_models import run_cli
 
 # A tiny random model: gates it passes, so the test is about publishing; short windows, short text.
 FAST = ["--window", "64", "--stride", "32", "--max-perplexity-increase", "1",
-        "--min-top1-agreement", "0"]
+        "--min-top1-agreement", "0", "--min-similarity", "0"]
 REPO = "tests/tiny-llama-int4-ov"
 RELEASE_FILES = {
     ".gitattributes", "README.md", "report.json", "config.json", "generation_config.json",
