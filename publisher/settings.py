@@ -77,6 +77,7 @@ class TextEvalOptions:
     window: int = default("window")
     stride: int = default("stride")
     max_windows: int = default("max_windows")  # 0: the whole text
+    similarity_model: str | None = None  # None: the packaged all-MiniLM-L6-v2
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,7 @@ def settings_from_mapping(m: dict[str, Any]) -> PublishSettings:
         trust_pickle=bool(given.get("trust_pickle", default("trust_pickle"))),
         eval=pick(EvalDataSpec, ("eval_file", "dataset", "dataset_config", "split", "text_column",
                                  "label_column", "max_samples", "max_length", "text_pair_column")),
-        text_eval=pick(TextEvalOptions, ("window", "stride", "max_windows")),
+        text_eval=pick(TextEvalOptions, ("window", "stride", "max_windows", "similarity_model")),
         embedding=pick(EmbeddingOptions, ("pooling", "normalize")),
         batch_size=given.get("batch_size", default("batch_size")),
         gates=pick(Gates, tuple(o.key for o in GATES)),

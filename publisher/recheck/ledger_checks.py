@@ -63,6 +63,7 @@ class CheckOptions:
     batch_size: int = default("batch_size")
     checkpoint: Path | None = None  # the training checkpoint, to re-measure the torch-side claims
     trust_pickle: bool = False  # let the checkpoint's .bin weights be unpickled
+    similarity_model: str | None = None  # the answer-similarity model, when the release's was a local folder
 
 
 @dataclass(frozen=True)

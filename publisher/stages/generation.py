@@ -80,6 +80,48 @@ def _plain_greedy(model: Any, eos: set[int], pad: int) -> Iterator[None]:
         model.generation_config = saved
 
 
+def _eos_of(gen_cfg: Any, tokenizer: Any) -> set[int]:
+    eos_ids = getattr(gen_cfg, "eos_token_id", None) if gen_cfg is not None else None
+    if eos_ids is None:
+        eos_ids = tokenizer.eos_token_id
+    return set(eos_ids if isinstance(eos_ids, list) else [eos_ids]) - {None}
+
+
+def _greedy_ir_config(max_new_tokens: int, eos: set[int]) -> Any:
+    cfg = greedy_config(max_new_tokens, next(iter(eos)) if len(eos) == 1 else None)
+    if len(eos) > 1:
+        cfg.stop_token_ids = set(eos)
+    return cfg
+
+
+def ir_answers(ir_dir: str | Path, prompts: list[str], *, max_new_tokens: int,
+               inference_precision: str | None = None, progress: Progress | None = None) -> list[str]:
+    """The release's greedy answers alone (``publisher verify``), generated as ``check_generation``
+    generates them: the release's tokenizer renders the chat template, its generation_config.json
+    names the EOS tokens, and openvino_genai runs its IR and tokenizer pair."""
+    import transformers
+
+    from publisher.stages.load import load_release_tokenizer
+
+    ir_dir = Path(ir_dir)
+    tokenizer = load_release_tokenizer(ir_dir)
+    gen_cfg = transformers.GenerationConfig.from_pretrained(str(ir_dir)) \
+        if (ir_dir / "generation_config.json").is_file() else None
+    eos = _eos_of(gen_cfg, tokenizer)
+    cfg = _greedy_ir_config(max_new_tokens, eos)
+    pipe = load_pipeline(ir_dir, inference_precision)
+    ov_tok = pipe.get_tokenizer()
+    answers = []
+    progress = progress or Progress(quiet=True)
+    with progress.bar("greedy generation (openvino_genai)", len(prompts)) as advance:
+        for prompt in prompts:
+            text, templated = render_prompt(tokenizer, prompt)
+            res = pipe.generate(ov_tok.encode(text, add_special_tokens=not templated), cfg)
+            answers.append(ov_tok.decode(_strip_eos([int(x) for x in res.tokens[0]], eos), skip_special_tokens=True))
+            advance(1)
+    return answers
+
+
 def check_generation(model: Any, tokenizer: Any, ir_dir: str | Path, prompts: list[str], *,
                      max_new_tokens: int = 32, pipeline: Any = None,
                      inference_precision: str | None = None,
@@ -91,14 +133,8 @@ def check_generation(model: Any, tokenizer: Any, ir_dir: str | Path, prompts: li
     progress = progress or Progress(quiet=True)
     pipe = pipeline or load_pipeline(ir_dir, inference_precision)
     ov_tok = pipe.get_tokenizer()
-    gen_cfg = getattr(model, "generation_config", None)
-    eos_ids = getattr(gen_cfg, "eos_token_id", None) if gen_cfg is not None else None
-    if eos_ids is None:
-        eos_ids = tokenizer.eos_token_id
-    eos = set(eos_ids if isinstance(eos_ids, list) else [eos_ids]) - {None}
-    cfg = greedy_config(max_new_tokens, next(iter(eos)) if len(eos) == 1 else None)
-    if len(eos) > 1:
-        cfg.stop_token_ids = set(eos)
+    eos = _eos_of(getattr(model, "generation_config", None), tokenizer)
+    cfg = _greedy_ir_config(max_new_tokens, eos)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else next(iter(eos), 0)
     samples = []
     secs = {"torch": 0.0, "openvino": 0.0}

@@ -14,14 +14,12 @@ from typing import Any
 from publisher.progress import Progress
 from publisher.options import default
 from publisher.results import TextGenerationMeasurements, WeightCompression
+from publisher.stages.answer_similarity import Embedder, load_prompts
 from publisher.stages.text_data import EvalText
 
-DEFAULT_PROMPTS: tuple[str, ...] = (
-    "What is the capital of France?",
-    "Write one sentence about the sea.",
-    "Explain in one sentence what a compiler does.",
-    "Name three primary colours.",
-)
+# One prompt set for the exact-match rate and the answer similarity (publisher/data/prompts): the
+# similarity embeds the same greedy answers, so nothing is generated twice.
+DEFAULT_PROMPTS: tuple[str, ...] = load_prompts().prompts
 DEFAULT_WINDOW = default("window")
 DEFAULT_STRIDE = default("stride")
 DEFAULT_MAX_NEW_TOKENS = 32
@@ -66,11 +64,13 @@ def measure_text_generation(
     progress: Progress | None = None,
     max_windows: int | None = None,
     inference_precision: str | None = None,
+    embedder: Embedder | None = None,
 ) -> TextGenerationMeasurements:
     """Everything measured on a causal-LM release; ``loaded`` is a ``LoadedCheckpoint``.
 
     ``inference_precision`` (None: the CPU plugin's default, as users run the release; "f32" to
     separate export error from bf16 arithmetic) applies to the IR passes and is recorded.
+    ``embedder`` (None: not measured) embeds the greedy answers for the answer similarity.
     """
     import openvino as ov
 
@@ -113,6 +113,17 @@ def measure_text_generation(
                                       inference_precision=inference_precision, progress=progress)
         timings["generation"] = time.perf_counter() - t0
 
+    similarity = None
+    if embedder is not None:
+        from publisher.stages.answer_similarity import measure_answer_similarity, prompt_set_of
+
+        with progress.stage(f"Answer similarity: torch and IR answers embedded by {embedder.info.name}"):
+            t0 = time.perf_counter()
+            similarity = measure_answer_similarity(
+                [s.torch_text for s in generation.samples], [s.openvino_text for s in generation.samples],
+                embedder, prompt_set_of(prompts), generation.max_new_tokens)
+            timings["similarity"] = time.perf_counter() - t0
+
     with progress.stage("Weight precision and sparsity read from the IR"):
         t0 = time.perf_counter()
         ir = ov.Core().read_model(str(ir_dir / "openvino_model.xml"))
@@ -128,4 +139,5 @@ def measure_text_generation(
         sparsity=sparsity,
         compression=applied_compression(ir_dir, compression),
         timings={k: round(v, 3) for k, v in timings.items()},
+        answer_similarity=similarity,
     )

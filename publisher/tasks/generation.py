@@ -101,6 +101,25 @@ def _positions(report: Report) -> int:
     return int(report.text_generation.parity.positions)
 
 
+def answer_similarity(report: Report) -> Any:
+    """The report's answer similarity, or None (a report from before it was measured)."""
+    return report.text_generation.answer_similarity
+
+
+def _similarity_label(report: Report) -> str:
+    sim = answer_similarity(report)
+    return f"Answer similarity with PyTorch (mean cosine similarity of {sim.model.name} embeddings)"
+
+
+def _similarity_prompts(report: Report) -> int:
+    return len(answer_similarity(report).per_prompt)
+
+
+def _similarity_reason(flips: int, prompts: int) -> str:
+    return (f"{flips} of the {prompts} prompts: another CPU or inference precision may make the IR's greedy answer "
+            "diverge from its recorded one at another token, which moves that prompt's cosine by up to 1")
+
+
 
 class TextGeneration(Task):
     name = "text-generation"
@@ -116,8 +135,8 @@ class TextGeneration(Task):
     metric = "perplexity"
     performance_result = LLMPerformanceResult
     evaluation_stage = "perplexity"
-    card_variables = ("perplexity", "parity", "generation", "sample", "quantization", "weight_precision",
-                      "performance", "int4_search")
+    card_variables = ("perplexity", "parity", "generation", "similarity", "sample", "quantization",
+                      "weight_precision", "performance", "int4_search")
     rows_phrase = r"(?P<rows>\d[\d,]*) tokens scored in \d+ windows"
     card_variable_docs = {
         "perplexity": "Text generation only (None for a classifier): perplexity of torch and of the IR on the same "
@@ -130,6 +149,10 @@ class TextGeneration(Task):
                        "words), chosen (the trial published, None when none passed), trials (number, setting, "
                        "int4_share, figures: gate -> value as printed, missed: the gates it failed, passed, "
                        "from_cache, measured).",
+        "similarity": "Text generation only (None when not measured): the answer similarity of the greedy answers "
+                      "(who_what_benchmark's method): model (name, source, weights_sha256, revision, url), "
+                      "field_model (who_what_benchmark's default), prompts, prompt_set, max_new_tokens, mean, min, "
+                      "per_prompt (list of {prompt, cosine}).",
     }
 
     figures = (
@@ -160,6 +183,12 @@ class TextGeneration(Task):
                    "Exact-match rate of greedy generation with PyTorch", Fixed(2), "generation", Recheck.CHECKPOINT,
                    Unbounded("each prompt's tokens either match or not; a different CPU may change where they diverge"),
                    (BODY,), (IR, CHECKPOINT), card_label=r"exact|match", not_label=r"perplexity|agreement|logit"),
+        # verify regenerates the IR's answers and re-embeds them with the torch answers report.json holds.
+        FigureSpec("answer_similarity.mean", "text_generation.answer_similarity.mean", _similarity_label, Fixed(4),
+                   "generation", Recheck.IR,
+                   OfCount("", flips=2, count=_similarity_prompts, reason_of=_similarity_reason), (BODY,), (IR,),
+                   card_label=r"similarity", not_label=r"exact|perplexity|agreement|logit",
+                   when=lambda r: answer_similarity(r) is not None),
         *(FigureSpec(f"weight_precision.{key}", f"text_generation.weight_precision.shares.{key}",
                      f"{title} weights (share of linear-layer weights)", Percent(1), "weight_precision", Recheck.IR,
                      Exact("exact: a count of the IR's weight constants"), (BODY,), (IR,),
@@ -182,6 +211,7 @@ class TextGeneration(Task):
         GateSpec("max_perplexity_increase", lambda r: perplexity_increase(r.text_generation.perplexity)),
         GateSpec("min_top1_agreement", lambda r: r.text_generation.parity.top1_agreement),
         GateSpec("min_generation_match", lambda r: r.text_generation.generation.exact_match_rate),
+        GateSpec("min_similarity", lambda r: answer_similarity(r).mean if answer_similarity(r) else None),
         GateSpec("min_sparsity", lambda r: r.sparsity.openvino.overall if r.sparsity else None),
     )
 
@@ -208,6 +238,7 @@ class TextGeneration(Task):
 
     def measure_loaded(self, req: MeasureRequest, loaded: Any, eval_text: Any) -> tuple[Measurements, Any]:
         s = req.settings
+        embedder = _embedder(s)
         export = req.export
         if export is None:
             with req.progress.stage(f"Exporting to OpenVINO IR ({s.weight_format} weights, stateful)"), \
@@ -215,7 +246,7 @@ class TextGeneration(Task):
                 export = _export(s, loaded, eval_text, req.output, req.staging_dir)
             req.on_export(export)
         with req.timer.timed("measure"):
-            tg = _measure(loaded, req.output, eval_text, s, _applied(export, s, loaded.model), req.progress)
+            tg = _measure(loaded, req.output, eval_text, s, _applied(export, s, loaded.model), req.progress, embedder)
         for stage, seconds in tg.timings.items():
             req.timer.record(stage, seconds)
         return _measurements(loaded, tg), export
@@ -231,10 +262,11 @@ class TextGeneration(Task):
         from publisher.stages.text_data import load_eval_text
 
         settings = dataclasses.replace(settings, checkpoint=Path(checkpoint))
+        embedder = _embedder(settings)
         loaded = _load(settings)
         eval_text = load_eval_text(text_spec(settings))
         applied = _applied_in(Path(ir_dir), settings, loaded.model)
-        return _measurements(loaded, _measure(loaded, Path(ir_dir), eval_text, settings, applied, progress))
+        return _measurements(loaded, _measure(loaded, Path(ir_dir), eval_text, settings, applied, progress, embedder))
 
     def stage_result(self, stage: str, m: Measurements) -> tuple[Any, bool]:
         tg = m.text_generation
@@ -277,8 +309,15 @@ class TextGeneration(Task):
 
     def ledger_method(self, report: Report) -> dict[str, Any]:
         ppl = report.text_generation.perplexity
-        return {"window": ppl.window, "stride": ppl.stride, "windows": ppl.windows, "max_windows": ppl.max_windows,
-                "tokens_scored": ppl.tokens_scored, "inference_precision": ppl.inference_precision}
+        method = {"window": ppl.window, "stride": ppl.stride, "windows": ppl.windows, "max_windows": ppl.max_windows,
+                  "tokens_scored": ppl.tokens_scored, "inference_precision": ppl.inference_precision}
+        sim = answer_similarity(report)
+        if sim is not None:
+            method["answer_similarity"] = {
+                "model": sim.model.name, "model_source": sim.model.source, "model_sha256": sim.model.weights_sha256,
+                "prompt_set": sim.prompt_set, "prompt_set_sha256": sim.prompt_set_sha256,
+                "prompts": len(sim.per_prompt), "max_new_tokens": sim.max_new_tokens}
+        return method
 
     def model_index_values(self, report: Report) -> tuple[float, float]:
         ppl = report.text_generation.perplexity
@@ -311,6 +350,8 @@ class TextGeneration(Task):
             ("top-1 next-token agreement / max |logit diff|", "",
              f"{par.top1_agreement:.4f} / {par.max_abs_logit_diff:.3f}"),
             (f"greedy generation equal to torch ({len(g.samples)} prompts)", "", f"{g.exact_match_rate:.2f}"),
+            *([(f"answer similarity ({tg.answer_similarity.model.name.split('/')[-1]}, mean / min cosine)", "",
+                f"{tg.answer_similarity.mean:.4f} / {tg.answer_similarity.min:.4f}")] if tg.answer_similarity else []),
             ("linear weights INT4 / INT8 / float", "",
              " / ".join(f"{w.shares.get(k, 0.0):.3f}" for k in ("int4", "int8", "float"))),
         ]
@@ -326,6 +367,12 @@ class TextGeneration(Task):
 
     def remeasure_from_ir(self, report: Report, release_dir: Path, options: Any, progress: Progress,
                           out: Any) -> None:
+        self._remeasure_perplexity(report, release_dir, options, progress, out)
+        if answer_similarity(report) is not None:
+            _remeasure_similarity(self, report, release_dir, options, progress, out)
+
+    def _remeasure_perplexity(self, report: Report, release_dir: Path, options: Any, progress: Progress,
+                              out: Any) -> None:
         from publisher.recheck import ledger_checks, remeasure
         from publisher.stages.text_data import load_eval_text
 
@@ -373,7 +420,7 @@ class TextGeneration(Task):
     def remeasure_with_checkpoint(self, report: Report, release_dir: Path, checkpoint: Path, eval_input: Any,
                                   options: Any, progress: Progress) -> dict[str, Any]:
         from publisher.stages.load import load_checkpoint
-        from publisher.stages.text_generation import DEFAULT_PROMPTS, measure_text_generation
+        from publisher.stages.text_generation import measure_text_generation
 
         tg = report.text_generation
         ppl = tg.perplexity
@@ -381,7 +428,8 @@ class TextGeneration(Task):
             loaded = load_checkpoint(checkpoint, trust_pickle=options.trust_pickle, auto_class=AUTO_CLASS)
         measured = measure_text_generation(
             loaded, release_dir, eval_input, window=ppl.window, stride=ppl.stride,
-            max_windows=ppl.max_windows if ppl.max_windows else ppl.windows, prompts=DEFAULT_PROMPTS,
+            max_windows=ppl.max_windows if ppl.max_windows else ppl.windows,
+            prompts=[s.prompt for s in tg.generation.samples],
             max_new_tokens=tg.generation.max_new_tokens, compression=tg.compression, progress=progress,
             inference_precision=ppl.inference_precision or None)
         m_ppl, parity, gen = measured.perplexity, measured.parity, measured.generation
@@ -397,6 +445,35 @@ class TextGeneration(Task):
         if increase is not None and perplexity_increase(ppl) is not None:
             out["perplexity.increase"] = increase
         return out
+
+
+def _remeasure_similarity(task: TextGeneration, report: Report, release_dir: Path, options: Any,
+                          progress: Progress, out: Any) -> None:
+    """The IR's greedy answers generated again from the release alone, embedded with the torch answers
+    report.json holds, by the model the report names (its weights' sha256 checked)."""
+    from publisher.recheck import ledger_checks, remeasure
+    from publisher.stages.answer_similarity import measure_answer_similarity, prompt_set_of, recorded_embedder
+    from publisher.stages.generation import ir_answers
+
+    sim, gen = answer_similarity(report), report.text_generation.generation
+    prompts = [s.prompt for s in gen.samples]
+    embedder = recorded_embedder(sim.model, getattr(options, "similarity_model", None))
+    precision = remeasure.supported_precision(gen.inference_precision)
+    claim_id = "answer_similarity.mean"
+    with progress.stage(f"Answer similarity: the IR's {len(prompts)} greedy answers generated again"):
+        try:
+            answers = ir_answers(release_dir, prompts, max_new_tokens=sim.max_new_tokens,
+                                 inference_precision=precision, progress=progress)
+        except (ledger_checks.BadInputError, RuntimeError) as exc:
+            out.failures[claim_id] = f"the release's IR does not generate: {str(exc).splitlines()[0][:200]}"
+            return
+        again = measure_answer_similarity([s.torch_text for s in gen.samples], answers, embedder,
+                                          prompt_set_of(prompts), sim.max_new_tokens)
+    changed = sum(1 for s, a in zip(gen.samples, answers) if a != s.openvino_text)
+    note = f"{changed} of {len(prompts)} IR answers differ from the recorded ones" if changed else ""
+    if not precision and gen.inference_precision:
+        note = "; ".join(x for x in (note, f"not in the recorded {gen.inference_precision}") if x)
+    out.values[claim_id] = ledger_checks.Remeasurement(again.mean, task.shown(claim_id, again.mean), note)
 
 
 def compression_of(settings: Any, model: Any = None) -> WeightCompression:
@@ -451,14 +528,21 @@ def _load(settings: Any) -> Any:
     return load_checkpoint(settings.checkpoint, trust_pickle=settings.trust_pickle, auto_class=AUTO_CLASS)
 
 
+def _embedder(settings: Any) -> Any:
+    from publisher.stages.answer_similarity import resolve_embedder
+
+    return resolve_embedder(getattr(settings.text_eval, "similarity_model", None))
+
+
 def _measure(loaded: Any, ir_dir: Path, eval_text: Any, settings: Any, compression: WeightCompression,
-             progress: Progress) -> Any:
+             progress: Progress, embedder: Any) -> Any:
     from publisher.stages.text_generation import DEFAULT_PROMPTS, MAX_NEW_TOKENS, measure_text_generation
 
     t = settings.text_eval
     return measure_text_generation(loaded, ir_dir, eval_text, window=t.window, stride=t.stride,
                                    max_windows=t.max_windows or None, prompts=DEFAULT_PROMPTS,
-                                   max_new_tokens=MAX_NEW_TOKENS, compression=compression, progress=progress)
+                                   max_new_tokens=MAX_NEW_TOKENS, compression=compression, progress=progress,
+                                   embedder=embedder)
 
 
 def _measurements(loaded: Any, tg: Any) -> Measurements:
@@ -557,12 +641,36 @@ def _card_context(report: Report, ledger: Any) -> dict[str, Any]:
             "inference_precision": gen.inference_precision or None,
             "samples": samples,
         },
+        "similarity": _similarity(report, ledger),
         # The card shows one generation of the run: the first whose IR output matched torch's,
         # else the first prompt's (never a made-up example).
         "sample": next((s for s in samples if s["match"]), samples[0] if samples else None),
         "quantization": _quantization(report, ledger),
         "weight_precision": _weight_precision(tg.weight_precision, ledger),
         "performance": _llm_performance(report, ledger),
+    }
+
+
+def _similarity(report: Report, ledger: Any) -> dict[str, Any] | None:
+    from publisher.card.ledger import value
+    from publisher.stages.answer_similarity import FIELD_MODEL
+
+    sim = answer_similarity(report)
+    if sim is None:
+        return None
+    samples = report.text_generation.generation.samples
+    return {
+        "model": {"name": sim.model.name, "source": sim.model.source, "weights_sha256": sim.model.weights_sha256,
+                  "revision": sim.model.revision,
+                  # The packaged model is a copy of the Hub's; a local folder has no page to link.
+                  "url": f"{HUB}/{sim.model.name}" if sim.model.source.startswith(("package:", "hub:")) else None},
+        "field_model": FIELD_MODEL,
+        "prompts": len(sim.per_prompt),
+        "prompt_set": sim.prompt_set,
+        "max_new_tokens": int(sim.max_new_tokens),
+        "mean": value(ledger, "answer_similarity.mean"),
+        "min": float(sim.min),
+        "per_prompt": [{"prompt": s.prompt, "cosine": float(c)} for s, c in zip(samples, sim.per_prompt)],
     }
 
 

@@ -48,7 +48,7 @@ CASES = {
         build=lambda folder: build_tiny_lm(folder, "llama"),
         eval_file=_text,
         args=("--window", "64", "--stride", "32", "--max-windows", "4", "--max-perplexity-increase", "1",
-              "--min-top1-agreement", "0")),
+              "--min-top1-agreement", "0", "--min-similarity", "0")),
     "token-classification": Case(
         build=build_tiny_ner,
         eval_file=lambda folder: write_conll(folder / "eval.conll"),
