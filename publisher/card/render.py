@@ -38,7 +38,12 @@ BUNDLED = "publisher"  # loader prefix that always names a bundled template ("pu
 
 
 def bundled_templates_dir() -> Path:
-    """The installed ``publisher._templates`` package, or ``templates/`` of a source checkout."""
+    """``templates/`` of the source checkout this module is in, else the installed ``publisher._templates``."""
+    # An editable install maps publisher._templates to the checkout it was installed from; code run from
+    # another checkout (a git worktree on PYTHONPATH) must read its own templates.
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "templates" / DEFAULT_TEMPLATE).is_file():
+        return checkout / "templates"
     try:
         root = resources.files("publisher._templates")
         path = Path(str(root))
