@@ -49,7 +49,9 @@ def write_squad_jsonl(path: Path, questions=QUESTIONS) -> Path:
     return path
 
 
-def build_tiny_qa(folder: Path, *, seed: int = 3) -> Path:
+def build_tiny_qa(folder: Path, *, seed: int = 17) -> Path:
+    """Seed 17: a random model whose best spans match some gold answers by chance (on QUESTIONS, one
+    exact match once the trailing period is normalised away, F1 about 23), so the figures are not all 0."""
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
 
