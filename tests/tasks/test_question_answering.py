@@ -132,10 +132,12 @@ def test_verify_re_measures_from_the_ir_and_the_checkpoint_and_needs_the_local_f
         assert verdicts[claim] == "holds", (claim, verdicts)
 
 
-def test_the_bundled_squad_article_is_the_default_and_the_card_counts_the_questions_scored(tmp_path):
+def test_the_bundled_squad_article_is_the_default_and_verify_needs_no_file_for_it(hub_server, tmp_path):
     checkpoint = build_tiny_qa(tmp_path / "ckpt")
-    result = run_cli("publish", str(checkpoint), "--repo-id", "t/qa", "--output", str(tmp_path / "out"),
-                     "--no-push", "--license", "apache-2.0", "--max-samples", "40", "--max-f1-drop", "1", "--json")
+    repo = "tests/qa-bundled"
+    result = run_cli("publish", str(checkpoint), "--repo-id", repo, "--endpoint", hub_server.endpoint,
+                     "--output", str(tmp_path / "out"), "--license", "apache-2.0", "--max-samples", "40",
+                     "--max-f1-drop", "1", "--json", env=hub_env(hub_server))
     assert result.returncode == 0, result.stderr
     ds = json.loads(result.stdout)["task_results"]["dataset"]
     assert ds["bundled"] and ds["num_samples"] == 40 and ds["split"] == "validation"
@@ -143,6 +145,34 @@ def test_the_bundled_squad_article_is_the_default_and_the_card_counts_the_questi
     card = (tmp_path / "out" / "README.md").read_text()
     assert "validation split of SQuAD v1.1 dev (article Super_Bowl_50, first 40 questions) (40 questions" in card
     assert "type: squad" in card
+    verified = run_cli("verify", repo, "--endpoint", hub_server.endpoint, "--work-dir", str(tmp_path / "w"),
+                       "--json", env=hub_env(hub_server))
+    assert verified.returncode == 0, verified.stderr
+    verdicts = {c["claim"]: c["verdict"] for c in json.loads(verified.stdout)["checks"]}
+    assert verdicts["f1.openvino"] == verdicts["exact_match.openvino"] == verdicts["evaluation.rows"] == "holds"
+
+
+def test_card_lint_regenerate_and_the_cards_usage_snippet_hold_on_the_pushed_release(published, hub_server,
+                                                                                     tmp_path):
+    import subprocess
+    import sys
+
+    from tests.fixtures_llm import card_snippets
+
+    _, _, out, repo, _, _ = published
+    env = hub_env(hub_server)
+    lint = run_cli("card", "lint", repo, "--endpoint", hub_server.endpoint, env=env)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    regen = run_cli("card", "regenerate", repo, "--endpoint", hub_server.endpoint, "--dry-run", env=env)
+    assert regen.returncode == 0, regen.stderr
+    assert "+" not in "".join(line for line in regen.stdout.splitlines() if line.startswith("+ ")), regen.stdout
+    snippets = card_snippets((out / "README.md").read_text())
+    assert len(snippets) == 1 and f'"{repo}"' in snippets[0]
+    run = subprocess.run([sys.executable, "-c", snippets[0]], capture_output=True, text=True, env=env, cwd=tmp_path,
+                         timeout=300)
+    assert run.returncode == 0, snippets[0] + run.stderr[-3000:]
+    # It prints a span of its context.
+    assert run.stdout.strip() and run.stdout.strip() in "OpenVINO was released by Intel in 2018."
 
 
 @pytest.mark.parametrize("break_row, message", [
