@@ -72,3 +72,12 @@ def test_malformed_squad_json_is_refused(tmp_path, content, problem):
     path.write_text(content)
     with pytest.raises(BadInputError, match=problem):
         load_questions(path)
+
+
+def test_a_gzipped_squad_json_reads_as_the_plain_file_with_the_plain_files_sha256(tmp_path):
+    plain = write_squad(tmp_path / "q.json")
+    packed = tmp_path / "q.json.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    a, b = load_questions(plain), load_questions(packed)
+    assert [q.answers for q in a.questions] == [q.answers for q in b.questions]
+    assert a.info.sha256 == b.info.sha256 == hashlib.sha256(plain.read_bytes()).hexdigest()
