@@ -122,7 +122,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("dataset_config", "str", None, "Dataset config name", commands=_MEASURE),
     Option("split", "str", None, "Evaluation split", commands=_MEASURE,
            show_default="the task's: validation for a classifier (GLUE's test labels are hidden), test for a "
-           "language model (held-out text) and a token classifier (NER benchmarks report test)"),
+           "language model (held-out text) and a token classifier (NER benchmarks report test), validation for "
+           "question answering (SQuAD's test split is hidden)"),
     Option("text_column", "str", None, "Text column", commands=_MEASURE,
            show_default="sentence; text for a language model"),
     Option("label_column", "str", "label", "Label column", commands=_MEASURE),

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from publisher.errors import EXIT_BAD_INPUT
 from tests.fixtures_hub import hub_env
 from tests.fixtures_models import run_cli
 from tests.fixtures_qa import QUESTIONS, build_tiny_qa, write_squad
@@ -188,7 +189,7 @@ def test_a_bad_row_is_refused_before_the_export(tmp_path, break_row, message):
     path.write_text(json.dumps(document))
     result = run_cli("publish", str(checkpoint), "--repo-id", "t/qa", "--output", str(tmp_path / "out"),
                      "--no-push", "--license", "apache-2.0", "--eval-file", str(path))
-    assert result.returncode != 0 and message in result.stderr and "'q2'" in result.stderr
+    assert result.returncode == EXIT_BAD_INPUT and message in result.stderr and "'q2'" in result.stderr
     assert not (tmp_path / "out" / "openvino_model.xml").exists()
 
 
