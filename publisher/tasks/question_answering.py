@@ -308,12 +308,18 @@ class QuestionAnswering(Task):
     def check_checkpoint(self, config: dict[str, Any], folder: Path, settings: Any) -> None:
         """Also refused before any work: evaluation data that cannot be scored, window settings that
         do not fit (checked again with the tokenizer)."""
-        super().check_checkpoint(config, folder, settings)
         qa = getattr(settings, "qa", None)
         if qa is not None and qa.doc_stride >= qa.max_seq_length:
             raise BadInputError(f"--doc-stride {qa.doc_stride} is not smaller than --max-seq-length "
                                 f"{qa.max_seq_length}: the windows of a long context would not advance",
                                 "Use a doc stride smaller than the window (128 of 384)")
+        positions = config.get("max_position_embeddings")
+        if qa is not None and isinstance(positions, int) and qa.max_seq_length > positions:
+            raise BadInputError(f"--max-seq-length {qa.max_seq_length} is more than the {positions} positions the "
+                                f"checkpoint in {folder} has (max_position_embeddings)",
+                                f"Pass --max-seq-length {min(384, positions)} or less; a longer context is split "
+                                "into windows anyway")
+        super().check_checkpoint(config, folder, settings)
         if getattr(settings, "eval", None) is not None:
             load_data(settings)
 

@@ -84,3 +84,18 @@ def test_a_slow_tokenizer_a_stride_not_below_the_window_and_a_question_filling_t
         f.make_windows(tokenizer, ["q"], ["c"], max_length=64, doc_stride=64, batch_size=1)
     with pytest.raises(BadInputError, match="cannot be split into windows"):
         f.make_windows(tokenizer, [" ".join(["why"] * 80)], [LONG], max_length=64, doc_stride=16, batch_size=1)
+
+
+def test_window_settings_the_checkpoint_cannot_run_are_refused_before_any_work(tmp_path):
+    from publisher.settings import PublishSettings, QuestionAnsweringOptions
+    from publisher.tasks import TASKS
+
+    task = TASKS["question-answering"]
+    config = {"architectures": ["BertForQuestionAnswering"], "max_position_embeddings": 512}
+    too_long = PublishSettings(checkpoint=tmp_path, repo_id=None, qa=QuestionAnsweringOptions(max_seq_length=1024))
+    with pytest.raises(BadInputError, match="--max-seq-length 1024 is more than the 512 positions"):
+        task.check_checkpoint(config, tmp_path, too_long)
+    stuck = PublishSettings(checkpoint=tmp_path, repo_id=None,
+                            qa=QuestionAnsweringOptions(max_seq_length=128, doc_stride=128))
+    with pytest.raises(BadInputError, match="--doc-stride 128 is not smaller than --max-seq-length 128"):
+        task.check_checkpoint(config, tmp_path, stuck)
