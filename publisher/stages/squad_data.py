@@ -10,6 +10,9 @@ Local layouts (``--eval-file``):
   [...]}}`` per line, the layout of the Hugging Face ``squad`` dataset (``answers`` may also be a list
   of ``{"text", "answer_start"}``).
 
+``--dataset`` reads a Hub dataset (needs network) or a local ``datasets`` folder in the ``squad``
+layout (columns id, question, context, answers).
+
 Every gold answer must be the text of its context at its ``answer_start``: a row whose answer is not
 there is refused, naming the question. Questions without an answer (SQuAD 2.0's ``is_impossible``,
 or an empty answer list) are refused: the null-answer rule is not implemented, so their EM/F1 would
@@ -61,11 +64,11 @@ class QADatasetInfo:
     type: str  # model-index dataset.type: "squad" (bundled) or "local"
     split: str
     source: str  # the path read
-    format: str  # "squad-json" | "jsonl"
+    format: str  # "squad-json" | "jsonl" | "datasets"
     num_samples: int  # questions scored
     num_contexts: int  # distinct paragraphs of those questions
     num_answers: int  # gold answers of those questions
-    sha256: str  # of the file's (decompressed) bytes
+    sha256: str | None  # of the file's (decompressed) bytes; None for a datasets dataset
     bundled: bool = False
     config: str | None = None
     articles: list[str] | None = None  # titles, in file order (SQuAD JSON)
@@ -236,4 +239,35 @@ def load_questions(eval_file: str | Path | None, *, split: str = "validation",
                          num_contexts=len({q.context for q in questions}),
                          num_answers=sum(len(q.answers) for q in questions), sha256=sha, bundled=bundled,
                          articles=sorted({q.title for q in questions if q.title}, key=titles.index) if titles else None)
+    return QAData(info=info, questions=questions)
+
+
+def load_dataset_questions(dataset: str, config: str | None, *, split: str, max_samples: int | None = None) -> QAData:
+    """The questions of a ``datasets`` dataset in the ``squad`` layout (``--dataset``)."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    try:
+        rows = datasets.load_dataset(dataset, config, split=split)
+    except Exception as exc:  # datasets raises many types for a missing dataset, config or split
+        raise BadInputError(
+            f"The dataset {dataset!r} (config {config!r}, split {split!r}) cannot be loaded ({type(exc).__name__}: "
+            f"{' '.join(str(exc).split())[:200]})",
+            "Check the id, config and split; without network use --eval-file with a local copy") from exc
+    missing = [c for c in ("question", "context", "answers") if c not in rows.column_names]
+    if missing:
+        raise BadInputError(f"The dataset {dataset!r} has no column {', '.join(missing)} (columns: "
+                            f"{', '.join(rows.column_names)}), so it is not in the squad layout",
+                            f"Use a dataset in the squad layout, or --eval-file: {LAYOUT}")
+    if max_samples:
+        rows = rows.select(range(min(max_samples, len(rows))))
+    where = Path(f"dataset {dataset}")
+    questions = [_question(row, row.get("context"), str(row.get("title") or ""),
+                           f"question {row.get('id', n)!r} (row {n})", where) for n, row in enumerate(rows, start=1)]
+    if not questions:
+        raise BadInputError(f"The dataset {dataset!r} split {split!r} holds no questions", "Check the split")
+    info = QADatasetInfo(name=dataset, type=dataset, config=config, split=split, source=f"hub:{dataset}",
+                         format="datasets", num_samples=len(questions),
+                         num_contexts=len({q.context for q in questions}),
+                         num_answers=sum(len(q.answers) for q in questions), sha256=None)
     return QAData(info=info, questions=questions)

@@ -146,15 +146,14 @@ class Prepared:
 
 
 def load_data(settings: Any, split: str | None = None) -> Any:
-    from publisher.stages.squad_data import load_questions
+    """``--eval-file``, else ``--dataset`` (the squad layout), else the bundled SQuAD v1.1 dev article."""
+    from publisher.stages.squad_data import load_dataset_questions, load_questions
 
     spec = settings.eval
+    split = split or spec.split or QuestionAnswering.default_split
     if spec.dataset and not spec.eval_file:
-        raise BadInputError(f"A question-answering release reads its questions from a local file or the bundled "
-                            f"SQuAD v1.1 dev article, not a Hub dataset (--dataset {spec.dataset})",
-                            f"Leave --dataset out for the bundled SQuAD article, or pass --eval-file: {LAYOUT}")
-    return load_questions(spec.eval_file, split=split or spec.split or QuestionAnswering.default_split,
-                          max_samples=spec.max_samples)
+        return load_dataset_questions(spec.dataset, spec.dataset_config, split=split, max_samples=spec.max_samples)
+    return load_questions(spec.eval_file, split=split, max_samples=spec.max_samples)
 
 
 def _windows_of(tokenizer: Any, data: Any, qa: Any, batch_size: int) -> Any:
@@ -463,18 +462,24 @@ class QuestionAnswering(Task):
                           out: Any) -> None:
         from publisher.recheck import ledger_checks, remeasure
         from publisher.settings import QuestionAnsweringOptions
-        from publisher.stages.squad_data import load_questions
+        from publisher.stages.squad_data import load_dataset_questions, load_questions
 
         r = _results(report)
         ds = r.dataset
-        if not ds.bundled and not options.eval_file:
+        from_dataset = ds.source.startswith("hub:") and not options.eval_file
+        if not ds.bundled and not options.eval_file and not from_dataset:
             # Verify never opens a path the repo's report names: the reader passes the file.
             raise ledger_checks.local_data_refused(ds.source, ds.sha256, "it is needed to re-measure the IR's "
                                                                          "exact match and F1")
         with progress.stage("Loading the evaluation data"):
-            # None: the bundled article (a local file's release was refused above without --eval-file).
-            data = load_questions(options.eval_file if not ds.bundled else None, split=ds.split,
-                                  max_samples=ds.num_samples)
+            if from_dataset:
+                # A Hub id (checked by ledger_checks before this), or the reader's own --dataset.
+                data = load_dataset_questions(options.dataset or ds.source[4:], ds.config, split=ds.split,
+                                              max_samples=ds.num_samples)
+            else:
+                # None: the bundled article (a local file's release was refused above without --eval-file).
+                data = load_questions(options.eval_file if not ds.bundled else None, split=ds.split,
+                                      max_samples=ds.num_samples)
         ledger_checks.check_data_sha(ds.sha256, data.info.sha256, data.info.source, options, out)
         out.eval_input = data
         out.sample = ledger_checks.EvaluationSample([f"{q.question} {q.context}" for q in data.questions],

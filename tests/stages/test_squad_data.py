@@ -81,3 +81,17 @@ def test_a_gzipped_squad_json_reads_as_the_plain_file_with_the_plain_files_sha25
     a, b = load_questions(plain), load_questions(packed)
     assert [q.answers for q in a.questions] == [q.answers for q in b.questions]
     assert a.info.sha256 == b.info.sha256 == hashlib.sha256(plain.read_bytes()).hexdigest()
+
+
+def test_a_datasets_folder_in_the_squad_layout_reads_as_the_jsonl_file(tmp_path):
+    from publisher.stages.squad_data import load_dataset_questions
+
+    folder = tmp_path / "squad-copy"
+    folder.mkdir()
+    write_squad_jsonl(folder / "validation.jsonl")
+    data = load_dataset_questions(str(folder), None, split="validation", max_samples=4)
+    assert [q.id for q in data.questions] == [q[0] for q in QUESTIONS[:4]]
+    assert [q.answers for q in data.questions] == [q[3] for q in QUESTIONS[:4]]
+    assert data.info.source == f"hub:{folder}" and data.info.format == "datasets" and data.info.num_samples == 4
+    with pytest.raises(BadInputError, match="cannot be loaded"):
+        load_dataset_questions(str(folder), None, split="test")
