@@ -71,7 +71,8 @@ class Option:
 
 
 WEIGHT_FORMATS = ("int8", "int4", "fp16", "fp32")
-TASKS = ("text-classification", "text-generation", "token-classification", "feature-extraction", "text-ranking")
+TASKS = ("text-classification", "text-generation", "token-classification", "feature-extraction", "text-ranking",
+         "question-answering")
 BASE_MODEL_RELATIONS = ("finetune", "quantized", "adapter", "merge")
 
 OPTIONS: tuple[Option, ...] = (
@@ -110,11 +111,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("eval_file", "file", None, "Local evaluation file: .tsv/.csv/.jsonl for a classifier, "
            ".txt/.jsonl (a text field) for a language model, CoNLL-style token/tag lines or .jsonl (tokens, "
            "ner_tags) for a token classifier, .csv/.tsv/.jsonl sentence pairs with a score (sentence1, "
-           "sentence2, score) for an embedding model, .jsonl queries (query, positive, negative) for a reranker",
+           "sentence2, score) for an embedding model, .jsonl queries (query, positive, negative) for a reranker, "
+           "SQuAD .json or .jsonl (id, question, context, answers) for question answering",
            commands=_MEASURE | {VERIFY},
            show_default="the bundled GLUE SST-2 validation split, the bundled WikiText-2 (raw) test split for a "
            "language model, the "
-           "bundled STS Benchmark test split for an embedding model; a token classifier and a reranker have no "
+           "bundled STS Benchmark test split for an embedding model, the bundled SQuAD v1.1 dev article "
+           "Super_Bowl_50 (810 questions) for question answering; a token classifier and a reranker have no "
            "default and need it",
            help_for=(("verify", 'The evaluation data, when the file the release names is not on this machine'),)),
     Option("dataset", "str", None, "datasets id of the evaluation data (needs network or a local copy)",
@@ -123,7 +126,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("dataset_config", "str", None, "Dataset config name", commands=_MEASURE),
     Option("split", "str", None, "Evaluation split", commands=_MEASURE,
            show_default="the task's: validation for a classifier (GLUE's test labels are hidden), test for a "
-           "language model (held-out text) and a token classifier (NER benchmarks report test)"),
+           "language model (held-out text) and a token classifier (NER benchmarks report test), validation for "
+           "question answering (SQuAD's test split is hidden)"),
     Option("text_column", "str", None, "Text column", commands=_MEASURE,
            show_default="sentence; text for a language model"),
     Option("label_column", "str", "label", "Label column", commands=_MEASURE),
@@ -132,7 +136,7 @@ OPTIONS: tuple[Option, ...] = (
            show_default="the second column of a known pair layout the data holds (sentence1/sentence2, "
            "question/sentence, question1/question2, premise/hypothesis), else single texts"),
     Option("max_samples", "int", None, "Evaluate on the first N rows only (classifier, token classifier; pairs "
-           "for an embedding model, queries for a reranker)", commands=_MEASURE | {VERIFY},
+           "for an embedding model, queries for a reranker and question answering)", commands=_MEASURE | {VERIFY},
            help_for=(("verify", 'A quick partial check: the first N rows (classifier) or windows (language model), compared one by one with the recorded ones'),)),
     Option("max_length", "int", 128, "Tokenizer max length (classifier, token classifier)", commands=_MEASURE),
     Option("batch_size", "int", 32, "Evaluation batch size (classifier, token classifier)", commands=_MEASURE),
@@ -151,6 +155,11 @@ OPTIONS: tuple[Option, ...] = (
            commands=_MEASURE | {EXPORT}, show_default="mean"),
     Option("normalize", "bool", None, "Sentence embeddings of a bare encoder: L2-normalize each embedding",
            commands=_MEASURE | {EXPORT}, negatable=True),
+    Option("max_seq_length", "int", 384, "Question answering: tokens per window (question + context); a longer "
+           "context is split into several windows", commands=_MEASURE),
+    Option("doc_stride", "int", 128, "Question answering: tokens by which the windows of a long context overlap",
+           commands=_MEASURE),
+    Option("max_answer_length", "int", 30, "Question answering: longest answer span, in tokens", commands=_MEASURE),
     # Quality gates: None switches a gate off.
     Option("min_ir_accuracy", "float", 0.0, "Gate: minimum IR accuracy (classifier)", gate=">="),
     Option("max_accuracy_drop", "float", 0.01, "Gate: maximum torch - IR accuracy drop (classifier)", gate="<="),
@@ -159,9 +168,10 @@ OPTIONS: tuple[Option, ...] = (
            commands=_MEASURE, gate=">="),
     Option("max_logit_diff", "float", 0.5, "Gate: maximum |torch - IR| logit (classifier)",
            commands=_MEASURE, gate="<="),
-    Option("min_ir_f1", "float", 0.0, "Gate: minimum IR entity-level F1 (token classifier)", gate=">="),
-    Option("max_f1_drop", "float", 0.01, "Gate: maximum torch - IR entity-level F1 drop (token classifier)",
-           gate="<="),
+    Option("min_ir_f1", "float", 0.0, "Gate: minimum IR entity-level F1 (token classifier), or SQuAD F1 as a "
+           "fraction, F1 / 100 (question answering)", gate=">="),
+    Option("max_f1_drop", "float", 0.01, "Gate: maximum torch - IR entity-level F1 drop (token classifier), or "
+           "SQuAD F1 drop as a fraction, points / 100 (question answering)", gate="<="),
     Option("min_cosine", "float", 0.99, "Gate: minimum mean cosine similarity of IR and torch sentence "
            "embeddings (embedding model)", gate=">="),
     Option("min_p1_cosine", "float", 0.98, "Gate: minimum 1st percentile of the per-sentence IR/torch cosine "

@@ -90,6 +90,15 @@ class EmbeddingOptions:
 
 
 @dataclass(frozen=True)
+class QuestionAnsweringOptions:
+    """Extractive question answering: the windows a long context is split into, the longest answer."""
+
+    max_seq_length: int = default("max_seq_length")
+    doc_stride: int = default("doc_stride")
+    max_answer_length: int = default("max_answer_length")
+
+
+@dataclass(frozen=True)
 class SigningOptions:
     """How the release set is signed (issue 25); the password is read from a variable or a file."""
 
@@ -114,6 +123,7 @@ class PublishSettings:
     eval: EvalDataSpec = field(default_factory=EvalDataSpec)
     text_eval: TextEvalOptions = field(default_factory=TextEvalOptions)
     embedding: EmbeddingOptions = field(default_factory=EmbeddingOptions)
+    qa: QuestionAnsweringOptions = field(default_factory=QuestionAnsweringOptions)
     batch_size: int = default("batch_size")
     gates: Gates = field(default_factory=Gates)
     card: CardOptions = field(default_factory=CardOptions)
@@ -149,7 +159,8 @@ def _read_token(path: str) -> str | None:
 
 
 def _check_ranges(m: dict[str, Any]) -> None:
-    for key in ("batch_size", "window", "stride", "max_samples", "search_budget"):
+    for key in ("batch_size", "window", "stride", "max_samples", "search_budget", "max_seq_length", "doc_stride",
+                "max_answer_length"):
         if m.get(key) is not None and m[key] < 1:
             raise BadInputError(f"{BY_KEY[key].cli_flag} must be at least 1, not {m[key]}",
                                 f"Fix {BY_KEY[key].cli_flag}")
@@ -194,6 +205,7 @@ def settings_from_mapping(m: dict[str, Any]) -> PublishSettings:
                                  "label_column", "max_samples", "max_length", "text_pair_column")),
         text_eval=pick(TextEvalOptions, ("window", "stride", "max_windows", "similarity_model")),
         embedding=pick(EmbeddingOptions, ("pooling", "normalize")),
+        qa=pick(QuestionAnsweringOptions, ("max_seq_length", "doc_stride", "max_answer_length")),
         batch_size=given.get("batch_size", default("batch_size")),
         gates=pick(Gates, tuple(o.key for o in GATES)),
         card=CardOptions(

@@ -17,13 +17,15 @@ from publisher.tasks.classification import TextClassification
 from publisher.tasks.contract import Task
 from publisher.tasks.embeddings import FeatureExtraction
 from publisher.tasks.generation import TextGeneration
+from publisher.tasks.question_answering import QuestionAnswering
 from publisher.tasks.ranking import TextRanking
 from publisher.tasks.token_classification import TokenClassification
 
 # The registry, in the order a checkpoint's architecture is matched against.
 # A reranker (one output score) is a *ForSequenceClassification too: it is matched before the classifier.
 TASKS: dict[str, Task] = {t.name: t for t in (TextRanking(), TextClassification(), TextGeneration(),
-                                               TokenClassification(), FeatureExtraction())}
+                                               TokenClassification(), FeatureExtraction(),
+                                               QuestionAnswering())}
 for _task in TASKS.values():
     TASK_SECTION_TYPES[_task.name] = _task.section_types()
 

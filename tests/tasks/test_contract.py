@@ -23,6 +23,7 @@ from tests.fixtures_hub import hub_env
 from tests.fixtures_llm import CORPUS, build_tiny_lm
 from tests.fixtures_models import build_tiny, run_cli
 from tests.fixtures_ner import build_tiny_ner, write_conll
+from tests.fixtures_qa import build_tiny_qa, write_squad
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,10 @@ CASES = {
         build=build_tiny_cross_encoder,
         eval_file=lambda folder: write_queries(folder / "queries.jsonl"),
         args=("--min-rank-agreement", "0", "--max-ndcg-drop", "1")),
+    "question-answering": Case(
+        build=build_tiny_qa,
+        eval_file=lambda folder: write_squad(folder / "squad.json"),
+        args=("--max-f1-drop", "1")),
 }
 
 
