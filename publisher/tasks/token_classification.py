@@ -1,7 +1,8 @@
 """token-classification (named entities): load once, one torch pass, export, one IR pass over the same
-tokenized sentences; entity-level precision/recall/F1 (seqeval, strict IOB2) of both, the torch/IR
-parity at the scored word-start tokens, and sparsity. Its claims, card variables, summary rows and
-re-checks.
+tokenized sentences; entity-level precision/recall/F1 (seqeval, strict IOB2) of both, overall and per
+entity type, the torch/IR parity at the scored word-start tokens, and sparsity. Its claims (the
+per-type figures a ``FigureFamily`` over the types the report measured), card variables, summary rows
+and re-checks.
 
 The evaluation data is a local file (``--eval-file``, ``publisher.stages.token_data``) or, without
 one, the bundled WNUT-17 test split (CC BY 4.0; chosen over CoNLL-2003, whose Reuters text may not be
@@ -11,6 +12,7 @@ redistributed), whose tags the model's id2label must name.
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +28,7 @@ from publisher.tasks.contract import (
     BODY,
     BOTH,
     CHECKPOINT,
+    FigureFamily,
     DATA,
     EVALUATION_ROWS,
     IR,
@@ -54,6 +57,7 @@ class TypeScores:
     recall: float
     f1: float
     support: int  # gold entities of the type
+    predicted: int = 0  # entities of the type the model predicted
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,47 @@ def _score_figure(metric: str, side: str) -> FigureSpec:
                       Fixed(4), "entities", Recheck.IR if side == "openvino" else Recheck.CHECKPOINT, ENTITY_FLIPS,
                       BOTH if metric == "f1" else (BODY,), card_label=rf"\bentity {metric}\b",
                       not_label=r"weight|inference", side=side)
+
+
+# Per entity type: precision, recall and F1 of each model, in the card body's per-type table. A type's
+# figures may move by two of its own entities: two of its gold entities (recall, F1) or two of the
+# entities of the type the model predicted (precision).
+PER_TYPE = "per_type"
+METRIC_WORDS = {"precision": "precision", "recall": "recall", "f1": "F1"}
+
+
+def _type_scores(report: Report, side: str, name: str) -> TypeScores | None:
+    return getattr(_results(report), side).per_type.get(name)
+
+
+def _type_count(side: str, name: str, metric: str):
+    def count(report: Report) -> int:
+        t = _type_scores(report, side, name)
+        return 0 if t is None else int(t.predicted if metric == "precision" else t.support)
+    return count
+
+
+def _type_flips(name: str, metric: str):
+    what = "predicted" if metric == "precision" else "gold"
+    return lambda flips, n: (f"{flips} of {n} {what} {name} entities: a prediction at a decision boundary may flip "
+                             "between CPUs and inference precisions")
+
+
+def _type_figure(metric: str, side: str, name: str) -> FigureSpec:
+    model = "OpenVINO IR" if side == "openvino" else "PyTorch"
+    # A type is a label's name: read through the dataclass, not a dotted path, so a dot in it is harmless.
+    return FigureSpec(f"{PER_TYPE}.{name}.{metric}.{side}", f"task_results.{side}.per_type.{name}.{metric}",
+                      f"{model} entity {METRIC_WORDS[metric]} of the {name} type", Fixed(3), "entities",
+                      Recheck.IR if side == "openvino" else Recheck.CHECKPOINT,
+                      OfCount(flips=FLIPS, count=_type_count(side, name, metric), reason_of=_type_flips(name, metric)),
+                      (BODY,), card_label=rf"^{re.escape(name.lower())}\s.*\b{metric}\b", side=side,
+                      read=lambda r: getattr(_type_scores(r, side, name), metric, None))
+
+
+def _type_family(metric: str, side: str) -> FigureFamily:
+    return FigureFamily(PER_TYPE, f"{metric}.{side}",
+                        members=lambda r: sorted(getattr(_results(r), side).per_type),
+                        spec=lambda name: _type_figure(metric, side, name))
 
 
 CHECKPOINT_KIND = CheckpointKind(
@@ -258,6 +303,17 @@ def measure_against_ir(p: Prepared, torch_logits: Any, ir_xml: Path, progress: P
     return sparsity, results
 
 
+def _per_type_values(recorded: EntityScores, measured: dict[str, dict[str, Any]], side: str) -> dict[str, float]:
+    """Each recorded type's re-measured figures; a type the re-run neither finds in the gold data nor
+    predicts scores 0 (seqeval lists only the types it sees)."""
+    out = {}
+    for name in recorded.per_type:
+        again = measured.get(name) or {}
+        for metric in ("precision", "recall", "f1"):
+            out[f"{PER_TYPE}.{name}.{metric}.{side}"] = float(again.get(metric, 0.0))
+    return out
+
+
 def _measurements(loaded: Any, sparsity: Any, results: TokenClassificationResults) -> Measurements:
     return Measurements(created=now_utc(), checkpoint=loaded.info, training_args=without_tokens(loaded.training_args),
                         sparsity=sparsity, task_results=results)
@@ -285,7 +341,7 @@ class TokenClassification(Task):
     evaluation_stage = "entities"
     card_variables = ("entities", "performance")
     card_variable_docs = {
-        "entities": ("Token classification only (None otherwise): entity-level scores of torch and of the IR on the same sentences: dataset (name, split, format, num_samples (sentences), num_words, num_entities, sha256, bundled (the bundled WNUT-17 test split), types (the model's entity types)), unscored_words (words tagged O that tokenize to nothing, left out of scoring), scheme (IOB2), alignment (the first-sub-token rule, in words), metric_module (seqeval, strict mode), max_length, labels, torch and openvino (f1, precision, recall), predicted (entities predicted by torch, openvino), per_type (each: type, support, torch and openvino: precision, recall, f1, support), parity (compiled, device, sentences, tokens (word-start tokens scored), token_agreement, max_abs_logit_diff)."),
+        "entities": ("Token classification only (None otherwise): entity-level scores of torch and of the IR on the same sentences: dataset (name, split, format, num_samples (sentences), num_words, num_entities, sha256, bundled (the bundled WNUT-17 test split), types (the model's entity types)), unscored_words (words tagged O that tokenize to nothing, left out of scoring), scheme (IOB2), alignment (the first-sub-token rule, in words), metric_module (seqeval, strict mode), max_length, labels, torch and openvino (f1, precision, recall), predicted (entities predicted by torch, openvino), per_type (each: type, support, torch and openvino: predicted, and precision, recall, f1 from the claims ledger), parity (compiled, device, sentences, tokens (word-start tokens scored), token_agreement, max_abs_logit_diff)."),
     }
     rows_phrase = r"(?P<rows>\d[\d,]*) sentences\b"
 
@@ -308,6 +364,8 @@ class TokenClassification(Task):
         *common.sparsity_figures(),
         *common.ENCODER_PERFORMANCE,
     )
+    figure_families = tuple(_type_family(metric, side) for side in ("openvino", "torch")
+                            for metric in ("f1", "precision", "recall"))
 
     gates = (
         GateSpec("min_ir_f1", lambda r: r.task_results.openvino.f1),
@@ -422,9 +480,12 @@ class TokenClassification(Task):
         per_type = []
         for name in types:
             t, o = r.torch.per_type.get(name), r.openvino.per_type.get(name)
-            per_type.append({"type": name, "support": (o or t).support,
-                             "torch": dataclasses.asdict(t) if t else None,
-                             "openvino": dataclasses.asdict(o) if o else None})
+            row = {"type": name, "support": (o or t).support}
+            for side, scores in (("torch", t), ("openvino", o)):
+                row[side] = None if scores is None else {
+                    "predicted": scores.predicted,
+                    **{m: value(ledger, f"{PER_TYPE}.{name}.{m}.{side}") for m in ("precision", "recall", "f1")}}
+            per_type.append(row)
         return {
             "entities": {
                 "dataset": {"name": ds.name, "split": ds.split, "format": ds.format, "num_samples": int(ds.num_samples),
@@ -501,6 +562,8 @@ class TokenClassification(Task):
         for metric in ("f1", "precision", "recall"):
             claim_id = f"{metric}.openvino"
             out.values[claim_id] = ledger_checks.Remeasurement(scores[metric], self.shown(claim_id, scores[metric]))
+        for claim_id, measured in _per_type_values(r.openvino, scores["per_type"], "openvino").items():
+            out.values[claim_id] = ledger_checks.Remeasurement(measured, self.shown(claim_id, measured))
         rows = data.info.num_samples
         out.values[EVALUATION_ROWS] = ledger_checks.Remeasurement(rows, f"{rows} sentences")
 
@@ -518,7 +581,9 @@ class TokenClassification(Task):
         prepared = prepare(checkpoint, settings, progress, timer, data=eval_input)
         torch_logits = torch_pass(prepared, progress, timer)
         sparsity, results = measure_against_ir(prepared, torch_logits, ir_xml(release_dir), progress, timer)
-        return {"f1.torch": results.torch.f1, "precision.torch": results.torch.precision,
+        per_type = {k: dataclasses.asdict(v) for k, v in results.torch.per_type.items()}
+        return {**_per_type_values(r.torch, per_type, "torch"),
+                "f1.torch": results.torch.f1, "precision.torch": results.torch.precision,
                 "recall.torch": results.torch.recall, "sparsity.torch": sparsity.torch.overall,
                 "parity.token_agreement": results.parity.token_agreement,
                 "parity.max_abs_logit_diff": results.parity.max_abs_logit_diff}

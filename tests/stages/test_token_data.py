@@ -48,9 +48,9 @@ def test_entity_scores_are_the_hand_count_in_strict_iob2():
     assert s["recall"] == pytest.approx(2 / 5)
     assert s["f1"] == pytest.approx(2 * 0.5 * 0.4 / 0.9)
     assert (s["entities"], s["predicted"]) == (5, 4)
-    assert s["per_type"]["PER"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 2}
-    assert s["per_type"]["LOC"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 2}
-    assert s["per_type"]["ORG"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+    assert s["per_type"]["PER"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 2, "predicted": 2}
+    assert s["per_type"]["LOC"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 2, "predicted": 0}
+    assert s["per_type"]["ORG"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1, "predicted": 2}
 
 
 def test_a_perfect_prediction_scores_one_and_none_scores_zero():

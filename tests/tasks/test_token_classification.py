@@ -61,6 +61,9 @@ def test_verify_with_the_checkpoint_holds_and_needs_the_eval_file(hub_server, tm
     for claim in ("f1.openvino", "f1.torch", "precision.torch", "recall.openvino", "parity.token_agreement",
                   "parity.max_abs_logit_diff", "sparsity.torch"):
         assert verdicts[claim] == "holds", (claim, verdicts)
+    per_type = [c for c in verdicts if c.startswith("per_type.")]
+    # Three types (PER, LOC, ORG) x precision, recall, F1 x IR and torch: the torch side from the checkpoint.
+    assert len(per_type) == 18 and all(verdicts[c] == "holds" for c in per_type), verdicts
 
 
 def test_the_bundled_wnut17_default_is_measured_named_on_the_card_and_verified_without_a_file(hub_server, tmp_path):
@@ -89,3 +92,36 @@ def test_the_bundled_wnut17_default_is_measured_named_on_the_card_and_verified_w
     assert verified.returncode == 0, verified.stderr
     verdicts = {c["claim"]: c["verdict"] for c in json.loads(verified.stdout)["checks"]}
     assert verdicts["f1.openvino"] == verdicts["evaluation.rows"] == "holds"
+    # Each entity type's figures are claims of their own, shown in the card's per-type table.
+    gold_per_type = {"corporation": 66, "creative-work": 142, "group": 165, "location": 150, "person": 429,
+                     "product": 127}  # B- tags of the bundled file, counted in tests/stages/test_token_data.py
+    for side in ("openvino", "torch"):
+        per_type = results[side]["per_type"]
+        assert {name: t["support"] for name, t in per_type.items() if t["support"]} == gold_per_type
+        assert sum(t["predicted"] for t in per_type.values()) == results[side]["predicted"]
+        for name in per_type:
+            for metric in ("precision", "recall", "f1"):
+                claim_id = f"per_type.{name}.{metric}.{side}"
+                # From the IR alone verify re-measures the IR's; torch's need the checkpoint.
+                assert verdicts[claim_id] == ("holds" if side == "openvino" else "not re-checkable"), claim_id
+    row = next(line for line in card.splitlines() if line.startswith("| group |"))
+    cells = row.split("|")
+    shown = cells[-2].strip().strip("*")  # the last column: OpenVINO IR F1
+    assert shown == f"{results['openvino']['per_type']['group']['f1']:.3f}"
+    cells[-2] = f" **{float(shown) + 0.5:.3f}** "
+    _tamper_and_verify(hub_server, repo, card, card.replace(row, "|".join(cells)), tmp_path,
+                       ["per_type.group.f1.openvino"])
+
+
+def _tamper_and_verify(hub_server, repo, card, tampered, tmp_path, failing):
+    from huggingface_hub import HfApi
+
+    assert tampered != card
+    api = HfApi(endpoint=hub_server.endpoint, token=hub_server.token)
+    api.create_branch(repo, branch="tampered", exist_ok=True)
+    api.upload_file(path_or_fileobj=tampered.encode(), path_in_repo="README.md", repo_id=repo, revision="tampered")
+    result = run_cli("verify", repo, "--endpoint", hub_server.endpoint, "--json", "--revision", "tampered",
+                     "--work-dir", str(tmp_path / "tampered"), env=hub_env(hub_server))
+    assert result.returncode == EXIT_CLAIM_FAILED, result.stderr
+    checks = json.loads(result.stdout)["checks"]
+    assert [c["claim"] for c in checks if c["verdict"] == "does not hold"] == failing
