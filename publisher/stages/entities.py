@@ -28,7 +28,7 @@ def tags_of(word_logits: list[Any], id2label: dict[int, str]) -> list[list[str]]
 
 def score(gold: list[list[str]], predicted: list[list[str]]) -> dict[str, Any]:
     """precision, recall, f1, entities (gold), predicted (entities) and per_type {type: {precision,
-    recall, f1, support}}."""
+    recall, f1, support (gold entities), predicted (entities)}}."""
     from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
     from seqeval.scheme import IOB2, Entities
 
@@ -39,10 +39,12 @@ def score(gold: list[list[str]], predicted: list[list[str]]) -> dict[str, Any]:
         overall = {"precision": float(precision_score(gold, predicted, **kw)),
                    "recall": float(recall_score(gold, predicted, **kw)),
                    "f1": float(f1_score(gold, predicted, **kw))}
+    found = [e for row in Entities(predicted, IOB2).entities for e in row]
     per_type = {name: {"precision": float(v["precision"]), "recall": float(v["recall"]),
-                       "f1": float(v["f1-score"]), "support": int(v["support"])}
+                       "f1": float(v["f1-score"]), "support": int(v["support"]),
+                       "predicted": sum(1 for e in found if e.tag == name)}
                 for name, v in report.items() if not name.endswith(" avg")}
-    predicted_entities = sum(len(row) for row in Entities(predicted, IOB2).entities)
+    predicted_entities = len(found)
     return {**overall, "entities": sum(v["support"] for v in per_type.values()), "predicted": predicted_entities,
             "per_type": dict(sorted(per_type.items()))}
 

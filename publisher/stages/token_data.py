@@ -13,9 +13,15 @@ Local layouts (``--eval-file``):
 Tags are IOB2 (``O``, ``B-TYPE``, ``I-TYPE``); a tag the model's ``id2label`` does not name, and an
 ``I-TYPE`` that follows neither ``B-TYPE`` nor ``I-TYPE``, are refused naming the file and line.
 
+Without ``--eval-file`` the data is the bundled WNUT-17 test split (``publisher/data/wnut17/``, see
+its PROVENANCE.md), checked against its sha256; its tags must be named by the model's id2label.
+
 Alignment: each word's label is scored at the first sub-token of the word; the other sub-tokens of
 a word and the special tokens ([CLS], [SEP], padding) are ignored. A sentence longer than the max
-length in sub-tokens is refused (never truncated); a word that tokenizes to nothing is refused.
+length in sub-tokens is refused (never truncated). A word that tokenizes to nothing (WNUT-17 has
+three lone emoji variation selectors, U+FE0F) cannot be scored: tagged ``O`` it is left out of
+scoring, as transformers' token-classification examples do (no entity changes, since an ``O``
+between two parts of one entity is not IOB2 and was refused already); inside an entity it is refused.
 
 This module imports no model library at import time.
 """
@@ -26,7 +32,8 @@ import hashlib
 import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +48,19 @@ LAYOUT = ("CoNLL-style (.conll/.txt/.tsv/.iob/.bio: one `token<TAB or space>tag`
           "between sentences) or JSONL (.jsonl: {\"tokens\": [...], \"ner_tags\": [...]}, tags as strings or "
           "ids of the model's id2label)")
 _TAG = re.compile(r"^(?:O|[BI]-.+)$")
+
+# The bundled default (publisher/data/wnut17/PROVENANCE.md): WNUT-17's test split, byte-identical.
+BUNDLED_WNUT17 = "wnut17_test.conll"
+BUNDLED_WNUT17_SHA256 = "2aa79b764e56ec9264a1b30fdd9b70195bd00ff400b62edd8f399d5f13c178f0"
+BUNDLED_WNUT17_SENTENCES = 1287
+WNUT17_NAME = "WNUT-17"
+WNUT17_HUB_ID = "wnut_17"  # how model-index names it: the Hub dataset built from the same files
+WNUT17_TYPES = ("corporation", "creative-work", "group", "location", "person", "product")
+WNUT17_SOURCE = "bundled:wnut17-test"
+
+
+def bundled_wnut17_path() -> Path:
+    return Path(str(resources.files("publisher") / "data" / "wnut17" / BUNDLED_WNUT17))
 
 
 @dataclass(frozen=True)
@@ -58,6 +78,7 @@ class TokenDataset:
     source: str  # the path read
     format: str  # "conll" | "jsonl"
     args: str | None = None
+    bundled: bool = False  # the bundled WNUT-17 test split (source: WNUT17_SOURCE)
 
 
 @dataclass(frozen=True)
@@ -203,11 +224,39 @@ def read_sentences(path: str | Path, max_samples: int | None = None) -> list[lis
     return [words for _, words, _ in (rows[:max_samples] if max_samples else rows)]
 
 
-def load_token_data(path: str | Path, id2label: dict[int, str], *, split: str, max_samples: int | None = None
-                    ) -> TokenData:
-    """The sentences of ``path`` (the first ``max_samples``), their tags checked against ``id2label``."""
-    path = Path(path)
-    rows, fmt = _read_rows(path, id2label)
+def check_bundled_labels(id2label: dict[int, str]) -> None:
+    """The model must name WNUT-17's tags (by name) to be scored on the bundled default."""
+    wanted = ["O"] + [f"{p}-{t}" for t in WNUT17_TYPES for p in ("B", "I")]
+    names = {str(v) for v in id2label.values()}
+    missing = [t for t in wanted if t not in names]
+    if missing:
+        raise BadInputError(
+            f"The model's id2label ({', '.join(sorted(names))}) does not name the tags of {WNUT17_NAME}, the "
+            f"bundled default evaluation data ({', '.join(missing)} missing): its entity types are "
+            f"{', '.join(WNUT17_TYPES)}, tagged IOB2, matched to the model's labels by name",
+            f"Pass --eval-file with data tagged with the model's own labels ({LAYOUT}), or fine-tune the model "
+            f"with {WNUT17_NAME}'s labels (O, B-person, I-person, ...)")
+
+
+def _bundled_rows() -> tuple[Path, list[tuple[int, list[str], list[str]]], str]:
+    path = bundled_wnut17_path()
+    if not path.is_file() or _sha(path) != BUNDLED_WNUT17_SHA256:
+        raise BadInputError(f"The bundled {WNUT17_NAME} copy {path} is missing or has another sha256 than "
+                            f"{BUNDLED_WNUT17_SHA256}: the installation is damaged", "Reinstall publisher")
+    return path, _read_conll(path), "conll"
+
+
+def load_token_data(path: str | Path | None, id2label: dict[int, str], *, split: str,
+                    max_samples: int | None = None) -> TokenData:
+    """The sentences of ``path`` (the first ``max_samples``), their tags checked against ``id2label``;
+    ``path`` None: the bundled WNUT-17 test split."""
+    bundled = path is None
+    if bundled:
+        check_bundled_labels(id2label)
+        path, rows, fmt = _bundled_rows()
+    else:
+        path = Path(path)
+        rows, fmt = _read_rows(path, id2label)
     if max_samples:
         rows = rows[:max_samples]
     _check_tags(path, rows, {str(v) for v in id2label.values()}, fmt == "jsonl")
@@ -217,9 +266,15 @@ def load_token_data(path: str | Path, id2label: dict[int, str], *, split: str, m
     if entities == 0:
         raise BadInputError(f"The evaluation sentences of {path} hold no entities: entity-level F1 is undefined",
                             "Evaluate on sentences with tagged entities")
-    info = TokenDataset(name=path.name, type="local", config=None, split=split, num_samples=len(rows),
+    name, dtype = path.name, "local"
+    if bundled:
+        # Only the whole split is WNUT-17's test split; a part of it is named as what it is.
+        whole = len(rows) == BUNDLED_WNUT17_SENTENCES
+        name = WNUT17_NAME if whole else f"{WNUT17_NAME} (first {len(rows)} sentences)"
+        dtype = WNUT17_HUB_ID if whole else "local"
+    info = TokenDataset(name=name, type=dtype, config=None, split=split, num_samples=len(rows),
                         num_words=sum(len(s) for s in sentences), num_entities=entities, sha256=_sha(path),
-                        source=str(path), format=fmt)
+                        source=WNUT17_SOURCE if bundled else str(path), format=fmt, bundled=bundled)
     return TokenData(info, sentences, tags)
 
 
@@ -229,12 +284,24 @@ def load_token_data(path: str | Path, id2label: dict[int, str], *, split: str, m
 @dataclass(frozen=True)
 class AlignedBatches:
     """Length-sorted, dynamically padded batches; ``order[i]`` is the sentence at sorted position i,
-    ``positions[s]`` the token index of each word's first sub-token in sentence ``s``."""
+    ``positions[s]`` the token index of each word's first sub-token in sentence ``s``; ``unscored[s]``
+    the words of sentence ``s`` (tagged O) that tokenize to nothing and are left out of scoring."""
 
     batches: list[dict[str, Any]]
     order: list[int]
     positions: list[list[int]]
     num_samples: int
+    unscored: list[list[int]] = field(default_factory=list)
+
+    @property
+    def unscored_words(self) -> int:
+        return sum(len(u) for u in self.unscored)
+
+    def scored_tags(self, tags: list[list[str]]) -> list[list[str]]:
+        """The gold tags of the words that are scored (those with a sub-token)."""
+        if not self.unscored_words:
+            return tags
+        return [[t for w, t in enumerate(row) if w not in set(skip)] for row, skip in zip(tags, self.unscored)]
 
 
 def first_subtoken_positions(word_ids: list[int | None]) -> list[int]:
@@ -248,7 +315,10 @@ def first_subtoken_positions(word_ids: list[int | None]) -> list[int]:
     return out
 
 
-def align(tokenizer: Any, sentences: list[list[str]], *, max_length: int, batch_size: int) -> AlignedBatches:
+def align(tokenizer: Any, sentences: list[list[str]], *, max_length: int, batch_size: int,
+          tags: list[list[str]] | None = None) -> AlignedBatches:
+    """Tokenized batches and each word's first sub-token; with ``tags``, a word that tokenizes to
+    nothing and is tagged O is left out of scoring (without them, or inside an entity, it is refused)."""
     from publisher.stages.data import padded_batches
 
     if not getattr(tokenizer, "is_fast", False):
@@ -256,7 +326,7 @@ def align(tokenizer: Any, sentences: list[list[str]], *, max_length: int, batch_
                             "aligned to words", "Save the checkpoint with a fast tokenizer (tokenizer.json)")
     enc = tokenizer(sentences, is_split_into_words=True, truncation=False, padding=False)
     lengths = [len(ids) for ids in enc["input_ids"]]
-    positions = []
+    positions, unscored = [], []
     for i, words in enumerate(sentences):
         if lengths[i] > max_length:
             raise BadInputError(
@@ -265,16 +335,20 @@ def align(tokenizer: Any, sentences: list[list[str]], *, max_length: int, batch_
                 "Raise --max-length (up to the model's position limit), or split the long sentences")
         word_ids = enc.word_ids(i)
         found = first_subtoken_positions(word_ids)
+        skipped: list[int] = []
         if len(found) != len(words):
             seen = {w for w in word_ids if w is not None}
-            empty = [words[w] for w in range(len(words)) if w not in seen]
+            skipped = [w for w in range(len(words)) if w not in seen]
+        if skipped and (tags is None or any(tags[i][w] != "O" for w in skipped)):
+            empty = [words[w] for w in skipped]
             raise BadInputError(
                 f"Sentence {i + 1} of the evaluation data has words the tokenizer turns into no sub-token "
                 f"({', '.join(repr(w) for w in empty[:5])}): their labels could not be scored",
                 "Remove those words (control or zero-width characters) from the evaluation data")
         positions.append(found)
+        unscored.append(skipped)
     batches, order = padded_batches(enc, tokenizer.pad_token_id or 0, batch_size)
-    return AlignedBatches(batches, order, positions, len(sentences))
+    return AlignedBatches(batches, order, positions, len(sentences), unscored)
 
 
 # --- running: the logits at each word's first sub-token ---------------------------------------------------

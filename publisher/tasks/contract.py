@@ -219,6 +219,28 @@ class FigureSpec:
         return self.side is None or self.side in label_sides(text)
 
 
+@dataclass(frozen=True)
+class FigureFamily:
+    """Figures declared once for every member of a set that only the report knows (each entity type
+    of a token classifier): ``spec(member)`` is the member's ``FigureSpec``, whose id is
+    ``{prefix}.{member}.{suffix}``; ``members(report)`` are those the report measured."""
+
+    prefix: str
+    suffix: str
+    members: Callable[["Report"], list[str]]
+    spec: Callable[[str], FigureSpec]
+
+    def specs(self, report: "Report") -> list[FigureSpec]:
+        return [self.spec(m) for m in self.members(report)]
+
+    def member_of(self, claim_id: str) -> str | None:
+        """The member a ledger id names, or None when the id is not of this family."""
+        head, tail = f"{self.prefix}.", f".{self.suffix}"
+        if claim_id.startswith(head) and claim_id.endswith(tail) and len(claim_id) > len(head) + len(tail):
+            return claim_id[len(head):-len(tail)]
+        return None
+
+
 def label_sides(text: str) -> tuple[str, ...]:
     """Which model a label names: the IR, torch, or (naming neither) either."""
     if "openvino" in text or re.search(r"\bir\b", text):
@@ -281,6 +303,7 @@ class Task(abc.ABC):
     results_type: ClassVar[type | None] = None  # the task's own Report.task_results dataclass
     evaluation_stage: ClassVar[str]  # the stage whose figures need the IR to run
     figures: ClassVar[tuple[FigureSpec, ...]]  # every figure the card may state, in ledger order
+    figure_families: ClassVar[tuple[FigureFamily, ...]] = ()  # figures of each member (after ``figures``)
     gates: ClassVar[tuple[GateSpec, ...]]
     card_variables: ClassVar[tuple[str, ...]]  # template variables only this task fills
     # What each of this task's own variables holds, for `publisher card variables` (the catalogue of
@@ -426,10 +449,30 @@ class Task(abc.ABC):
     # --- derived from the declarations ---------------------------------------------------------------
 
     def figure(self, claim_id: str) -> FigureSpec | None:
-        return next((f for f in self.figures if f.id == claim_id), None)
+        found = next((f for f in self.figures if f.id == claim_id), None)
+        if found is None:
+            for family in self.figure_families:
+                member = family.member_of(claim_id)
+                if member is not None:
+                    return family.spec(member)
+        return found
+
+    def figure_specs(self, report: "Report") -> list[FigureSpec]:
+        """Every figure declared for ``report``: the table, then each family's members."""
+        return list(self.figures) + [s for family in self.figure_families for s in family.specs(report)]
 
     def figure_claims(self, report: "Report") -> list[Claim]:
-        return [c for c in (f.claim(report) for f in self.figures) if c is not None]
+        return [c for c in (f.claim(report) for f in self.figure_specs(report)) if c is not None]
+
+    def family_claims_for_label(self, label: str, ledger: "ClaimsLedger") -> list[Claim]:
+        """The ledger's claims of this task's families that a card line labelled ``label`` states."""
+        out = []
+        for claim in ledger.claims:
+            for family in self.figure_families:
+                member = family.member_of(claim.id)
+                if member is not None and family.spec(member).names(label):
+                    out.append(claim)
+        return out
 
     def shown(self, claim_id: str, value: Any) -> str:
         """A re-measured value as the card prints the claim."""

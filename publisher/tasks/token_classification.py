@@ -1,15 +1,18 @@
 """token-classification (named entities): load once, one torch pass, export, one IR pass over the same
-tokenized sentences; entity-level precision/recall/F1 (seqeval, strict IOB2) of both, the torch/IR
-parity at the scored word-start tokens, and sparsity. Its claims, card variables, summary rows and
-re-checks.
+tokenized sentences; entity-level precision/recall/F1 (seqeval, strict IOB2) of both, overall and per
+entity type, the torch/IR parity at the scored word-start tokens, and sparsity. Its claims (the
+per-type figures a ``FigureFamily`` over the types the report measured), card variables, summary rows
+and re-checks.
 
-The evaluation data is a local file (``--eval-file``, ``publisher.stages.token_data``): no default
-is bundled, so a token-classification release needs one.
+The evaluation data is a local file (``--eval-file``, ``publisher.stages.token_data``) or, without
+one, the bundled WNUT-17 test split (CC BY 4.0; chosen over CoNLL-2003, whose Reuters text may not be
+redistributed), whose tags the model's id2label must name.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +28,7 @@ from publisher.tasks.contract import (
     BODY,
     BOTH,
     CHECKPOINT,
+    FigureFamily,
     DATA,
     EVALUATION_ROWS,
     IR,
@@ -53,6 +57,7 @@ class TypeScores:
     recall: float
     f1: float
     support: int  # gold entities of the type
+    predicted: int = 0  # entities of the type the model predicted
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,7 @@ class TokenClassificationResults:
     parity: TokenParity
     sentences_per_second: dict[str, float] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    unscored_words: int = 0  # words tagged O that tokenize to nothing (token_data.align), left out
 
 
 def _results(report: Report) -> TokenClassificationResults:
@@ -128,6 +134,47 @@ def _score_figure(metric: str, side: str) -> FigureSpec:
                       not_label=r"weight|inference", side=side)
 
 
+# Per entity type: precision, recall and F1 of each model, in the card body's per-type table. A type's
+# figures may move by two of its own entities: two of its gold entities (recall, F1) or two of the
+# entities of the type the model predicted (precision).
+PER_TYPE = "per_type"
+METRIC_WORDS = {"precision": "precision", "recall": "recall", "f1": "F1"}
+
+
+def _type_scores(report: Report, side: str, name: str) -> TypeScores | None:
+    return getattr(_results(report), side).per_type.get(name)
+
+
+def _type_count(side: str, name: str, metric: str):
+    def count(report: Report) -> int:
+        t = _type_scores(report, side, name)
+        return 0 if t is None else int(t.predicted if metric == "precision" else t.support)
+    return count
+
+
+def _type_flips(name: str, metric: str):
+    what = "predicted" if metric == "precision" else "gold"
+    return lambda flips, n: (f"{flips} of {n} {what} {name} entities: a prediction at a decision boundary may flip "
+                             "between CPUs and inference precisions")
+
+
+def _type_figure(metric: str, side: str, name: str) -> FigureSpec:
+    model = "OpenVINO IR" if side == "openvino" else "PyTorch"
+    # A type is a label's name: read through the dataclass, not a dotted path, so a dot in it is harmless.
+    return FigureSpec(f"{PER_TYPE}.{name}.{metric}.{side}", f"task_results.{side}.per_type.{name}.{metric}",
+                      f"{model} entity {METRIC_WORDS[metric]} of the {name} type", Fixed(3), "entities",
+                      Recheck.IR if side == "openvino" else Recheck.CHECKPOINT,
+                      OfCount(flips=FLIPS, count=_type_count(side, name, metric), reason_of=_type_flips(name, metric)),
+                      (BODY,), card_label=rf"^{re.escape(name.lower())}\s.*\b{metric}\b", side=side,
+                      read=lambda r: getattr(_type_scores(r, side, name), metric, None))
+
+
+def _type_family(metric: str, side: str) -> FigureFamily:
+    return FigureFamily(PER_TYPE, f"{metric}.{side}",
+                        members=lambda r: sorted(getattr(_results(r), side).per_type),
+                        spec=lambda name: _type_figure(metric, side, name))
+
+
 CHECKPOINT_KIND = CheckpointKind(
     AUTO_CLASS, lambda cfg, folder: check_architecture(cfg, folder, (SUFFIX,), "token classifier", AUTO_CLASS))
 
@@ -144,24 +191,32 @@ class Prepared:
     max_length: int
 
 
-def eval_file_of(settings: Any) -> str:
+def eval_file_of(settings: Any) -> str | None:
+    """The --eval-file, or None for the bundled WNUT-17 test split."""
     spec = settings.eval
     if spec.dataset and not spec.eval_file:
         raise BadInputError("A token-classification release reads its evaluation data from a local file, not a "
                             f"Hub dataset (--dataset {spec.dataset})",
-                            f"Pass --eval-file in the layout {LAYOUT}")
-    if not spec.eval_file:
-        raise BadInputError("A token-classification release needs its evaluation data: publisher bundles no "
-                            "default for named entities",
-                            f"Pass --eval-file, {LAYOUT}")
-    return str(spec.eval_file)
+                            f"Leave --dataset out for the bundled WNUT-17 test split, or pass --eval-file in the "
+                            f"layout {LAYOUT}")
+    return str(spec.eval_file) if spec.eval_file else None
 
 
-def load_data(path: str | Path, id2label: dict[int, str], split: str, max_samples: int | None) -> Any:
+def load_data(path: str | Path | None, id2label: dict[int, str], split: str, max_samples: int | None) -> Any:
     from publisher.stages.token_data import check_label_scheme, load_token_data
 
     check_label_scheme(id2label)
     return load_token_data(path, id2label, split=split, max_samples=max_samples)
+
+
+def _max_length(loaded: Any, data: Any, settings: Any) -> int:
+    """--max-length; for the bundled WNUT-17 data, the model's own position limit: nothing is truncated
+    (batches are padded to their longest sentence), and two of its tweets are longer than 128 sub-tokens."""
+    if data.info.bundled:
+        limit = getattr(loaded.config, "max_position_embeddings", None)
+        if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0:
+            return limit
+    return int(settings.eval.max_length)
 
 
 def prepare(checkpoint: Path, settings: Any, progress: Progress, timer: StageTimer,
@@ -180,10 +235,12 @@ def prepare(checkpoint: Path, settings: Any, progress: Progress, timer: StageTim
         from publisher.stages.token_data import check_label_scheme
 
         check_label_scheme(loaded.info.id2label)
-    aligned = align(loaded.tokenizer, data.sentences, max_length=spec.max_length, batch_size=settings.batch_size)
+    max_length = _max_length(loaded, data, settings)
+    aligned = align(loaded.tokenizer, data.sentences, max_length=max_length, batch_size=settings.batch_size,
+                    tags=data.tags)
     seconds = time.perf_counter() - start
     timer.record("data", seconds)
-    return Prepared(loaded, data, aligned, seconds, spec.max_length)
+    return Prepared(loaded, data, aligned, seconds, max_length)
 
 
 def torch_pass(p: Prepared, progress: Progress, timer: StageTimer) -> Any:
@@ -224,8 +281,9 @@ def measure_against_ir(p: Prepared, torch_logits: Any, ir_xml: Path, progress: P
 
     ir_logits = ir_pass(ir_xml, p.aligned, p.data.info.num_samples, progress, timer)
     id2label = p.loaded.info.id2label
-    torch_scores = entities.score(p.data.tags, entities.tags_of(torch_logits.values, id2label))
-    ir_scores = entities.score(p.data.tags, entities.tags_of(ir_logits.values, id2label))
+    gold = p.aligned.scored_tags(p.data.tags)
+    torch_scores = entities.score(gold, entities.tags_of(torch_logits.values, id2label))
+    ir_scores = entities.score(gold, entities.tags_of(ir_logits.values, id2label))
     par = entities.parity(torch_logits.values, ir_logits.values)
     with timer.timed("sparsity"):
         sparsity = measure_sparsity(p.loaded.model, read_ir(ir_xml))
@@ -240,8 +298,20 @@ def measure_against_ir(p: Prepared, torch_logits: Any, ir_xml: Path, progress: P
                               "openvino": round(ir_logits.sentences_per_second, 3)},
         seconds={"tokenize": round(p.tokenize_seconds, 3), "torch": round(torch_logits.seconds, 3),
                  "openvino": round(ir_logits.seconds, 3)},
+        unscored_words=p.aligned.unscored_words,
     )
     return sparsity, results
+
+
+def _per_type_values(recorded: EntityScores, measured: dict[str, dict[str, Any]], side: str) -> dict[str, float]:
+    """Each recorded type's re-measured figures; a type the re-run neither finds in the gold data nor
+    predicts scores 0 (seqeval lists only the types it sees)."""
+    out = {}
+    for name in recorded.per_type:
+        again = measured.get(name) or {}
+        for metric in ("precision", "recall", "f1"):
+            out[f"{PER_TYPE}.{name}.{metric}.{side}"] = float(again.get(metric, 0.0))
+    return out
 
 
 def _measurements(loaded: Any, sparsity: Any, results: TokenClassificationResults) -> Measurements:
@@ -271,7 +341,7 @@ class TokenClassification(Task):
     evaluation_stage = "entities"
     card_variables = ("entities", "performance")
     card_variable_docs = {
-        "entities": ("Token classification only (None otherwise): entity-level scores of torch and of the IR on the same sentences: dataset (name, split, format, num_samples (sentences), num_words, num_entities, sha256), scheme (IOB2), alignment (the first-sub-token rule, in words), metric_module (seqeval, strict mode), max_length, labels, torch and openvino (f1, precision, recall), predicted (entities predicted by torch, openvino), per_type (each: type, support, torch and openvino: precision, recall, f1, support), parity (compiled, device, sentences, tokens (word-start tokens scored), token_agreement, max_abs_logit_diff)."),
+        "entities": ("Token classification only (None otherwise): entity-level scores of torch and of the IR on the same sentences: dataset (name, split, format, num_samples (sentences), num_words, num_entities, sha256, bundled (the bundled WNUT-17 test split), types (the model's entity types)), unscored_words (words tagged O that tokenize to nothing, left out of scoring), scheme (IOB2), alignment (the first-sub-token rule, in words), metric_module (seqeval, strict mode), max_length, labels, torch and openvino (f1, precision, recall), predicted (entities predicted by torch, openvino), per_type (each: type, support, torch and openvino: predicted, and precision, recall, f1 from the claims ledger), parity (compiled, device, sentences, tokens (word-start tokens scored), token_agreement, max_abs_logit_diff)."),
     }
     rows_phrase = r"(?P<rows>\d[\d,]*) sentences\b"
 
@@ -294,6 +364,8 @@ class TokenClassification(Task):
         *common.sparsity_figures(),
         *common.ENCODER_PERFORMANCE,
     )
+    figure_families = tuple(_type_family(metric, side) for side in ("openvino", "torch")
+                            for metric in ("f1", "precision", "recall"))
 
     gates = (
         GateSpec("min_ir_f1", lambda r: r.task_results.openvino.f1),
@@ -303,13 +375,15 @@ class TokenClassification(Task):
 
     def check_checkpoint(self, config: dict[str, Any], folder: Path, settings: Any) -> None:
         """Also refused before any work: labels that are not IOB2 tags (entity F1 could not be scored),
-        and no --eval-file (this task bundles no default data)."""
-        from publisher.stages.token_data import check_label_scheme
+        --dataset (a Hub dataset is not read), and without --eval-file labels that do not name the
+        bundled WNUT-17 tags."""
+        from publisher.stages.token_data import check_bundled_labels, check_label_scheme
 
         super().check_checkpoint(config, folder, settings)
-        check_label_scheme({int(k): str(v) for k, v in (config.get("id2label") or {}).items()})
-        if getattr(settings, "eval", None) is not None:
-            eval_file_of(settings)
+        id2label = {int(k): str(v) for k, v in (config.get("id2label") or {}).items()}
+        check_label_scheme(id2label)
+        if getattr(settings, "eval", None) is not None and eval_file_of(settings) is None:
+            check_bundled_labels(id2label)
 
     # --- publish -------------------------------------------------------------------------------------
 
@@ -356,12 +430,14 @@ class TokenClassification(Task):
         return benchmark_ir(ir_dir)
 
     def evaluation_sample(self, settings: Any) -> tuple[list[str], str]:
-        from publisher.stages.token_data import read_sentences
+        from publisher.stages.token_data import WNUT17_NAME, bundled_wnut17_path, read_sentences
 
         # The words only: the compatibility runs compare the IR's outputs, not its labels.
-        path = Path(eval_file_of(settings))
+        given = eval_file_of(settings)
+        path = Path(given) if given else bundled_wnut17_path()
         sentences = read_sentences(path, settings.eval.max_samples)
-        return [" ".join(words) for words in sentences], f"{path.name} {settings.eval.split or self.default_split}"
+        name = path.name if given else WNUT17_NAME
+        return [" ".join(words) for words in sentences], f"{name} {settings.eval.split or self.default_split}"
 
     def commit_message(self, report: Report) -> str:
         r = _results(report)
@@ -404,14 +480,19 @@ class TokenClassification(Task):
         per_type = []
         for name in types:
             t, o = r.torch.per_type.get(name), r.openvino.per_type.get(name)
-            per_type.append({"type": name, "support": (o or t).support,
-                             "torch": dataclasses.asdict(t) if t else None,
-                             "openvino": dataclasses.asdict(o) if o else None})
+            row = {"type": name, "support": (o or t).support}
+            for side, scores in (("torch", t), ("openvino", o)):
+                row[side] = None if scores is None else {
+                    "predicted": scores.predicted,
+                    **{m: value(ledger, f"{PER_TYPE}.{name}.{m}.{side}") for m in ("precision", "recall", "f1")}}
+            per_type.append(row)
         return {
             "entities": {
                 "dataset": {"name": ds.name, "split": ds.split, "format": ds.format, "num_samples": int(ds.num_samples),
                             "num_words": int(ds.num_words), "num_entities": int(ds.num_entities),
-                            "sha256": ds.sha256},
+                            "sha256": ds.sha256, "bundled": bool(ds.bundled),
+                            "types": sorted({t[2:] for t in r.labels if t != "O"})},
+                "unscored_words": int(r.unscored_words),
                 "scheme": r.scheme, "alignment": r.alignment, "metric_module": r.metric_module,
                 "max_length": r.max_length, "labels": list(r.labels),
                 "torch": {k: value(ledger, f"{k}.torch") for k in ("f1", "precision", "recall")},
@@ -457,12 +538,13 @@ class TokenClassification(Task):
 
         r = _results(report)
         ds = r.dataset
-        if not options.eval_file:
+        if not ds.bundled and not options.eval_file:
             # Verify never opens a path the repo's report names: the reader passes the file.
             raise ledger_checks.local_data_refused(ds.source, ds.sha256, "it is needed to re-measure the IR's F1")
         id2label = dict(report.checkpoint.id2label)
         with progress.stage("Loading the evaluation data"):
-            data = load_data(options.eval_file, id2label, ds.split, ds.num_samples)
+            # None: the bundled WNUT-17 split (a local file's release was refused above without --eval-file).
+            data = load_data(options.eval_file or None, id2label, ds.split, ds.num_samples)
         ledger_checks.check_data_sha(ds.sha256, data.info.sha256, data.info.source, options, out)
         out.eval_input = data
         out.sample = ledger_checks.EvaluationSample([" ".join(w) for w in data.sentences],
@@ -472,14 +554,16 @@ class TokenClassification(Task):
                                          "not applied to a token classifier)"
         try:
             aligned = align(remeasure.tokenizer_of(release_dir), data.sentences, max_length=r.max_length,
-                            batch_size=options.batch_size)
+                            batch_size=options.batch_size, tags=data.tags)
             logits = ir_pass(remeasure.ir_xml(release_dir), aligned, data.info.num_samples, progress)
-            scores = entities.score(data.tags, entities.tags_of(logits.values, id2label))
+            scores = entities.score(aligned.scored_tags(data.tags), entities.tags_of(logits.values, id2label))
         except (ledger_checks.BadInputError, RuntimeError, KeyError) as exc:
             return ledger_checks.ir_failed(report, out, exc)
         for metric in ("f1", "precision", "recall"):
             claim_id = f"{metric}.openvino"
             out.values[claim_id] = ledger_checks.Remeasurement(scores[metric], self.shown(claim_id, scores[metric]))
+        for claim_id, measured in _per_type_values(r.openvino, scores["per_type"], "openvino").items():
+            out.values[claim_id] = ledger_checks.Remeasurement(measured, self.shown(claim_id, measured))
         rows = data.info.num_samples
         out.values[EVALUATION_ROWS] = ledger_checks.Remeasurement(rows, f"{rows} sentences")
 
@@ -497,7 +581,9 @@ class TokenClassification(Task):
         prepared = prepare(checkpoint, settings, progress, timer, data=eval_input)
         torch_logits = torch_pass(prepared, progress, timer)
         sparsity, results = measure_against_ir(prepared, torch_logits, ir_xml(release_dir), progress, timer)
-        return {"f1.torch": results.torch.f1, "precision.torch": results.torch.precision,
+        per_type = {k: dataclasses.asdict(v) for k, v in results.torch.per_type.items()}
+        return {**_per_type_values(r.torch, per_type, "torch"),
+                "f1.torch": results.torch.f1, "precision.torch": results.torch.precision,
                 "recall.torch": results.torch.recall, "sparsity.torch": sparsity.torch.overall,
                 "parity.token_agreement": results.parity.token_agreement,
                 "parity.max_abs_logit_diff": results.parity.max_abs_logit_diff}

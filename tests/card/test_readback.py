@@ -51,3 +51,29 @@ def test_a_non_finite_ledger_value_is_a_mismatch_not_a_crash():
         assert readback.printed_matches("0.9128", value, ledger_printed="0.9128") is False
         ledger = _ledger(value, "0.9128")
         assert readback.unledgered(body, ledger) == ["line 1: 'OpenVINO IR accuracy' shows 0.9128"]
+
+
+def test_a_bold_number_in_a_table_cell_is_a_figure_named_by_its_row_and_column():
+    body = ("| entity type | support | PyTorch F1 | OpenVINO IR F1 |\n|---|---|---|---|\n"
+            "| person | 429 | **0.512** | **0.508** |\n| group | 165 | 0.100 | **0.2** |\n\n"
+            "| not a table rule | **0.9** |\n| x | **0.9** |\n")
+    figures = [(f.line, f.label, f.printed) for f in readback.card_figures(body)]
+    # Three bold cells under a header row; the plain "0.100" and the rows of a table without a rule are not figures.
+    assert figures == [(3, "person PyTorch F1", "0.512"), (3, "person OpenVINO IR F1", "0.508"),
+                       (4, "group OpenVINO IR F1", "0.2")]
+
+
+def test_a_per_type_table_cell_is_read_as_its_types_claim_and_a_wrong_one_is_unledgered():
+    env = MeasurementEnvironment(versions={}, cpu="", isa=[], threads=1, inference_precision="")
+    claims = [Claim(f"per_type.{t}.f1.{side}", Kind.FIGURE, "", v, f"{v:.3f}", "entities", "", ["ir"], Recheck.IR,
+                    0.01, "", [Where.BODY]) for t, side, v in (("person", "torch", 0.512), ("person", "openvino", 0.508),
+                                                              ("group", "openvino", 0.25))]
+    ledger = ClaimsLedger(environment=env, inputs={}, claims=claims)
+    body = ("| entity type | support | PyTorch F1 | OpenVINO IR F1 |\n|---|---|---|---|\n"
+            "| person | 429 | **0.512** | **0.508** |\n| group | 165 | - | **0.250** |\n")
+    read = [readback.figure_claim(f, ledger) for f in readback.card_figures(body)]
+    assert [(c.id, fits) for c, fits in read] == [("per_type.person.f1.torch", True),
+                                                 ("per_type.person.f1.openvino", True),
+                                                 ("per_type.group.f1.openvino", True)]
+    assert readback.unledgered(body.replace("**0.250**", "**0.750**"), ledger) == \
+        ["line 4: 'group OpenVINO IR F1' shows 0.750"]

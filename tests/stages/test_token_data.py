@@ -48,9 +48,9 @@ def test_entity_scores_are_the_hand_count_in_strict_iob2():
     assert s["recall"] == pytest.approx(2 / 5)
     assert s["f1"] == pytest.approx(2 * 0.5 * 0.4 / 0.9)
     assert (s["entities"], s["predicted"]) == (5, 4)
-    assert s["per_type"]["PER"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 2}
-    assert s["per_type"]["LOC"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 2}
-    assert s["per_type"]["ORG"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+    assert s["per_type"]["PER"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 2, "predicted": 2}
+    assert s["per_type"]["LOC"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 2, "predicted": 0}
+    assert s["per_type"]["ORG"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1, "predicted": 2}
 
 
 def test_a_perfect_prediction_scores_one_and_none_scores_zero():
@@ -184,3 +184,74 @@ def test_model_labels_outside_iob2_are_refused():
     check_label_scheme(ID2LABEL)
     with pytest.raises(BadInputError, match="not IOB2 tags.*PERSON"):
         check_label_scheme({0: "O", 1: "PERSON"})
+
+
+# --- the bundled default: WNUT-17's test split -------------------------------------------------------------
+
+# WNUT-17's published test split (Derczynski et al., 2017; the Hub dataset wnut_17): 1,287 documents,
+# 1,079 entities. The words and per-type counts are this file's own, counted by hand-written code below.
+WNUT17_ID2LABEL = dict(enumerate(["O"] + [f"{p}-{t}" for t in ("corporation", "creative-work", "group",
+                                                                 "location", "person", "product") for p in "BI"]))
+
+
+def _count_by_hand(path):
+    """Sentences, words and B- tags per type, reading the file line by line (blank line = new tweet)."""
+    sentences, words, types, current = 0, 0, {}, 0
+    for line in path.read_text(encoding="utf-8").split("\n"):
+        if not line.strip():
+            sentences += current > 0
+            current = 0
+            continue
+        word, tag = line.split("\t")
+        words, current = words + 1, current + 1
+        if tag.startswith("B-"):
+            types[tag[2:]] = types.get(tag[2:], 0) + 1
+    return sentences + (current > 0), words, types
+
+
+def test_the_bundled_wnut17_test_split_is_read_whole_and_named():
+    from publisher.stages.token_data import BUNDLED_WNUT17_SHA256, bundled_wnut17_path
+
+    data = load_token_data(None, WNUT17_ID2LABEL, split="test")
+    sentences, words, types = _count_by_hand(bundled_wnut17_path())
+    assert (data.info.num_samples, data.info.num_entities) == (1287, 1079) == (sentences, sum(types.values()))
+    assert data.info.num_words == words == 23394
+    assert types == {"corporation": 66, "creative-work": 142, "group": 165, "location": 150, "person": 429,
+                     "product": 127}
+    assert (data.info.name, data.info.type, data.info.split, data.info.bundled) == ("WNUT-17", "wnut_17", "test", True)
+    assert data.info.sha256 == BUNDLED_WNUT17_SHA256 and data.info.source == "bundled:wnut17-test"
+    # The first tweet, as the file has it (tab-separated, tags IOB2).
+    assert data.sentences[0][:4] == ["&", "gt", ";", "*"] and data.tags[0][data.sentences[0].index("Sonmarg")] == \
+        "B-location"
+    part = load_token_data(None, WNUT17_ID2LABEL, split="test", max_samples=10)
+    assert (part.info.name, part.info.type, part.info.num_samples) == ("WNUT-17 (first 10 sentences)", "local", 10)
+
+
+def test_a_model_without_wnut17s_labels_is_refused_naming_them():
+    with pytest.raises(BadInputError, match=r"does not name the tags of WNUT-17.*B-corporation.*by name") as info:
+        load_token_data(None, ID2LABEL, split="test")
+    assert "--eval-file" in info.value.fix
+
+
+def test_a_word_tagged_o_that_tokenizes_to_nothing_is_left_out_of_scoring(tokenizer):
+    # U+FE0F (an emoji variation selector) alone is a word of three WNUT-17 tweets; BERT's tokenizer drops it.
+    sentences = [["Paris", "\ufe0f", "rocks"], ["Intel", "wins"]]
+    tags = [["B-LOC", "O", "O"], ["B-ORG", "O"]]
+    aligned = align(tokenizer, sentences, max_length=32, batch_size=2, tags=tags)
+    assert aligned.unscored == [[1], []] and aligned.unscored_words == 1
+    assert aligned.scored_tags(tags) == [["B-LOC", "O"], ["B-ORG", "O"]]
+    assert [len(p) for p in aligned.positions] == [2, 2]
+    with pytest.raises(BadInputError, match="no sub-token"):
+        align(tokenizer, sentences, max_length=32, batch_size=2)  # without the tags: not known to be O
+    with pytest.raises(BadInputError, match="no sub-token"):
+        align(tokenizer, [["New", "\ufe0f"]], max_length=32, batch_size=1, tags=[["B-LOC", "I-LOC"]])
+
+
+def test_every_bundled_tweet_aligns_with_the_minilm_tokenizer_at_the_models_position_limit(tokenizer):
+    data = load_token_data(None, WNUT17_ID2LABEL, split="test")
+    aligned = align(tokenizer, data.sentences, max_length=512, batch_size=64, tags=data.tags)
+    lone_selectors = sum(w == "\ufe0f" for s in data.sentences for w in s)
+    assert aligned.unscored_words == lone_selectors == 3
+    assert sum(len(p) for p in aligned.positions) == 23394 - 3
+    longest = max(len(tokenizer(s, is_split_into_words=True)["input_ids"]) for s in data.sentences)
+    assert 128 < longest <= 512  # why the bundled data is measured at the position limit, not --max-length
