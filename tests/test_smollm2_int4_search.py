@@ -17,7 +17,9 @@ from tests.fixtures_models import run_cli
 ROOT = Path(__file__).parent.parent
 REPO = "demo/smollm2-135m-instruct-int4-search-ov"
 
-pytestmark = pytest.mark.slow
+# Up to nine exports and measurements of SmolLM2 over WikiText-2: far beyond the suite's 600 s per test.
+# Not passed yet: stopped after 5 trials (none passed) at the old 600 s limit on a loaded machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(4200)]
 
 
 @pytest.fixture(scope="module")
