@@ -267,7 +267,8 @@ def _section(text: str, name: str) -> str:
 
 # The variables only one task's cards fill (``performance`` is every task's, filled its own way).
 # performance (--bench) and int4_search (--int4-search) are None in a release made without them.
-TEXT_GENERATION_VARIABLES = tuple(v for v in task_variables("text-generation") if v not in ("performance", "int4_search"))
+TEXT_GENERATION_VARIABLES = tuple(v for v in task_variables("text-generation")
+                                  if v not in ("performance", "int4_search", "similarity"))  # optional ones
 CLASSIFIER_VARIABLES = tuple(v for v in task_variables("text-classification") if v != "performance")
 
 
