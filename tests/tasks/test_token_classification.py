@@ -104,6 +104,7 @@ def test_the_bundled_wnut17_default_is_measured_named_on_the_card_and_verified_w
                 claim_id = f"per_type.{name}.{metric}.{side}"
                 # From the IR alone verify re-measures the IR's; torch's need the checkpoint.
                 assert verdicts[claim_id] == ("holds" if side == "openvino" else "not re-checkable"), claim_id
+    _lint_regenerate_and_run_the_usage_snippet(hub_server, repo, card, tmp_path)
     row = next(line for line in card.splitlines() if line.startswith("| group |"))
     cells = row.split("|")
     shown = cells[-2].strip().strip("*")  # the last column: OpenVINO IR F1
@@ -111,6 +112,27 @@ def test_the_bundled_wnut17_default_is_measured_named_on_the_card_and_verified_w
     cells[-2] = f" **{float(shown) + 0.5:.3f}** "
     _tamper_and_verify(hub_server, repo, card, card.replace(row, "|".join(cells)), tmp_path,
                        ["per_type.group.f1.openvino"])
+
+
+def _lint_regenerate_and_run_the_usage_snippet(hub_server, repo, card, tmp_path):
+    """The pushed card lints clean (bold per-type cells included), regenerates to itself, and its
+    optimum-intel snippet runs against the pushed repo as written."""
+    import subprocess
+    import sys
+
+    from tests.fixtures_llm import card_snippets
+
+    env = hub_env(hub_server)
+    lint = run_cli("card", "lint", repo, "--endpoint", hub_server.endpoint, env=env)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    regen = run_cli("card", "regenerate", repo, "--endpoint", hub_server.endpoint, "--dry-run", env=env)
+    assert regen.returncode == 0, regen.stderr
+    assert not [line for line in regen.stdout.splitlines() if line.startswith(("+ ", "- "))], regen.stdout
+    snippets = card_snippets(card)
+    assert len(snippets) == 1 and f'"{repo}"' in snippets[0]
+    run = subprocess.run([sys.executable, "-c", snippets[0]], capture_output=True, text=True, env=env, cwd=tmp_path,
+                         timeout=300)
+    assert run.returncode == 0, snippets[0] + run.stderr[-3000:]
 
 
 def _tamper_and_verify(hub_server, repo, card, tampered, tmp_path, failing):
