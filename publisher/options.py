@@ -117,7 +117,7 @@ OPTIONS: tuple[Option, ...] = (
            show_default="the bundled GLUE SST-2 validation split, the bundled WikiText-2 (raw) test split for a "
            "language model, the "
            "bundled STS Benchmark test split for an embedding model, the bundled WNUT-17 test split for a token "
-           "classifier, the bundled SQuAD v1.1 dev article Super_Bowl_50 (810 questions) for question answering; "
+           "classifier, the bundled SQuAD v1.1 dev split (10,570 questions) for question answering; "
            "a reranker has no default and needs it",
            help_for=(("verify", 'The evaluation data, when the file the release names is not on this machine'),)),
     Option("dataset", "str", None, "datasets id of the evaluation data (needs network or a local copy)",
@@ -188,7 +188,10 @@ OPTIONS: tuple[Option, ...] = (
            "Gate: minimum teacher-forced top-1 next-token agreement (language model)", gate=">="),
     Option("min_generation_match", "float", 0.0,
            "Gate: minimum share of prompts whose greedy IR output equals torch's (language model)", gate=">="),
-    Option("min_similarity", "float", 0.9,
+    # 0.75 from benchmarks/answer_similarity_by_format.py on SmolLM2-135M (README, "Causal language models"):
+    # INT8 weights measure 0.88 and the INT4 setting that passes the perplexity gates 0.80, plain INT4 0.72;
+    # who_what_benchmark's 0.9 is read on larger models with 128 new tokens and all-mpnet-base-v2.
+    Option("min_similarity", "float", 0.75,
            "Gate: minimum answer similarity, the mean cosine similarity of the embedded torch and IR greedy "
            "answers (language model)", gate=">="),
     # The card.

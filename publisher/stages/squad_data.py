@@ -1,4 +1,4 @@
-"""Questions for an extractive question-answering model: the bundled SQuAD v1.1 dev article, or a
+"""Questions for an extractive question-answering model: the bundled SQuAD v1.1 dev split, or a
 local file.
 
 Local layouts (``--eval-file``):
@@ -31,11 +31,11 @@ from typing import Any
 
 from publisher.errors import BadInputError
 
-BUNDLED_NAME = "dev-v1.1-Super_Bowl_50.json.gz"
-# sha256 of the decompressed JSON: the bytes of the upstream file (PROVENANCE.md), checked at load time.
-BUNDLED_SHA256 = "eae461fb0c355ee27fe79fb0d9c178bef644fa6c109b512642190994cc1b99c6"
-BUNDLED_QUESTIONS = 810
-BUNDLED_ARTICLE = "Super_Bowl_50"  # the one article of the dev split the bundled copy holds (PROVENANCE.md)
+BUNDLED_NAME = "dev-v1.1.json.gz"
+# sha256 of the decompressed JSON: the official dev-v1.1.json's bytes (PROVENANCE.md), checked at load time.
+BUNDLED_SHA256 = "95aa6a52d5d6a735563366753ca50492a658031da74f301ac5238b03966972c9"
+BUNDLED_QUESTIONS = 10570  # over 2,067 paragraphs of 48 articles: the published counts
+BUNDLED_DATASET = "SQuAD v1.1"
 LAYOUT = ("SQuAD JSON (.json: {\"data\": [{\"paragraphs\": [{\"context\", \"qas\": [{\"id\", \"question\", "
           "\"answers\": [{\"text\", \"answer_start\"}]}]}]}]}, the layout of dev-v1.1.json) or JSONL (.jsonl: one "
           "{\"id\", \"question\", \"context\", \"answers\": {\"text\": [...], \"answer_start\": [...]}} per line)")
@@ -210,7 +210,7 @@ def _jsonl(raw: bytes, path: Path) -> list[Question]:
 def load_questions(eval_file: str | Path | None, *, split: str = "validation",
                    max_samples: int | None = None) -> QAData:
     """The questions of ``eval_file`` (the first ``max_samples``), or of the bundled SQuAD v1.1 dev
-    article when it is None."""
+    split when it is None."""
     bundled = eval_file is None
     path = bundled_path() if bundled else Path(eval_file)
     raw = _read_bytes(path)
@@ -229,9 +229,9 @@ def load_questions(eval_file: str | Path | None, *, split: str = "validation",
     if max_samples:
         questions = questions[:max_samples]
     if bundled:
-        # Named as what it is: one article of the dev split, or the first questions of it.
-        part = "" if len(questions) == BUNDLED_QUESTIONS else f", first {len(questions)} questions"
-        name, kind, config = f"SQuAD v1.1 dev (article {BUNDLED_ARTICLE}{part})", "squad", "plain_text"
+        # Named as what it is: the dev split, or the first questions of it.
+        part = "" if len(questions) == BUNDLED_QUESTIONS else f" (first {len(questions)} questions)"
+        name, kind, config = f"{BUNDLED_DATASET}{part}", "squad", "plain_text"
     else:
         name, kind, config = path.name, "local", None
     info = QADatasetInfo(name=name, type=kind, config=config, split="validation" if bundled else split,

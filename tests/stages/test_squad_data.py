@@ -1,4 +1,4 @@
-"""Reading questions: the bundled SQuAD v1.1 dev article against counts made here from its own JSON,
+"""Reading questions: the bundled SQuAD v1.1 dev split against counts made here from its own JSON,
 both local layouts, and the rows that are refused (an answer not in its context, SQuAD 2.0)."""
 
 from __future__ import annotations
@@ -14,20 +14,24 @@ from publisher.stages.squad_data import bundled_path, load_questions
 from tests.fixtures_qa import QUESTIONS, write_squad, write_squad_jsonl
 
 
-def test_the_bundled_article_is_the_upstream_file_with_its_counts():
+def test_the_bundled_dev_split_is_the_official_file_with_the_published_counts():
     raw = gzip.decompress(bundled_path().read_bytes())
     document = json.loads(raw)
     articles = document["data"]
     paragraphs = [p for a in articles for p in a["paragraphs"]]
     qas = [q for p in paragraphs for q in p["qas"]]
-    assert hashlib.sha256(raw).hexdigest() == "eae461fb0c355ee27fe79fb0d9c178bef644fa6c109b512642190994cc1b99c6"
-    assert [a["title"] for a in articles] == ["Super_Bowl_50"] and len(paragraphs) == 54 and len(qas) == 810
+    # The official dev-v1.1.json (PROVENANCE.md): its sha256, version, and 48 / 2,067 / 10,570.
+    assert hashlib.sha256(raw).hexdigest() == "95aa6a52d5d6a735563366753ca50492a658031da74f301ac5238b03966972c9"
+    assert document["version"] == "1.1" and len(raw) == 4_854_279
+    assert (len(articles), len(paragraphs), len(qas)) == (48, 2067, 10570)
     data = load_questions(None)
     ds = data.info
-    assert (ds.num_samples, ds.num_contexts, ds.num_answers) == (810, 54, sum(len(q["answers"]) for q in qas))
-    assert ds.bundled and ds.type == "squad" and ds.split == "validation" and ds.articles == ["Super_Bowl_50"]
+    assert ds.num_samples == 10570 and ds.num_answers == sum(len(q["answers"]) for q in qas) == 34726
+    assert ds.num_contexts == len({p["context"] for p in paragraphs}) == 2067
+    assert ds.bundled and ds.type == "squad" and ds.split == "validation" and ds.name == "SQuAD v1.1"
+    assert ds.articles == [a["title"] for a in articles] and ds.articles[0] == "Super_Bowl_50"
     assert data.questions[0].id == "56be4db0acb8001400a502ec" and data.questions[0].answers[0] == "Denver Broncos"
-    assert load_questions(None, max_samples=7).info.name.endswith("first 7 questions)")
+    assert load_questions(None, max_samples=7).info.name == "SQuAD v1.1 (first 7 questions)"
 
 
 def test_squad_json_and_jsonl_read_the_same_questions(tmp_path):

@@ -1,6 +1,6 @@
 """question-answering end to end through the real CLI: every figure against an independent run of the
 released IR and of the checkpoint, scored here by the official SQuAD v1.1 rules written out again; a
-context longer than the window is split by the stride; the bundled SQuAD article is the default;
+context longer than the window is split by the stride; the bundled SQuAD v1.1 dev split is the default;
 bad rows are refused before the export; `publisher verify` re-measures from the IR and the checkpoint."""
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def test_verify_re_measures_from_the_ir_and_the_checkpoint_and_needs_the_local_f
         assert verdicts[claim] == "holds", (claim, verdicts)
 
 
-def test_the_bundled_squad_article_is_the_default_and_verify_needs_no_file_for_it(hub_server, tmp_path):
+def test_the_bundled_squad_dev_split_is_the_default_and_verify_needs_no_file_for_it(hub_server, tmp_path):
     checkpoint = build_tiny_qa(tmp_path / "ckpt")
     repo = "tests/qa-bundled"
     result = run_cli("publish", str(checkpoint), "--repo-id", repo, "--endpoint", hub_server.endpoint,
@@ -142,9 +142,10 @@ def test_the_bundled_squad_article_is_the_default_and_verify_needs_no_file_for_i
     assert result.returncode == 0, result.stderr
     ds = json.loads(result.stdout)["task_results"]["dataset"]
     assert ds["bundled"] and ds["num_samples"] == 40 and ds["split"] == "validation"
-    assert ds["name"] == "SQuAD v1.1 dev (article Super_Bowl_50, first 40 questions)"
+    assert ds["name"] == "SQuAD v1.1 (first 40 questions)"
     card = (tmp_path / "out" / "README.md").read_text()
-    assert "validation split of SQuAD v1.1 dev (article Super_Bowl_50, first 40 questions) (40 questions" in card
+    assert "validation split of SQuAD v1.1 (first 40 questions) (40 questions" in card
+    assert "CC BY-SA 4.0" in card and "`dev-v1.1.json`" in card
     assert "type: squad" in card
     verified = run_cli("verify", repo, "--endpoint", hub_server.endpoint, "--work-dir", str(tmp_path / "w"),
                        "--json", env=hub_env(hub_server))
