@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from publisher.errors import BadInputError
+from publisher.stages.jsonl import json_objects
 
 BUNDLED_NAME = "dev-v1.1.json.gz"
 # sha256 of the decompressed JSON: the official dev-v1.1.json's bytes (PROVENANCE.md), checked at load time.
@@ -193,15 +194,7 @@ def _jsonl(raw: bytes, path: Path) -> list[Question]:
     except UnicodeDecodeError as exc:
         raise _bad(path, f"is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     questions = []
-    for n, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except (ValueError, RecursionError) as exc:
-            raise _bad(path, f"has a line that is not JSON (line {n}: {str(exc)[:120]})") from None
-        if not isinstance(row, dict):
-            raise _bad(path, f"has a line that is not a JSON object (line {n})")
+    for n, row in json_objects(text, lambda problem: _bad(path, problem)):
         where = f"question {row.get('id', n)!r} (line {n})"
         questions.append(_question(row, row.get("context"), str(row.get("title", "")), where, path))
     return questions

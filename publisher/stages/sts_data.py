@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from dataclasses import dataclass, field
 from importlib import resources
@@ -19,6 +18,7 @@ from typing import Any
 
 from publisher.digest import sha256_file
 from publisher.errors import BadInputError
+from publisher.stages.jsonl import json_objects
 
 BUNDLED_STSB_SHA256 = "11523b625219e94e9ca05d2816b5f02cac1614c5894fe657376fa0806378d053"
 BUNDLED_STSB_ROWS = 1379
@@ -107,15 +107,7 @@ def _rows_of(path: Path) -> tuple[list[tuple[Any, Any, Any]], list[str], str]:
 
 def _jsonl_rows(path: Path, text: str) -> list[tuple[Any, Any, Any]]:
     out = []
-    for n, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except (ValueError, RecursionError) as exc:
-            raise _bad(path, f"has a line that is not JSON (line {n}: {str(exc)[:120]})") from None
-        if not isinstance(row, dict):
-            raise _bad(path, f"has a line that is not a JSON object (line {n})")
+    for n, row in json_objects(text, lambda problem: _bad(path, problem)):
         score = next((row[c] for c in _SCORE_NAMES if c in row), None)
         missing = [c for c in (FIRST, SECOND) if c not in row] + ([] if score is not None else [SCORE])
         if missing:

@@ -40,9 +40,9 @@ from publisher.tasks.contract import (
     ItsOwnValue,
     RowsStatement,
     Significant,
-    Task,
 )
-from publisher.tasks.run import MeasureRequest, StageTimer, now_utc, without_tokens
+from publisher.tasks.encoder import EncoderStages, EncoderTask
+from publisher.tasks.run import StageTimer
 
 AUTO_CLASS = "AutoModel"
 IR_DIR = "openvino"
@@ -267,12 +267,7 @@ def _calibration(p: Prepared, settings: Any) -> tuple[Any, str] | None:
         f"{p.data.info.name} {p.data.info.split}"
 
 
-def _measurements(loaded: Any, sparsity: Any, results: EmbeddingResults) -> Measurements:
-    return Measurements(created=now_utc(), checkpoint=loaded.info, training_args=without_tokens(loaded.training_args),
-                        sparsity=sparsity, task_results=results)
-
-
-class FeatureExtraction(Task):
+class FeatureExtraction(EncoderTask):
     name = "feature-extraction"
     title = "sentence-embedding model"
     architecture_suffixes = ("Model",)
@@ -290,6 +285,7 @@ class FeatureExtraction(Task):
     metric = "cosine_spearman"
     offers_static_int8 = True
     adds_to_repos = True  # the IR goes to openvino/, beside the repo's own files (sentence-transformers' layout)
+    stages = EncoderStages(prepare, torch_pass, measure_against_ir)
     performance_result = PerformanceResult
     results_type = EmbeddingResults
     evaluation_stage = "similarity"
@@ -396,54 +392,22 @@ class FeatureExtraction(Task):
 
     # --- publish -------------------------------------------------------------------------------------
 
-    def measure(self, req: MeasureRequest) -> tuple[Measurements, Any]:
+    def export_what(self, settings: Any) -> str:
+        return "static INT8: weights and activations" if settings.compression.static_int8 else \
+            f"{settings.weight_format} weights"
+
+    def export_prepared(self, prepared: Prepared, output: Path, settings: Any, staging_dir: Path) -> Any:
         from publisher.stages.embeddings import export_embedding
 
-        s = req.settings
-        prepared = prepare(s.checkpoint, s, req.progress, req.timer)
-        torch_run = torch_pass(prepared, req.progress, req.timer)
-        export = req.export
-        if export is None:
-            what = "static INT8: weights and activations" if s.compression.static_int8 else f"{s.weight_format} weights"
-            with req.progress.stage(f"Exporting to OpenVINO IR ({what})"), req.timer.timed("export"):
-                export = export_embedding(prepared.loaded, prepared.checkpoint, prepared.recipe, req.output,
-                                          s.weight_format, req.staging_dir, calibration=_calibration(prepared, s))
-            req.on_export(export)
-        sparsity, results = measure_against_ir(prepared, torch_run, req.output / self.ir_relpath(s), req.progress,
-                                               req.timer)
-        return _measurements(prepared.loaded, sparsity, results), export
-
-    def export_only(self, settings: Any, output: Path, staging_dir: Path) -> Any:
-        from publisher.stages.embeddings import export_embedding
-
-        timer = StageTimer()
-        prepared = prepare(Path(settings.checkpoint), settings, Progress(quiet=True), timer)
+        # The sentence-transformers layout (its pooling recipe from prepare), calibrated for static INT8.
         return export_embedding(prepared.loaded, prepared.checkpoint, prepared.recipe, output, settings.weight_format,
                                 staging_dir, calibration=_calibration(prepared, settings))
-
-    def measure_existing_ir(self, checkpoint: Path, ir_dir: Path, settings: Any, progress: Progress) -> Measurements:
-        timer = StageTimer()
-        prepared = prepare(Path(checkpoint), settings, progress, timer)
-        torch_run = torch_pass(prepared, progress, timer)
-        from publisher.recheck.remeasure import ir_xml
-
-        xml = ir_xml(Path(ir_dir))
-        sparsity, results = measure_against_ir(prepared, torch_run, xml, progress, timer)
-        return _measurements(prepared.loaded, sparsity, results)
 
     def stage_result(self, stage: str, m: Measurements) -> tuple[Any, bool]:
         results = self.retyped(m).task_results
         if stage == "parity":
             return results.parity, True
         return dataclasses.replace(results, torch_neighbours=[]), True
-
-    def benchmark(self, ir_dir: Path) -> PerformanceResult:
-        from publisher.bench import benchmark_ir
-
-        from publisher.recheck.remeasure import ir_xml
-
-        xml = ir_xml(Path(ir_dir))
-        return benchmark_ir(xml.parent, xml_name=xml.name)
 
     def evaluation_sample(self, settings: Any) -> tuple[list[str], str]:
         data = load_data(settings)

@@ -17,7 +17,7 @@ from typing import Any
 
 from publisher.errors import BadInputError
 from publisher.progress import Progress
-from publisher.results import Measurements, PerformanceResult, Recheck, Report
+from publisher.results import PerformanceResult, Recheck, Report
 from publisher.stages.load import CheckpointKind, check_architecture
 from publisher.stages.squad_data import LAYOUT, QADatasetInfo
 from publisher.tasks import common
@@ -35,9 +35,9 @@ from publisher.tasks.contract import (
     OfCount,
     RowsStatement,
     Significant,
-    Task,
 )
-from publisher.tasks.run import MeasureRequest, StageTimer, now_utc, without_tokens
+from publisher.tasks.encoder import EncoderStages, EncoderTask
+from publisher.tasks.run import StageTimer
 
 SUFFIX = "ForQuestionAnswering"
 AUTO_CLASS = "AutoModelForQuestionAnswering"
@@ -241,12 +241,7 @@ def measure_against_ir(p: Prepared, torch_run: Any, ir_xml: Path, progress: Prog
     return sparsity, results
 
 
-def _measurements(loaded: Any, sparsity: Any, results: QuestionAnsweringResults) -> Measurements:
-    return Measurements(created=now_utc(), checkpoint=loaded.info, training_args=without_tokens(loaded.training_args),
-                        sparsity=sparsity, task_results=results)
-
-
-class QuestionAnswering(Task):
+class QuestionAnswering(EncoderTask):
     name = "question-answering"
     title = "question-answering model"
     architecture_suffixes = (SUFFIX,)
@@ -262,6 +257,8 @@ class QuestionAnswering(Task):
                 "model it costs exact match and F1 for a size that INT8 already makes small",
     }
     metric = "f1"
+    stages = EncoderStages(prepare, torch_pass, measure_against_ir)
+    export_checkpoint_kind = CHECKPOINT_KIND
     performance_result = PerformanceResult
     results_type = QuestionAnsweringResults
     evaluation_stage = "squad"
@@ -323,46 +320,6 @@ class QuestionAnswering(Task):
             load_data(settings)
 
     # --- publish -------------------------------------------------------------------------------------
-
-    def measure(self, req: MeasureRequest) -> tuple[Measurements, Any]:
-        from publisher.stages.export import IR_XML
-
-        s = req.settings
-        # Bad evaluation data, and a model whose logits are NaN, are found before the (slow) export.
-        prepared = prepare(s.checkpoint, s, req.progress, req.timer)
-        torch_run = torch_pass(prepared, req.progress, req.timer)
-        export = req.export
-        if export is None:
-            with req.progress.stage(f"Exporting to OpenVINO IR ({s.weight_format} weights)"), \
-                    req.timer.timed("export"):
-                export = common.export_encoder(self, prepared.loaded, req.output, s.weight_format, req.staging_dir)
-            req.on_export(export)
-        sparsity, results = measure_against_ir(prepared, torch_run, req.output / IR_XML, req.progress, req.timer)
-        return _measurements(prepared.loaded, sparsity, results), export
-
-    def export_only(self, settings: Any, output: Path, staging_dir: Path) -> Any:
-        from publisher.stages.load import load_checkpoint
-
-        loaded = load_checkpoint(settings.checkpoint, trust_pickle=settings.trust_pickle, auto_class=CHECKPOINT_KIND)
-        return common.export_encoder(self, loaded, output, settings.weight_format, staging_dir)
-
-    def measure_existing_ir(self, checkpoint: Path, ir_dir: Path, settings: Any, progress: Progress) -> Measurements:
-        from publisher.stages.export import IR_XML
-
-        timer = StageTimer()
-        prepared = prepare(Path(checkpoint), settings, progress, timer)
-        torch_run = torch_pass(prepared, progress, timer)
-        sparsity, results = measure_against_ir(prepared, torch_run, Path(ir_dir) / IR_XML, progress, timer)
-        return _measurements(prepared.loaded, sparsity, results)
-
-    def stage_result(self, stage: str, m: Measurements) -> tuple[Any, bool]:
-        results = self.retyped(m).task_results
-        return (results.parity if stage == "parity" else results), True
-
-    def benchmark(self, ir_dir: Path) -> PerformanceResult:
-        from publisher.bench import benchmark_ir
-
-        return benchmark_ir(ir_dir)
 
     def evaluation_sample(self, settings: Any) -> tuple[list[str], str]:
         data = load_data(settings)

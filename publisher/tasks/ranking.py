@@ -16,7 +16,7 @@ from typing import Any
 
 from publisher.errors import BadInputError
 from publisher.progress import Progress
-from publisher.results import Measurements, PerformanceResult, Recheck, Report
+from publisher.results import PerformanceResult, Recheck, Report
 from publisher.stages.load import CheckpointKind, check_architecture
 from publisher.stages.ranking import LAYOUT, RankingDatasetInfo
 from publisher.tasks import common
@@ -34,9 +34,9 @@ from publisher.tasks.contract import (
     OfCount,
     RowsStatement,
     Significant,
-    Task,
 )
-from publisher.tasks.run import MeasureRequest, StageTimer, now_utc, without_tokens
+from publisher.tasks.encoder import EncoderStages, EncoderTask
+from publisher.tasks.run import StageTimer
 
 SUFFIX = "ForSequenceClassification"
 AUTO_CLASS = "AutoModelForSequenceClassification"
@@ -200,12 +200,7 @@ def measure_against_ir(p: Prepared, torch_run: Any, ir_xml: Path, progress: Prog
     return sparsity, results
 
 
-def _measurements(loaded: Any, sparsity: Any, results: RankingResults) -> Measurements:
-    return Measurements(created=now_utc(), checkpoint=loaded.info, training_args=without_tokens(loaded.training_args),
-                        sparsity=sparsity, task_results=results)
-
-
-class TextRanking(Task):
+class TextRanking(EncoderTask):
     name = "text-ranking"
     title = "reranker"
     architecture_suffixes = (SUFFIX,)
@@ -221,6 +216,7 @@ class TextRanking(Task):
                 "ranking quality for a size that INT8 already makes small",
     }
     metric = "ndcg_at_10"
+    stages = EncoderStages(prepare, torch_pass, measure_against_ir)
     performance_result = PerformanceResult
     results_type = RankingResults
     evaluation_stage = "ranking"
@@ -283,48 +279,14 @@ class TextRanking(Task):
 
     # --- publish -------------------------------------------------------------------------------------
 
-    def _export(self, p: Prepared, output: Path, weight_format: str, staging_dir: Path) -> Any:
+    def export_prepared(self, prepared: Prepared, output: Path, settings: Any, staging_dir: Path) -> Any:
         from publisher.stages.embeddings import export_st_layout
         from publisher.stages.ranking import cross_encoder_files
 
-        return export_st_layout(p.loaded, p.checkpoint, cross_encoder_files(p.checkpoint), output, weight_format,
-                                staging_dir, optimum_task=self.optimum_task, ov_model_class=self.ov_model_class)
-
-    def measure(self, req: MeasureRequest) -> tuple[Measurements, Any]:
-        s = req.settings
-        prepared = prepare(s.checkpoint, s, req.progress, req.timer)
-        torch_run = torch_pass(prepared, req.progress, req.timer)
-        export = req.export
-        if export is None:
-            with req.progress.stage(f"Exporting to OpenVINO IR ({s.weight_format} weights)"), req.timer.timed("export"):
-                export = self._export(prepared, req.output, s.weight_format, req.staging_dir)
-            req.on_export(export)
-        sparsity, results = measure_against_ir(prepared, torch_run, req.output / IR_PATH, req.progress, req.timer)
-        return _measurements(prepared.loaded, sparsity, results), export
-
-    def export_only(self, settings: Any, output: Path, staging_dir: Path) -> Any:
-        prepared = prepare(Path(settings.checkpoint), settings, Progress(quiet=True), StageTimer())
-        return self._export(prepared, output, settings.weight_format, staging_dir)
-
-    def measure_existing_ir(self, checkpoint: Path, ir_dir: Path, settings: Any, progress: Progress) -> Measurements:
-        from publisher.recheck.remeasure import ir_xml
-
-        timer = StageTimer()
-        prepared = prepare(Path(checkpoint), settings, progress, timer)
-        torch_run = torch_pass(prepared, progress, timer)
-        sparsity, results = measure_against_ir(prepared, torch_run, ir_xml(Path(ir_dir)), progress, timer)
-        return _measurements(prepared.loaded, sparsity, results)
-
-    def stage_result(self, stage: str, m: Measurements) -> tuple[Any, bool]:
-        results = self.retyped(m).task_results
-        return (results.parity if stage == "parity" else results), True
-
-    def benchmark(self, ir_dir: Path) -> PerformanceResult:
-        from publisher.bench import benchmark_ir
-        from publisher.recheck.remeasure import ir_xml
-
-        xml = ir_xml(Path(ir_dir))
-        return benchmark_ir(xml.parent, xml_name=xml.name)
+        # The CrossEncoder layout: the IR under openvino/, the torch weights and CrossEncoder files beside it.
+        return export_st_layout(prepared.loaded, prepared.checkpoint, cross_encoder_files(prepared.checkpoint), output,
+                                settings.weight_format, staging_dir, optimum_task=self.optimum_task,
+                                ov_model_class=self.ov_model_class)
 
     def evaluation_sample(self, settings: Any) -> tuple[list[str], str]:
         data = load_data(settings)

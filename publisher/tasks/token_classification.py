@@ -20,7 +20,7 @@ from typing import Any
 
 from publisher.errors import BadInputError
 from publisher.progress import Progress
-from publisher.results import Measurements, PerformanceResult, Recheck, Report
+from publisher.results import PerformanceResult, Recheck, Report
 from publisher.stages.load import CheckpointKind, check_architecture
 from publisher.stages.token_data import ALIGNMENT, LAYOUT, SCHEME, TokenDataset
 from publisher.tasks import common
@@ -39,9 +39,9 @@ from publisher.tasks.contract import (
     OfCount,
     RowsStatement,
     Significant,
-    Task,
 )
-from publisher.tasks.run import MeasureRequest, StageTimer, now_utc, without_tokens
+from publisher.tasks.encoder import EncoderStages, EncoderTask
+from publisher.tasks.run import StageTimer
 
 SUFFIX = "ForTokenClassification"
 AUTO_CLASS = "AutoModelForTokenClassification"
@@ -314,12 +314,7 @@ def _per_type_values(recorded: EntityScores, measured: dict[str, dict[str, Any]]
     return out
 
 
-def _measurements(loaded: Any, sparsity: Any, results: TokenClassificationResults) -> Measurements:
-    return Measurements(created=now_utc(), checkpoint=loaded.info, training_args=without_tokens(loaded.training_args),
-                        sparsity=sparsity, task_results=results)
-
-
-class TokenClassification(Task):
+class TokenClassification(EncoderTask):
     name = "token-classification"
     title = "token classifier"
     architecture_suffixes = (SUFFIX,)
@@ -336,6 +331,8 @@ class TokenClassification(Task):
                 "for INT8, FP16 and FP32",
     }
     metric = "f1"
+    stages = EncoderStages(prepare, torch_pass, measure_against_ir)
+    export_checkpoint_kind = CHECKPOINT_KIND
     performance_result = PerformanceResult
     results_type = TokenClassificationResults
     evaluation_stage = "entities"
@@ -386,48 +383,6 @@ class TokenClassification(Task):
             check_bundled_labels(id2label)
 
     # --- publish -------------------------------------------------------------------------------------
-
-    def measure(self, req: MeasureRequest) -> tuple[Measurements, Any]:
-        from publisher.stages.export import IR_XML
-
-        s = req.settings
-        # Bad evaluation data, and a model whose logits are NaN, are found before the (slow) export.
-        prepared = prepare(s.checkpoint, s, req.progress, req.timer)
-        torch_logits = torch_pass(prepared, req.progress, req.timer)
-        export = req.export
-        if export is None:
-            with req.progress.stage(f"Exporting to OpenVINO IR ({s.weight_format} weights)"), \
-                    req.timer.timed("export"):
-                export = common.export_encoder(self, prepared.loaded, req.output, s.weight_format, req.staging_dir)
-            req.on_export(export)
-        sparsity, results = measure_against_ir(prepared, torch_logits, req.output / IR_XML, req.progress, req.timer)
-        return _measurements(prepared.loaded, sparsity, results), export
-
-    def export_only(self, settings: Any, output: Path, staging_dir: Path) -> Any:
-        from publisher.stages.load import load_checkpoint
-
-        loaded = load_checkpoint(settings.checkpoint, trust_pickle=settings.trust_pickle, auto_class=CHECKPOINT_KIND)
-        return common.export_encoder(self, loaded, output, settings.weight_format, staging_dir)
-
-    def measure_existing_ir(self, checkpoint: Path, ir_dir: Path, settings: Any, progress: Progress) -> Measurements:
-        from publisher.stages.export import IR_XML
-
-        timer = StageTimer()
-        prepared = prepare(Path(checkpoint), settings, progress, timer)
-        torch_logits = torch_pass(prepared, progress, timer)
-        sparsity, results = measure_against_ir(prepared, torch_logits, Path(ir_dir) / IR_XML, progress, timer)
-        return _measurements(prepared.loaded, sparsity, results)
-
-    def stage_result(self, stage: str, m: Measurements) -> tuple[Any, bool]:
-        results = self.retyped(m).task_results
-        if stage == "parity":
-            return results.parity, True  # judged by the gates of a publish, not by the stage
-        return results, True
-
-    def benchmark(self, ir_dir: Path) -> PerformanceResult:
-        from publisher.bench import benchmark_ir
-
-        return benchmark_ir(ir_dir)
 
     def evaluation_sample(self, settings: Any) -> tuple[list[str], str]:
         from publisher.stages.token_data import WNUT17_NAME, bundled_wnut17_path, read_sentences
