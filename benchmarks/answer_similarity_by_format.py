@@ -89,13 +89,15 @@ def main() -> None:
                      "top1_agreement": tg["parity"]["top1_agreement"],
                      "int4_share": tg["weight_precision"]["shares"].get("int4", 0.0),
                      "inference_precision": tg["generation"]["inference_precision"],
+                     "max_new_tokens": tg["generation"]["max_new_tokens"],
                      "greedy_match": tg["generation"]["exact_match_rate"], "similarity": sim["mean"],
                      "similarity_min": sim["min"], "f32_greedy_match": f32_exact, "f32_similarity": f32_mean,
                      "f32_similarity_min": f32_min, "seconds": time.perf_counter() - start})
         print(f"measured {name} in {rows[-1]['seconds']:.0f} s", file=sys.stderr, flush=True)
 
     precision = rows[0]["inference_precision"]
-    print(f"SmolLM2-135M-Instruct, {len(prompts.prompts)} prompts, 32 new tokens, all-MiniLM-L6-v2; perplexity "
+    print(f"SmolLM2-135M-Instruct, {len(prompts.prompts)} prompts, {rows[0]['max_new_tokens']} new tokens, "
+          f"{embedder.info.name}; perplexity "
           f"over {a.max_windows} WikiText-2 windows; IR at the CPU's default precision ({precision}) and at f32")
     print(f"| weights | perplexity increase | top-1 agreement | INT4 share | greedy match ({precision}) | "
           f"similarity ({precision}), min | greedy match (f32) | similarity (f32), min |")

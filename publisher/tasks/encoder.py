@@ -4,7 +4,7 @@ the export, then the same measurement of the IR against that torch pass.
 A task built on it (``EncoderTask``) names its three stage functions in ``stages`` and keeps in its own
 module only what differs: what prepare loads, what the passes compute and score, and, where it has one,
 its export layout (``export_prepared``). ``measure`` (publish), ``measure_existing_ir`` (the single-stage
-commands and a card regenerate that re-measures), ``export_only``, ``benchmark`` and ``stage_result``
+commands `publisher parity` and `publisher accuracy`), ``export_only``, ``benchmark`` and ``stage_result``
 are written once here.
 """
 
